@@ -1,0 +1,131 @@
+"""The objects that fetches, converters and actions work on at run time.
+
+The data path builds one :class:`Session` per client connection and one :class:`Stream` per
+request (HTTP) or per connection (TCP).  HTTP messages use one protocol-neutral model,
+:class:`HttpMessage`, whatever the codec that produced them (HTTP/1, HTTP/2, HTTP/3).
+Header names keep their case; values are ``str`` holding bytes as latin-1 characters.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class HttpMessage:
+    """A request or a response: start line, headers, body and trailers."""
+
+    method: str = ""
+    uri: str = ""
+    version: str = "1.1"
+    status: int = 0
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    #: the body bytes seen so far, when a feature asked to buffer it (wait-for-body, cache)
+    body: bytes | None = None
+    #: True once the whole body has been received
+    body_complete: bool = False
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+
+    # -- headers -------------------------------------------------------------------------------
+    def get_all(self, name: str) -> list[str]:
+        """Every full value of the header ``name`` (case-insensitive), in order."""
+        low = name.lower()
+        return [v for n, v in self.headers if n.lower() == low]
+
+    def get(self, name: str) -> str | None:
+        vals = self.get_all(name)
+        return vals[-1] if vals else None
+
+    def add(self, name: str, value: str) -> None:
+        self.headers.append((name, value))
+
+    def remove(self, name: str) -> int:
+        low = name.lower()
+        before = len(self.headers)
+        self.headers = [(n, v) for n, v in self.headers if n.lower() != low]
+        return before - len(self.headers)
+
+    def set(self, name: str, value: str) -> None:
+        self.remove(name)
+        self.add(name, value)
+
+    # -- request target --------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The path: from the first ``/`` (after any scheme and authority) to before ``?``."""
+        uri = self.uri
+        if not uri.startswith("/"):
+            scheme = uri.find("://")
+            if scheme >= 0:
+                slash = uri.find("/", scheme + 3)
+                uri = uri[slash:] if slash >= 0 else ""
+        q = uri.find("?")
+        return uri if q < 0 else uri[:q]
+
+    @property
+    def query(self) -> str | None:
+        q = self.uri.find("?")
+        return None if q < 0 else self.uri[q + 1:]
+
+
+@dataclass
+class Session:
+    """One client connection."""
+
+    src: Any = None  # ipaddress object, or None for unix sockets
+    src_port: int = 0
+    dst: Any = None
+    dst_port: int = 0
+    frontend: Any = None  # the Proxy that accepted it
+    listener: Any = None
+    accept_date: float = field(default_factory=time.time)
+    accept_mono: float = field(default_factory=time.monotonic)
+    vars: dict[str, Any] = field(default_factory=dict)
+    ssl: Any = None  # TLS details when the connection is TLS
+    uniq_id: int = 0
+
+
+@dataclass
+class Stream:
+    """One request (HTTP) or one connection's flow (TCP) through a frontend and a backend."""
+
+    sess: Session
+    frontend: Any = None
+    backend: Any = None
+    server: Any = None
+    req: HttpMessage | None = None
+    res: HttpMessage | None = None
+    #: transaction-scoped, request-scoped and response-scoped variables
+    txn_vars: dict[str, Any] = field(default_factory=dict)
+    req_vars: dict[str, Any] = field(default_factory=dict)
+    res_vars: dict[str, Any] = field(default_factory=dict)
+    #: the raw bytes seen by tcp-request/tcp-response content rules
+    req_buffer: bytes = b""
+    res_buffer: bytes = b""
+    uniq_id: int = 0
+    unique_id: str | None = None
+    request_date: float | None = None
+    status: int = -1
+    log_level: str | None = None
+    captures_req: list[str | None] = field(default_factory=list)
+    captures_res: list[str | None] = field(default_factory=list)
+    #: the results the log line reports: timers (ms, -1 when not reached), byte counts,
+    #: termination state ... filled by the data path
+    timers: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    term_state: str = "--"
+    #: per-plugin data, keyed by plugin name
+    ext: dict[str, Any] = field(default_factory=dict)
+    #: process-wide state (proc-scoped variables, counters), shared by every stream
+    proc: ProcState | None = None
+
+
+@dataclass
+class ProcState:
+    """Process-wide state shared by all streams: ``proc.*`` variables and the like."""
+
+    vars: dict[str, Any] = field(default_factory=dict)
+    ext: dict[str, Any] = field(default_factory=dict)
