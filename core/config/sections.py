@@ -51,7 +51,9 @@ def _defaults_header(ctx: Any, args: list[str]) -> Proxy:
     if args and args[0] != "from":
         name, rest = args[0], args[1:]
         _check_name(ctx, "defaults", name)
-    parent = _find_defaults(ctx, config, "defaults", name or "<anonymous>", rest)
+    # a defaults section starts from scratch unless it names its parent with "from"
+    parent = (_find_defaults(ctx, config, "defaults", name or "<anonymous>", rest)
+              if rest else None)
     px = Proxy(name=name, kind="defaults", file=ctx.file, line=ctx.line)
     if parent is not None:
         px.inherit(parent)
