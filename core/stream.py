@@ -86,6 +86,17 @@ class Session:
     vars: dict[str, Any] = field(default_factory=dict)
     ssl: Any = None  # TLS details when the connection is TLS
     uniq_id: int = 0
+    #: the connection's own addresses when a PROXY header replaced src/dst (None: the same)
+    conn_src: Any = None
+    conn_src_port: int | None = None
+    conn_dst: Any = None
+    conn_dst_port: int | None = None
+    #: True when the connection started with a PROXY protocol header
+    rcvd_proxy: bool = False
+    #: HTTP major version of the client connection's wire encoding (1, 2, 3; 0: not HTTP)
+    http_major: int = 0
+    #: error code of the client connection (HAProxy's fc_err numbering), 0 when none
+    conn_err: int = 0
 
 
 @dataclass
@@ -121,6 +132,57 @@ class Stream:
     ext: dict[str, Any] = field(default_factory=dict)
     #: process-wide state (proc-scoped variables, counters), shared by every stream
     proc: ProcState | None = None
+    #: the server-side connection, once one is established or reused
+    srv_conn: ServerConn | None = None
+    #: connection attempts retried, and whether the stream was redispatched
+    conn_retries: int = 0
+    redispatched: bool = False
+    #: the last final rule that matched (a config Rule: it has ``file`` and ``line``)
+    last_rule: Any = None
+    #: False for the second and later requests of a connection
+    first_req: bool = True
+
+
+@dataclass
+class ServerConn:
+    """The connection to a server used by a stream."""
+
+    src: Any = None
+    src_port: int = 0
+    dst: Any = None
+    dst_port: int = 0
+    #: True when the request went over an idle connection kept from an earlier request
+    reused: bool = False
+    #: error code of the connection (HAProxy's bc_err numbering), 0 when none
+    err: int = 0
+    #: HTTP major version of the wire encoding (1, 2, 3; 0: not HTTP)
+    http_major: int = 0
+
+
+@dataclass
+class ProxyState:
+    """Live counters of a frontend or backend, kept in ``proxy.ext["state"]`` (created on
+    first use).  The data path updates them; fetches such as fe_conn, be_conn and queue
+    read them."""
+
+    #: connections currently established on this proxy (feconn / beconn)
+    cur_conn: int = 0
+    #: requests waiting in the backend's own queue (server queues not included)
+    queued: int = 0
+
+
+@dataclass
+class ServerState:
+    """Live state of a server, kept as the ``live`` attribute of the server object
+    (created on first use).  Configured limits stay on the server object itself
+    (``maxconn``, ``maxqueue``: 0 for unlimited)."""
+
+    #: False when the server is DOWN or in maintenance
+    up: bool = True
+    #: connections currently established to the server
+    cur_conn: int = 0
+    #: requests waiting in the server's queue
+    queued: int = 0
 
 
 @dataclass
@@ -129,3 +191,9 @@ class ProcState:
 
     vars: dict[str, Any] = field(default_factory=dict)
     ext: dict[str, Any] = field(default_factory=dict)
+    #: True once a graceful stop began
+    stopping: bool = False
+    #: when the process started (epoch seconds)
+    start_time: float = field(default_factory=time.time)
+    #: connections currently active on the whole process
+    act_conn: int = 0
