@@ -45,9 +45,10 @@ def run_rules(rules: list[Rule], strm: Any) -> ActResult:
 
     A rule without a condition applies; a condition answering None (data not complete yet)
     makes the whole list answer :attr:`ActResult.YIELD` so the caller retries later.  An
-    action answering CONT lets evaluation go on unless the action is final; any other
-    answer stops the list and is returned.  A final action answering CONT stops with STOP.
-    When no rule stops the list, the answer is CONT.
+    action answering CONT lets evaluation go on; any other answer stops the list and is
+    returned.  Final actions answer a stopping result (allow/accept answer STOP); a final
+    action answering CONT did nothing (a redirect with ``ignore-empty`` and an empty
+    location) and evaluation goes on.  When no rule stops the list, the answer is CONT.
 
     After a YIELD, the next call on the same stream and list resumes at the rule that
     yielded (kept in ``strm.ext["rule_resume"]``), so each action runs at most once per pass.
@@ -70,8 +71,6 @@ def run_rules(rules: list[Rule], strm: Any) -> ActResult:
             return ret
         if ret != ActResult.CONT:
             return ret
-        if rule.action.final:
-            return ActResult.STOP
     return ActResult.CONT
 
 
@@ -130,10 +129,6 @@ def split_rule_condition(words: list[str]) -> tuple[list[str], list[str] | None]
     return split_condition(words)
 
 
-def _dot(text: str) -> str:
-    return text if text.endswith(".") else text + "."
-
-
 def parse_rule(ctx: Any, ruleset: RuleSet, words: list[str], point: Point) -> Rule:
     """Parse ``<action> [args] [{if|unless} <cond>]`` for ``ruleset`` into a Rule.
 
@@ -163,7 +158,7 @@ def parse_rule(ctx: Any, ruleset: RuleSet, words: list[str], point: Point) -> Ru
         if tcp:
             raise ctx.error(exc.message) from None
         raise ctx.error(f"error detected in {_where(proxy)} while parsing '{ruleset.value} "
-                        f"{word}' rule : {_dot(exc.message)}") from None
+                        f"{word}' rule : {exc.message}.") from None
     cond = None
     if cond_words:
         from .sample.cond import compile_condition
@@ -176,7 +171,7 @@ def parse_rule(ctx: Any, ruleset: RuleSet, words: list[str], point: Point) -> Ru
                                 f"{_where(proxy)} while parsing '{cond_words[0]}' condition : "
                                 f"{exc.message}") from None
             raise ctx.error(f"error detected while parsing an '{ruleset.value} {word}' "
-                            f"condition : {_dot(exc.message)}") from None
+                            f"condition : {exc.message}.") from None
     if not rec.active:
         ctx.mark_inactive(f"{ruleset.value} {rec.name}", "action", rec.owner)
     return Rule(ruleset=ruleset.value, keyword=rec.name, action=action, cond=cond,
