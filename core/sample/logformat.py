@@ -1,0 +1,468 @@
+"""The log-format language (HAProxy's "Custom log format", section 8.2.6).
+
+``text %% %[expr] %{+Q,-X}[expr] %xx %{+Q}xx %{+Q}o %(name)xx %(name:type)[expr]`` is
+compiled once into a template whose dynamic parts are closures.
+
+Aliases (``%ci``, ``%ST`` ...) are :class:`~hapx.core.records.LogAlias` records: either an
+expression (``fetch``) whose value is printed, or ``render(strm, options)`` returning a str
+(printed as text: quoted with +Q, escaped with +E), an int (printed as a number), a Sample
+(printed like an expression's value, +X giving hex for integers and addresses) or None
+(missing).  ``options`` is a :class:`LogOpt`.
+
+Contexts: ``"log"`` (log lines: runs of spaces merge into one, a missing value prints ``-``)
+and ``"http"`` (header values, response bodies: a missing value prints nothing and the
+characters HTTP forbids are written ``%XX``).  With ``%{+json}o`` the line becomes a JSON
+object of the named items (``%(name)...``).  CBOR output is not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntFlag
+from typing import Any
+
+from ..errors import ConfigError
+from ..records import LogAlias, Point, SmpType, Use
+from .cast import cast
+from .expr import SampleExpr, parse_expr
+from .types import Sample
+from .usage import check_use, use_names
+
+T = SmpType
+
+
+class LogOpt(IntFlag):
+    """Options of a log-format item (HAProxy's LOG_OPT_*)."""
+
+    MANDATORY = 1  # +M: print "-" for an empty value
+    QUOTE = 2  # +Q
+    HEXA = 4  # +X
+    ESC = 8  # +E
+    BIN = 16  # +bin (global only)
+    JSON = 32  # +json
+    CBOR = 64  # +cbor
+    HTTP = 128  # value goes into HTTP (header value, body)
+
+
+ENCODE = LogOpt.JSON | LogOpt.CBOR
+FLAG_NAMES: dict[str, LogOpt] = {
+    "M": LogOpt.MANDATORY, "Q": LogOpt.QUOTE, "X": LogOpt.HEXA, "E": LogOpt.ESC,
+    "bin": LogOpt.BIN, "json": LogOpt.JSON, "cbor": LogOpt.CBOR,
+}
+TYPECASTS = {"str": T.STR, "sint": T.SINT, "bool": T.BOOL}
+
+_HTTP_ESCAPES = {i: f"%{i:02X}" for i in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
+_RFC5424_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("]"): "\\]"}
+_JSON_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\",
+                 **{i: f"\\u{i:04x}" for i in range(0x20)}}
+
+Render = Callable[[Any], str]
+
+
+@dataclass
+class LogNode:
+    """One compiled item: ``kind`` is text, expr or alias."""
+
+    kind: str
+    text: str = ""
+    expr: SampleExpr | None = None
+    alias: LogAlias | None = None
+    options: LogOpt = LogOpt(0)
+    name: str | None = None
+    typecast: SmpType = T.SAME
+
+
+# -- value formatting ------------------------------------------------------------------------
+
+def parse_flags(arg: str, options: LogOpt) -> LogOpt:
+    """Apply ``+Q,-X,...`` to ``options`` (unknown flags are ignored, as HAProxy does)."""
+    for item in arg.split(","):
+        if len(item) < 2 or item[0] not in "+-":
+            continue
+        flag = FLAG_NAMES.get(item[1:])
+        if flag is None:
+            continue
+        if item[0] == "-":
+            options &= ~flag
+        elif options & ENCODE:
+            options |= flag & ~ENCODE  # an encoding already chosen prevails
+        else:
+            options |= flag
+    return options
+
+
+def _missing(opts: LogOpt) -> str:
+    if opts & LogOpt.HTTP:
+        return ""
+    if opts & LogOpt.JSON:
+        return '""'
+    if opts & LogOpt.QUOTE:
+        return '""'
+    return "-" if opts & LogOpt.MANDATORY else ""
+
+
+def format_text(s: str, opts: LogOpt) -> str:
+    """A string value with the item's options (quote, escape, "-" when empty)."""
+    nul = s.find("\x00")
+    if nul >= 0 and not opts & LogOpt.HTTP:
+        s = s[:nul]
+    if opts & LogOpt.HTTP:
+        if opts & LogOpt.ESC:
+            s = s.translate(_RFC5424_ESCAPES)
+        return s.translate(_HTTP_ESCAPES)
+    if opts & LogOpt.JSON:
+        return '"' + s.translate(_JSON_ESCAPES) + '"'
+    if opts & LogOpt.ESC:
+        s = s.translate(_RFC5424_ESCAPES)
+    if opts & LogOpt.QUOTE:
+        return '"' + s + '"'
+    if not s and opts & LogOpt.MANDATORY:
+        return "-"
+    return s
+
+
+def _hex(smp: Sample) -> str | None:
+    if smp.type in (T.IPV4, T.IPV6):
+        return smp.value.packed.hex().upper()
+    if smp.type == T.SINT:
+        return f"{smp.value & 0xFFFFFFFFFFFFFFFF:04X}"
+    return None
+
+
+def _json_value(smp: Sample | None, opts: LogOpt, typecast: SmpType) -> str:
+    if typecast in (T.STR, T.SINT, T.BOOL):
+        want = typecast
+    elif smp is not None and smp.type in (T.SINT, T.BOOL):
+        want = smp.type
+    else:
+        want = T.STR
+    if smp is not None:
+        smp = cast(smp, want)
+    if smp is None:
+        return '""'
+    if want == T.BOOL:
+        return "true" if smp.value else "false"
+    if want == T.SINT:
+        return f'"{smp.value}"' if typecast == T.STR else str(smp.value)
+    return format_text(smp.value, opts)
+
+
+def format_sample(smp: Sample | None, opts: LogOpt, typecast: SmpType = T.SAME) -> str:
+    """A sample as a log-format item prints it."""
+    if opts & LogOpt.JSON:
+        return _json_value(smp, opts, typecast)
+    if smp is None:
+        return _missing(opts)
+    if opts & LogOpt.HEXA and not opts & LogOpt.HTTP:
+        hx = _hex(smp)
+        if hx is not None:
+            return hx
+    if smp.type == T.BIN and opts & LogOpt.BIN and typecast != T.STR:
+        return bytes(smp.value).decode("latin-1")
+    conv = cast(smp, T.STR)
+    if conv is None:
+        return _missing(opts)
+    return format_text(conv.value, opts)
+
+
+def format_rendered(value: Any, opts: LogOpt, typecast: SmpType = T.SAME) -> str:
+    """What an alias's ``render`` returned, printed with the item's options."""
+    if value is None:
+        return _missing(opts)
+    if isinstance(value, Sample):
+        return format_sample(value, opts, typecast)
+    if isinstance(value, bool):
+        if opts & LogOpt.JSON:
+            return "true" if value else "false"
+        return "1" if value else "0"
+    if isinstance(value, int):
+        if opts & LogOpt.JSON and typecast == T.STR:
+            return f'"{value}"'
+        return str(value)
+    return format_text(str(value), opts)
+
+
+# -- the compiled format ---------------------------------------------------------------------
+
+class LogFormat:
+    """A compiled log-format string: ``render(strm)`` builds the text."""
+
+    __slots__ = ("text", "uses", "is_const", "nodes", "options", "render")
+
+    def __init__(self, text: str, nodes: list[LogNode], options: LogOpt, uses: Use) -> None:
+        self.text = text
+        self.nodes = nodes
+        self.options = options
+        self.uses = uses
+        self.is_const = all(n.kind == "text" for n in nodes) and not options & ENCODE
+        self.render: Render = _build_render(nodes, options)
+
+    def __repr__(self) -> str:
+        return f"LogFormat({self.text!r})"
+
+
+def _node_fn(node: LogNode) -> Render:
+    opts, typecast = node.options, node.typecast
+    if node.expr is not None:
+        ev = node.expr.eval
+
+        def render_expr(strm: Any) -> str:
+            return format_sample(ev(strm), opts, typecast)
+        return render_expr
+    assert node.alias is not None and node.alias.render is not None
+    fn = node.alias.render
+
+    def render_alias(strm: Any) -> str:
+        return format_rendered(fn(strm, opts), opts, typecast)
+    return render_alias
+
+
+def _build_render(nodes: list[LogNode], options: LogOpt) -> Render:
+    if options & LogOpt.JSON:
+        fields = tuple((n.name, _node_fn(n)) for n in nodes if n.kind != "text" and n.name)
+
+        def render_json(strm: Any) -> str:
+            return "{" + ", ".join(f'"{name}": {fn(strm)}' for name, fn in fields) + "}"
+        return render_json
+
+    parts: list[Any] = []
+    for n in nodes:
+        if n.kind == "text":
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += n.text
+            else:
+                parts.append(n.text)
+        else:
+            parts.append(_node_fn(n))
+    if not parts:
+        return lambda strm: ""
+    if len(parts) == 1 and isinstance(parts[0], str):
+        const = parts[0]
+        return lambda strm: const
+    if len(parts) == 1:
+        return parts[0]
+    template = [p if isinstance(p, str) else "" for p in parts]
+    fills = tuple((i, p) for i, p in enumerate(parts) if not isinstance(p, str))
+
+    def render(strm: Any) -> str:
+        buf = template.copy()
+        for i, fn in fills:
+            buf[i] = fn(strm)
+        return "".join(buf)
+    return render
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+def _err(ctx: Any, msg: str) -> ConfigError:
+    return ctx.error(msg) if ctx is not None and hasattr(ctx, "error") else ConfigError(msg)
+
+
+class _Parser:
+    def __init__(self, fmt: str, ctx: Any, point: Point | None, base: LogOpt,
+                 merge_spaces: bool) -> None:
+        self.fmt = fmt
+        self.ctx = ctx
+        self.point = point
+        self.options = base  # default options of the next items (changed by %o)
+        self.global_opts: LogOpt | None = None
+        self.merge = merge_spaces
+        self.nodes: list[LogNode] = []
+        self.uses = Use(0)
+        self.text: list[str] = []
+
+    # text and separators
+    def flush(self) -> None:
+        if self.text:
+            self.nodes.append(LogNode("text", "".join(self.text)))
+            self.text = []
+
+    def space(self) -> None:
+        if self.text:
+            if self.text[-1] != " ":
+                self.text.append(" ")
+        elif self.nodes and not (self.nodes[-1].kind == "text"
+                                 and self.nodes[-1].text.endswith(" ")):
+            self.text.append(" ")
+
+    def add(self, node: LogNode) -> None:
+        self.flush()
+        self.nodes.append(node)
+
+    def parse(self) -> None:
+        fmt, n, i = self.fmt, len(self.fmt), 0
+        while i < n:
+            c = fmt[i]
+            if c == "%":
+                i = self.percent(i + 1)
+            elif c == " " and self.merge:
+                self.space()
+                i += 1
+            else:
+                self.text.append(c)
+                i += 1
+        self.flush()
+
+    def percent(self, i: int) -> int:
+        fmt, n = self.fmt, len(self.fmt)
+        if i >= n:
+            raise _err(self.ctx, "truncated line after '%'")
+        name: str | None = None
+        typecast = T.SAME
+        if fmt[i] == "(":
+            name, typecast, i = self.custom_name(i + 1)
+            if i >= n:
+                raise _err(self.ctx, "truncated line after '%'")
+        c = fmt[i]
+        arg: str | None = None
+        if c == "{":
+            close = fmt.find("}", i + 1)
+            if close < 0:
+                raise _err(self.ctx, f"truncated line after '{fmt[i + 1:]}'")
+            arg = fmt[i + 1:close]
+            i = close + 1
+            if i >= n or not (fmt[i] == "[" or fmt[i].isalnum()):
+                raise _err(self.ctx,
+                           f"parse argument modifier without alias name near '%{{{arg}}}'")
+            c = fmt[i]
+        opts = parse_flags(arg, self.options) if arg else self.options
+        if c == "[":
+            return self.expression(i + 1, opts, name, typecast)
+        if c.isalpha() or (arg is not None and c.isalnum()):
+            j = i
+            while j < n and fmt[j].isalnum():
+                j += 1
+            self.alias(fmt[i:j], opts, name, typecast)
+            return j
+        if c == "%" and name is None:
+            self.text.append("%")
+            return i + 1
+        if c.isdigit() or c in " \t":
+            raise _err(self.ctx, f"unexpected alias name near '{c}' at position {i} line : "
+                                 f"'{fmt}'. Maybe you want to write a single '%', use the "
+                                 "syntax '%%'")
+        return i  # HAProxy drops a lone '%' before other characters
+
+    def custom_name(self, i: int) -> tuple[str, SmpType, int]:
+        fmt, n = self.fmt, len(self.fmt)
+        start = i
+        while i < n and (fmt[i].isalnum() or fmt[i] in "_-"):
+            i += 1
+        if i >= n:
+            raise _err(self.ctx, "truncated line after '%'")
+        name = fmt[start:i]
+        typecast = T.SAME
+        if fmt[i] == ":":
+            tstart = i + 1
+            close = fmt.find(")", tstart)
+            if close < 0:
+                raise _err(self.ctx, "truncated line after '%'")
+            tname = fmt[tstart:close]
+            if tname not in TYPECASTS:
+                raise _err(self.ctx, f"unexpected output type '{tname}' at position {tstart} "
+                                     f"line : '{fmt}'. Supported types are: str, sint, bool")
+            return name, TYPECASTS[tname], close + 1
+        if fmt[i] != ")":
+            raise _err(self.ctx, f"invalid character in custom name near '{fmt[i]}' at "
+                                 f"position {i} line : '{fmt}'")
+        return name, typecast, i + 1
+
+    def expression(self, i: int, opts: LogOpt, name: str | None, typecast: SmpType) -> int:
+        fmt = self.fmt
+        rest = fmt[i:]
+        try:
+            expr, end = parse_expr(fmt, i, self.ctx, None)
+        except ConfigError as exc:
+            raise _err(self.ctx, f"failed to parse sample expression <{rest}> : "
+                                 f"{exc.message}") from None
+        if end >= len(fmt) or fmt[end] != "]":
+            found = fmt[end] if end < len(fmt) else ""
+            if found.isprintable() and found:
+                raise _err(self.ctx, f"expected ']' after '{fmt[i:end]}', but found '{found}'")
+            raise _err(self.ctx, f"missing ']' after '{fmt[i:end]}'")
+        if check_use(expr.uses, self.point) is not None:
+            raise _err(self.ctx, f"sample fetch <{rest}> may not be reliably used here because "
+                                 f"it needs '{use_names(expr.uses)}' which is not available "
+                                 "here")
+        self.uses |= expr.uses
+        self.add(LogNode("expr", expr=expr, options=opts, name=name, typecast=typecast))
+        return end + 1
+
+    def alias(self, word: str, opts: LogOpt, name: str | None, typecast: SmpType) -> None:
+        if word == "o":
+            self.options = opts
+            self.global_opts = opts if self.global_opts is None else self.global_opts & opts
+            return
+        rec = self.ctx.registry.log_alias(word)
+        if rec is None:
+            raise _err(self.ctx, f"no such format alias '{word}'. If you wanted to emit the "
+                                 "'%' character verbatim, you need to use '%%'")
+        if not rec.active and hasattr(self.ctx, "mark_inactive"):
+            self.ctx.mark_inactive(rec.name, rec.kind, rec.owner)
+        self.uses |= rec.uses
+        if rec.fetch is not None:
+            try:
+                expr = _compile_alias_expr(rec.fetch, self.ctx)
+            except ConfigError as exc:
+                raise _err(self.ctx, f"format alias '{word}' : {exc.message}") from None
+            self.uses |= expr.uses
+            self.add(LogNode("expr", expr=expr, alias=rec, options=opts, name=name,
+                             typecast=typecast))
+        elif rec.render is not None:
+            self.add(LogNode("alias", alias=rec, options=opts, name=name, typecast=typecast))
+        else:
+            raise _err(self.ctx, f"format alias '{word}' has neither an expression nor a "
+                                 f"renderer (plugin '{rec.owner}')")
+
+    def finish(self) -> LogOpt:
+        """Resolve the options of every item against the global ones (HAProxy's
+        lf_expr_postcheck)."""
+        glob = self.global_opts if self.global_opts is not None else LogOpt(0)
+        glob = _resolve(glob, LogOpt(0))
+        if glob & LogOpt.CBOR or any(n.options & LogOpt.CBOR for n in self.nodes):
+            raise _err(self.ctx, "'+cbor' encoding is not supported by hapx")
+        for node in self.nodes:
+            opts = node.options
+            if glob & ENCODE:
+                opts = (opts & ~(LogOpt.BIN | ENCODE)) | (glob & (LogOpt.BIN | ENCODE))
+            else:
+                opts = (opts & ~LogOpt.BIN) | (glob & LogOpt.BIN)
+            node.options = _resolve(opts, glob)
+        return glob
+
+
+def _resolve(opts: LogOpt, glob: LogOpt) -> LogOpt:
+    if opts & LogOpt.HTTP:
+        if (glob & (LogOpt.HTTP | ENCODE)) & ENCODE and not glob & LogOpt.HTTP:
+            opts &= ~LogOpt.HTTP
+        else:
+            opts &= ~ENCODE
+    if opts & ENCODE:
+        opts &= ~LogOpt.ESC
+    return opts
+
+
+def _compile_alias_expr(text: str, ctx: Any) -> SampleExpr:
+    expr, end = parse_expr(text, 0, ctx, None)
+    if end != len(text):
+        raise _err(ctx, f"invalid expression '{text}'")
+    return expr
+
+
+def compile_logformat(text: str, ctx: Any, point: Point | None = None, *,
+                      context: str = "log", merge_spaces: bool | None = None) -> LogFormat:
+    """Compile a log-format string (raises ConfigError with HAProxy's messages).
+
+    ``context`` is ``"log"`` (missing values print ``-``, spaces merge) or ``"http"`` (header
+    values and bodies: missing values print nothing, forbidden characters are ``%XX``).
+    ``merge_spaces`` overrides the space merging of the context.
+    """
+    if context not in ("log", "http"):
+        raise ValueError(f"unknown log-format context '{context}'")
+    base = LogOpt.MANDATORY if context == "log" else LogOpt.HTTP
+    merge = (context == "log") if merge_spaces is None else merge_spaces
+    parser = _Parser(text, ctx, point, base, merge)
+    parser.parse()
+    glob = parser.finish()
+    return LogFormat(text, parser.nodes, glob, parser.uses)
