@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from hapx.core.config.parser import parse_config
 from hapx.core.errors import Diagnostics
 from hapx.core.loader import load_plugins
