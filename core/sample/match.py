@@ -40,10 +40,11 @@ def lower(text: str) -> str:
 
 
 def default_method(smp_type: SmpType) -> str | None:
-    """The match method used when ``-m`` is not given (None for binary samples)."""
+    """The match method used when ``-m`` is not given (None for binary and untyped samples:
+    ``-m`` is then mandatory)."""
     return {
         SmpType.BOOL: "bool", SmpType.SINT: "int", SmpType.IPV4: "ip", SmpType.IPV6: "ip",
-        SmpType.ADDR: "ip", SmpType.STR: "str", SmpType.METH: "str", SmpType.ANY: "str",
+        SmpType.ADDR: "ip", SmpType.STR: "str", SmpType.METH: "str",
     }.get(smp_type)
 
 
