@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hapx.core.config.model import ALL_PROXIES, BE_PROXIES, FE_PROXIES, GLOBAL, Config, Proxy
+from hapx.core.config.model import ALL_PROXIES, GLOBAL, Cap, Config, Proxy
 from hapx.core.config.parser import ParseContext
 from hapx.core.config.reader import SourceLine
 from hapx.core.errors import ConfigError
@@ -90,10 +90,14 @@ def _format_option(name: str) -> Any:
     return parse
 
 
-def _flag_option(name: str) -> Any:
+def _flag_option(name: str, cap: Cap) -> Any:
     def parse(ctx: ParseContext, args: list[str]) -> None:
         no_extra_args(ctx, args)
         px: Proxy = ctx.proxy
+        if not px.is_defaults and not px.cap & cap:
+            ctx.warning(f"'{name}' ignored because {proxy_type_str(px)} '{px.name}' has no "
+                        f"{'backend' if cap == Cap.BE else 'frontend'} capability.")
+            return
         if ctx.prefix == "default":
             value = bool(px.defaults and px.defaults.options.get(name))
         else:
@@ -115,11 +119,11 @@ def _send_hostname(ctx: ParseContext, args: list[str]) -> None:
 
 
 _FLAGS = {
-    "dontlognull": (FE_PROXIES, "Do not log connections that carried no data."),
-    "dontlog-normal": (FE_PROXIES, "Log only errors and abnormal terminations."),
-    "log-separate-errors": (FE_PROXIES, "Log errors at level 'err' instead of 'info'."),
-    "log-health-checks": (BE_PROXIES, "Log every health check status change in detail."),
-    "logasap": (FE_PROXIES, "Log when the response headers are known, without waiting for "
+    "dontlognull": (Cap.FE, "Do not log connections that carried no data."),
+    "dontlog-normal": (Cap.FE, "Log only errors and abnormal terminations."),
+    "log-separate-errors": (Cap.FE, "Log errors at level 'err' instead of 'info'."),
+    "log-health-checks": (Cap.BE, "Log every health check status change in detail."),
+    "logasap": (Cap.FE, "Log when the response headers are known, without waiting for "
                             "the end of the transfer."),
 }
 
@@ -170,11 +174,11 @@ def hapx_register_directives(directives: Any) -> None:
                   negatable=True,
                   doc="option tcplog [clf]\n\nUse the TCP log format (HAPROXY_TCP_LOG_FMT, "
                       "or HAPROXY_TCP_CLF_LOG_FMT with clf)."),
-        *(Directive(f"option {name}", sections=scope, parse=_flag_option(name),
+        *(Directive(f"option {name}", sections=ALL_PROXIES, parse=_flag_option(name, cap),
                     negatable=True, active=False,
                     doc=f"[no] option {name}\n\n{text}  proxy.options['{name}']; read by the "
                         "log sender of a later version.")
-          for name, (scope, text) in _FLAGS.items()),
+          for name, (cap, text) in _FLAGS.items()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from hapx.core.config.model import ALL_PROXIES, BE_PROXIES, FE_PROXIES, Cap
+from hapx.core.config.model import ALL_PROXIES, Cap
 from hapx.core.config.parser import ParseContext
 from hapx.core.records import Directive, Point
 
@@ -281,29 +281,29 @@ def directives() -> list[Directive]:
                   doc="id <number>\n\nThe proxy's persistent numeric id (> 0, unique), used "
                       "by the stats and the runtime API.  Sets proxy.uuid and "
                       "settings['id']; proxies without one get the lowest free ids."),
-        Directive("maxconn", sections=FE_PROXIES, parse=_limit(Cap.FE),
+        Directive("maxconn", sections=ALL_PROXIES, parse=_limit(Cap.FE),
                   doc="maxconn <conns>\n\nMaximum concurrent connections on a frontend "
                       "(settings['maxconn'])."),
-        Directive("fullconn", sections=BE_PROXIES, parse=_limit(
+        Directive("fullconn", sections=ALL_PROXIES, parse=_limit(
                       Cap.BE, " Maybe you want 'maxconn' instead ?"), active=False,
                   doc="fullconn <conns>\n\nThe backend load at which servers reach their "
                       "maxconn with dynamic limits (settings['fullconn']).  Its runtime "
                       "(minconn scaling) comes later."),
-        Directive("backlog", sections=FE_PROXIES, parse=_limit(Cap.FE), active=False,
+        Directive("backlog", sections=ALL_PROXIES, parse=_limit(Cap.FE), active=False,
                   doc="backlog <conns>\n\nThe listen queue length of the frontend's "
                       "sockets (settings['backlog']); applied when listeners exist."),
-        Directive("rate-limit", sections=FE_PROXIES, parse=_rate_limit_any,
+        Directive("rate-limit", sections=ALL_PROXIES, parse=_rate_limit_any,
                   doc="rate-limit sessions <rate>\n\nOnly 'sessions' is supported; this "
                       "entry reports other words."),
-        Directive("rate-limit sessions", sections=FE_PROXIES, parse=_rate_limit_sessions,
+        Directive("rate-limit sessions", sections=ALL_PROXIES, parse=_rate_limit_sessions,
                   active=False,
                   doc="rate-limit sessions <rate>\n\nMaximum new sessions per second on the "
                       "frontend (settings['rate-limit sessions']).  Runtime comes later."),
-        Directive("monitor-uri", sections=FE_PROXIES, parse=_monitor_uri, active=False,
+        Directive("monitor-uri", sections=ALL_PROXIES, parse=_monitor_uri, active=False,
                   doc="monitor-uri <uri>\n\nRequests for this URI get a 200 response "
                       "without being forwarded (settings['monitor-uri']).  Runtime comes "
                       "later."),
-        Directive("source", sections=BE_PROXIES, parse=_source, active=False,
+        Directive("source", sections=ALL_PROXIES, parse=_source, active=False,
                   doc="source <addr>[:<port>] [usesrc { <addr>[:<port>] | client | "
                       "clientip | hdr_ip(<hdr>[,<occ>]) }] [interface <name>]\n\nThe source "
                       "address of connections to servers (settings['source'], a dict with "
@@ -311,19 +311,19 @@ def directives() -> list[Directive]:
         Directive("guid", sections=_PX_NO_DEF, parse=_guid, active=False,
                   doc="guid <string>\n\nA globally unique identifier for the proxy "
                       "(settings['guid']), used by the runtime API later."),
-        Directive("retries", sections=BE_PROXIES, parse=_retries,
+        Directive("retries", sections=ALL_PROXIES, parse=_retries,
                   doc="retries <value>\n\nHow many times a failed connection to a server is "
                       "retried (settings['retries']; HAProxy's default is 3)."),
-        Directive("retry-on", sections=BE_PROXIES, parse=_retry_on, active=False,
+        Directive("retry-on", sections=ALL_PROXIES, parse=_retry_on, active=False,
                   doc="retry-on <keywords>...\n\nWhen to retry a request: none, "
                       "conn-failure, empty-response, junk-response, response-timeout, "
                       "0rtt-rejected, 401 403 404 408 421 425 429 500 501 502 503 504, "
                       "all-retryable-errors.  Stored as a frozenset in "
                       "settings['retry-on'].  Layer-7 retries come later."),
-        Directive("http-reuse", sections=BE_PROXIES, parse=_http_reuse,
+        Directive("http-reuse", sections=ALL_PROXIES, parse=_http_reuse,
                   doc="http-reuse { never | safe | aggressive | always }\n\nHow idle server "
                       "connections are shared between requests (settings['http-reuse'])."),
-        Directive("max-keep-alive-queue", sections=BE_PROXIES, parse=_max_ka_queue,
+        Directive("max-keep-alive-queue", sections=ALL_PROXIES, parse=_max_ka_queue,
                   active=False,
                   doc="max-keep-alive-queue <value>\n\nAbove this server queue length a "
                       "keep-alive request goes to another server; -1 disables "

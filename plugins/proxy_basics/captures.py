@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hapx.core.config.model import FE_PROXIES, Cap
+from hapx.core.config.model import ALL_PROXIES, Cap
 from hapx.core.config.parser import ParseContext
 from hapx.core.records import Directive
 
@@ -89,22 +89,22 @@ def _cookie(ctx: ParseContext, args: list[str]) -> None:
 
 def directives() -> list[Directive]:
     return [
-        Directive("declare capture", sections=FE_PROXIES, parse=_declare,
+        Directive("declare capture", sections=ALL_PROXIES, parse=_declare,
                   doc="declare capture { request | response } len <length>\n\nAdd a capture "
                       "slot filled by 'http-request capture ... id <n>' (frontend and "
                       "listen only).  The slot id is its position in "
                       "settings['captures'][direction]."),
-        Directive("capture request header", sections=FE_PROXIES,
+        Directive("capture request header", sections=ALL_PROXIES,
                   parse=_header("request"), active=False,
                   doc="capture request header <name> len <length>\n\nKeep the first "
                       "<length> characters of the last <name> header of each request for "
                       "the logs (%hr).  Adds a slot to settings['captures']['request'].  "
                       "The capture itself is done by the data path later."),
-        Directive("capture response header", sections=FE_PROXIES,
+        Directive("capture response header", sections=ALL_PROXIES,
                   parse=_header("response"), active=False,
                   doc="capture response header <name> len <length>\n\nSame for responses "
                       "(%hs)."),
-        Directive("capture cookie", sections=FE_PROXIES, parse=_cookie, active=False,
+        Directive("capture cookie", sections=ALL_PROXIES, parse=_cookie, active=False,
                   doc="capture cookie <name> len <length>\n\nLog the value of cookie <name> "
                       "from requests (%CC) and responses (%CS).  settings['capture "
                       "cookie'] = (name, length)."),

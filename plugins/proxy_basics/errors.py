@@ -180,7 +180,7 @@ def _errorfiles(ctx: ParseContext, args: list[str]) -> None:
 def _http_error(ctx: ParseContext, args: list[str]) -> None:
     who = "http-error"
     if not args:
-        raise ctx.error(f"{who} : expects at least a <status> as arguments.\n")
+        raise ctx.error(f"{who} : expects at least a <status> as arguments.")
     if args[0] != "status":
         raise ctx.error(f"{who} : expects 'status' as first argument, got '{args[0]}'.")
     if len(args) < 2:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from hapx.core.config.model import ALL_PROXIES, BE_PROXIES, FE_PROXIES, Cap, Config, Proxy
+from hapx.core.config.model import ALL_PROXIES, Cap, Config, Proxy
 from hapx.core.config.parser import ParseContext
 from hapx.core.records import Directive
 
@@ -97,10 +97,6 @@ HTTP_MODES = ("httpclose", "http-server-close", "http-keep-alive")
 HTTP_ONLY: dict[str, Cap] = {o.name: o.cap for o in FLAGS if o.http}
 HTTP_ONLY.update({m: FB for m in HTTP_MODES})
 HTTP_ONLY.update({"forwardfor": FB, "originalto": FB, "http-restrict-req-hdr-names": FB})
-
-
-def _sections(cap: Cap) -> frozenset[str]:
-    return ALL_PROXIES if cap == FB else FE_PROXIES if cap == FE else BE_PROXIES
 
 
 def _value(ctx: ParseContext, name: str) -> bool | None:
@@ -269,7 +265,7 @@ def directives() -> list[Directive]:
     for spec in FLAGS:
         side = {FE: "frontend", BE: "backend", FB: "frontend and backend"}[spec.cap]
         out.append(Directive(
-            f"option {spec.name}", sections=_sections(spec.cap), negatable=True,
+            f"option {spec.name}", sections=ALL_PROXIES, negatable=True,
             parse=_flag(spec, spec.name), active=spec.active,
             doc=f"[no] option {spec.name}\n\n{spec.doc}  Side: {side}"
                 f"{'; HTTP mode only' if spec.http else ''}.  Stored in "
@@ -277,7 +273,7 @@ def directives() -> list[Directive]:
     for old, new in ALIASES.items():
         spec = next(s for s in FLAGS if s.name == new)
         out.append(Directive(
-            f"option {old}", sections=_sections(spec.cap), negatable=True,
+            f"option {old}", sections=ALL_PROXIES, negatable=True,
             parse=_flag(spec, new), active=False,
             doc=f"[no] option {old}\n\nOld name of 'option {new}' (stored under the new "
                 "name)."))
@@ -312,7 +308,7 @@ def directives() -> list[Directive]:
                   doc="option originalto [except <network>] [header <name>]\n\nAdd the "
                       "original destination address in an X-Original-To header.  Stored "
                       "like forwardfor (settings['originalto']); applied later."),
-        Directive("option redispatch", sections=BE_PROXIES, negatable=True,
+        Directive("option redispatch", sections=ALL_PROXIES, negatable=True,
                   parse=_redispatch, active=False,
                   doc="option redispatch [<interval>]\n\nOn connection failure, retry on "
                       "another server every <interval> retries (default -1: on the last "
