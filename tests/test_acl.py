@@ -398,3 +398,11 @@ def test_acl_directive_through_the_parser(tmp_path):
         "error detected while parsing ACL 'bad' : unknown matching method 'nope' when "
         "parsing ACL expression."]
     assert diag.alerts[0].line == 4
+
+
+def test_untyped_fetch_needs_a_method(registry_with, make_ctx):
+    anyf = Fetch("anyv", process=lambda a, s: smp_str("bar"), out_type=SmpType.ANY, doc="anyv")
+    c = make_ctx(registry_with(anyf))
+    with pytest.raises(ConfigError, match="matching method must be specified first"):
+        parse_acl_expr(["anyv", "bar"], c)
+    assert parse_acl_expr(["anyv", "-m", "str", "bar"], c).exec(stream()) == M
