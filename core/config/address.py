@@ -238,20 +238,21 @@ def _parse_ports(text: str, port_text: str, ports: Ports, ranges: bool, relative
 
 def parse_address(text: str, *, ports: Ports = Ports.REQUIRED, ranges: bool = False,
                   relative: bool = False, resolve: bool = False, dgram_ok: bool = False,
-                  stream_ok: bool = True) -> Address:
+                  stream_ok: bool = True, default_transport: str = "stream") -> Address:
     """Parse one address word.
 
     ``ports``: whether a port must be written; ``ranges``: ``80-89`` allowed; ``relative``:
     ``+N``/``-N`` allowed (servers); ``resolve``: host names are resolved now (otherwise
     ``ip`` stays None and ``host`` holds the name); ``dgram_ok``/``stream_ok``: which socket
-    types the caller takes.
+    types the caller takes; ``default_transport``: the socket type of an address without a
+    prefix saying it (``dgram`` for ``dgram-bind`` lines).
     """
     if text == "":
         raise AddressError("'' resolves to an empty address (environment variable missing?)")
     transport, prefix, rest = split_prefix(text)
     bare_path = not prefix and rest.startswith("/")
     family, ptransport = _PREFIXES.get("unix" if bare_path else prefix, (None, ""))
-    transport = transport or ptransport or "stream"
+    transport = transport or ptransport or default_transport
     mptcp = prefix.startswith("mptcp")
     if transport == "dgram" and not dgram_ok:
         raise AddressError(f"dgram-type address not acceptable in '{text}'")

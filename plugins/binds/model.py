@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hapx.core.config.address import Address, AddressError, parse_address, split_address_list
+from hapx.plugins.confkit import resolve_path
 
 from .options import BIND_OPTIONS
 
@@ -66,8 +67,7 @@ def check_crt(ctx: Any, label: str, ref: str) -> None:
         return
     if ref in known:
         return
-    base = _crt_base(ctx)
-    path = os.path.join(base, ref) if base and not os.path.isabs(ref) else ref
+    path = resolve_path(ctx, ref, _crt_base(ctx))
     if not os.path.exists(path):
         raise ctx.error(f"{label} : unable to stat SSL certificate from file '{path}' : No "
                         "such file or directory.")
@@ -83,7 +83,8 @@ def parse_bind_words(ctx: Any, args: list[str], *, keyword: str = "bind",
     label = f"'{keyword} {written}' in section '{ctx.section_kind}'"
     try:
         addresses = [parse_address(word, ranges=True, resolve=True, dgram_ok=dgram,
-                                   stream_ok=not dgram)
+                                   stream_ok=not dgram,
+                                   default_transport="dgram" if dgram else "stream")
                      for word in split_address_list(written)]
     except AddressError as exc:
         raise ctx.error(f"'{keyword}' : {exc}") from None
@@ -94,7 +95,7 @@ def parse_bind_words(ctx: Any, args: list[str], *, keyword: str = "bind",
     for ref in options.get("crt", []):
         check_crt(ctx, label, ref)
     for ref in options.get("crt-list", []):
-        if not os.path.exists(ref):
+        if not os.path.exists(resolve_path(ctx, ref)):
             raise ctx.error(f"{label} : unable to open crt-list file '{ref}'.")
     if "v4v6" in options and "v6only" in options:
         raise ctx.error(f"{label} : 'v4v6' and 'v6only' are mutually exclusive.")

@@ -11,6 +11,7 @@ from .options import Opt, OptionTable, parse_positional
 from .sections import NamedSection, declare_section, section_header, simple_directive
 from .values import (
     Validator,
+    resolve_path,
     v_choice,
     v_file,
     v_int,
@@ -25,7 +26,7 @@ from .values import (
 )
 
 __all__ = [
-    "NamedSection", "Opt", "OptionTable", "Validator", "declare_section", "parse_positional",
+    "NamedSection", "Opt", "resolve_path", "OptionTable", "Validator", "declare_section", "parse_positional",
     "section_header", "simple_directive", "v_choice", "v_file", "v_int", "v_list", "v_name",
     "v_octal", "v_on_off", "v_size", "v_str", "v_time", "v_words",
 ]

@@ -124,3 +124,25 @@ def v_file(*, must_exist: bool = True, base: Callable[[], str | None] | None = N
         return path
     check.__doc__ = "file"
     return check
+
+
+def resolve_path(ctx: Any, path: str, base: str | None = None) -> str:
+    """Where a relative path of the configuration points: under ``base`` when given (a
+    crt-base, key-base...), then as ``default-path`` says (current directory by default,
+    the configuration file's directory with ``config``, its parent with ``parent``, or the
+    ``origin`` path)."""
+    if base and not os.path.isabs(path):
+        path = os.path.join(base, path)
+    if os.path.isabs(path):
+        return path
+    mode = ctx.config.global_.settings.get("default-path")
+    if isinstance(mode, tuple) and mode:
+        where = mode[0]
+        config_dir = os.path.dirname(os.path.abspath(ctx.file))
+        if where == "config":
+            return os.path.join(config_dir, path)
+        if where == "parent":
+            return os.path.join(os.path.dirname(config_dir), path)
+        if where == "origin" and len(mode) > 1 and mode[1]:
+            return os.path.join(mode[1], path)
+    return path

@@ -1,0 +1,207 @@
+"""Lua scripts: ``lua-load``, ``lua-load-per-thread``, ``lua-prepend-path`` and the
+``tune.lua.*`` settings.  The Lua runtime comes in a later issue; until then these keywords
+parse and validate (the script must exist) and are inactive.
+
+``lua.<name>`` keywords (actions, services, filters, fetches, converters) exist in HAProxy
+only once a loaded script registered them.  hapx does the same: ``lua-load`` reads the
+script's ``core.register_*`` calls (see :mod:`.scan`) and registers an inactive record for
+each, owned by ``lua-scripts``.  A configuration naming ``lua.<name>`` that no loaded script
+declares is therefore rejected as an unknown keyword, as HAProxy does, while the examples
+using real scripts validate and are listed as not yet active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hapx.core.config.model import GLOBAL
+from hapx.core.errors import PluginError
+from hapx.core.hookspecs import hookimpl
+from hapx.core.records import (
+    Action,
+    ActionRule,
+    Arg,
+    Converter,
+    Directive,
+    Fetch,
+    Filter,
+    Record,
+    RuleSet,
+    Service,
+    SmpType,
+    Use,
+)
+from hapx.plugins.confkit import resolve_path, simple_directive, v_choice, v_int, v_time
+
+from .scan import Registration, scan
+
+EXT = "lua"
+OWNER = "lua-scripts"
+BOOL_CONV = "tune.lua.bool-sample-conversion"
+
+_RULESETS = {
+    "tcp-req": (RuleSet.TCP_REQ_CONT,), "tcp-res": (RuleSet.TCP_RES_CONT,),
+    "http-req": (RuleSet.HTTP_REQ,), "http-res": (RuleSet.HTTP_RES,),
+    "http-after-res": (RuleSet.HTTP_AFTER_RES,),
+}
+_LUA_ARGS = tuple(Arg(f"arg{i}", optional=True) for i in range(1, 6))
+
+
+@dataclass
+class LuaCall(ActionRule):
+    """A ``lua.<name>`` action: the Lua function and the words given to it."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+def _state(config: Any) -> dict[str, Any]:
+    state = config.ext.get(EXT)
+    if state is None:
+        # a new configuration: forget the keywords of scripts loaded for a previous one
+        config.registry.remove_owner(OWNER)
+        state = config.ext[EXT] = {"scripts": [], "prepend": []}
+    return state
+
+
+def _action_parse(reg: Registration) -> Any:
+    def parse(ctx: Any, args: list[str]) -> LuaCall:
+        if len(args) < reg.nargs:
+            raise ctx.error(f"'lua.{reg.name}' expects {reg.nargs} arguments (got "
+                            f"{len(args)}).")
+        return LuaCall(reg.name, tuple(args))
+    return parse
+
+
+def _filter_parse(name: str) -> Any:
+    def parse(ctx: Any, args: list[str]) -> dict[str, Any]:
+        return {"function": name, "args": list(args)}
+    return parse
+
+
+def records_for(reg: Registration, script: str) -> list[Record]:
+    """The inactive records a script's registration stands for."""
+    name = f"lua.{reg.name}"
+    where = f"\n\nDeclared by the Lua script {script} (line {reg.line})."
+    if reg.kind == "action":
+        sets = frozenset(s for w in reg.words for s in _RULESETS.get(w, ()))
+        if not sets:
+            return []
+        return [Action(name, rulesets=sets, parse=_action_parse(reg), active=False,
+                       doc=f"{name} [<arg>...]\n\nA Lua action.{where}")]
+    if reg.kind == "service":
+        modes = frozenset(m for m in reg.words if m in ("tcp", "http")) or frozenset({"tcp"})
+        return [Service(name, modes=modes, active=False,
+                        doc=f"{name}\n\nA Lua {'/'.join(sorted(modes))} service.{where}")]
+    if reg.kind == "filter":
+        return [Filter(name, parse=_filter_parse(reg.name), active=False,
+                       doc=f"{name} [<arg>...]\n\nA Lua filter.{where}")]
+    if reg.kind == "fetches":
+        return [Fetch(name, args=_LUA_ARGS, out_type=SmpType.STR,
+                      uses=Use.HTTP_REQ | Use.HTTP_RES, active=False,
+                      doc=f"{name}([<arg>...])\n\nA Lua sample fetch.{where}")]
+    return [Converter(name, args=_LUA_ARGS, in_type=SmpType.STR, out_type=SmpType.STR,
+                      active=False, doc=f"{name}([<arg>...])\n\nA Lua converter.{where}")]
+
+
+def _same(a: Record, b: Record) -> bool:
+    return type(a) is type(b) and a.name == b.name and a.owner == OWNER
+
+
+def _load(ctx: Any, args: list[str]) -> None:
+    if not args:
+        raise ctx.error(f"'{ctx.keyword}' expects a file name as parameter.")
+    state = _state(ctx.config)
+    path = resolve_path(ctx, args[0])
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            source = fh.read()
+    except OSError as exc:
+        raise ctx.error(f"'{ctx.keyword}' : failed to load Lua file '{path}' : "
+                        f"{exc.strerror or exc}.") from None
+    if BOOL_CONV not in ctx.config.global_.settings and not state["scripts"]:
+        ctx.warning(f"'{BOOL_CONV}' is not set: Lua will receive boolean samples as integers "
+                    "(the pre-3.1 behaviour); set it to 'normal' (or 'pre-3.1-bug') before "
+                    "loading Lua files.")
+    registry = ctx.registry
+    for reg in scan(source):
+        for rec in records_for(reg, path):
+            existing = [r for r in registry.all(type(rec)) if r.name == rec.name]
+            if any(r.owner == OWNER for r in existing):
+                continue  # declared by another script of this configuration: the first wins
+            try:
+                registry.add(rec, OWNER)
+            except PluginError as exc:
+                raise ctx.error(f"'{ctx.keyword}' : {path}: {exc}.") from None
+    state["scripts"].append({"path": path, "args": args[1:], "keyword": ctx.keyword})
+
+
+def _prepend(ctx: Any, args: list[str]) -> None:
+    if not args or len(args) > 2 or (len(args) == 2 and args[1] not in ("path", "cpath")):
+        raise ctx.error("'lua-prepend-path' expects a path and optionally 'path' or 'cpath'.")
+    _state(ctx.config)["prepend"].append((args[0], args[1] if len(args) == 2 else "path"))
+
+
+def _bool_conv(ctx: Any, values: list[Any]) -> Any:
+    state = ctx.config.ext.get(EXT)
+    if state and state["scripts"]:
+        ctx.warning(f"'{BOOL_CONV}' set after 'lua-load' is ignored for the Lua files "
+                    "loaded before it; place it before any 'lua-load'.")
+    return values[0]
+
+
+def _mb(text: str) -> int:
+    return v_int(0)(text)
+
+
+@hookimpl
+def hapx_register_directives(directives: Any) -> None:
+    g = GLOBAL
+    directives.add(
+        Directive("lua-load", sections=g, parse=_load, active=False,
+                  doc="lua-load <file> [<arg>...]\n\nLoad a Lua script into the shared Lua "
+                      "state; its core.register_* calls declare lua.<name> keywords.  The "
+                      "arguments reach the script through table.unpack(...)."),
+        Directive("lua-load-per-thread", sections=g, parse=_load, active=False,
+                  doc="lua-load-per-thread <file> [<arg>...]\n\nLoad a Lua script into one "
+                      "Lua state per thread."),
+        Directive("lua-prepend-path", sections=g, parse=_prepend, active=False,
+                  doc="lua-prepend-path <string> [<type>]\n\nPrepend to Lua's package.path "
+                      "(type 'path', default) or package.cpath ('cpath')."),
+        simple_directive(BOOL_CONV, g, f"{BOOL_CONV} {{ normal | pre-3.1-bug }}\n\nWhether "
+                         "boolean samples reach Lua as booleans (normal) or as integers.",
+                         [v_choice("normal", "pre-3.1-bug")], check=_bool_conv),
+        simple_directive("tune.lua.forced-yield", g, "tune.lua.forced-yield <number>\n\n"
+                         "Lua instructions executed before a forced yield (default 10000).",
+                         [v_int(1)]),
+        simple_directive("tune.lua.maxmem", g, "tune.lua.maxmem <megabytes>\n\nMemory limit "
+                         "of Lua (0 = none).", [_mb]),
+        simple_directive("tune.lua.session-timeout", g, "tune.lua.session-timeout "
+                         "<timeout>\n\nMaximum run time of a Lua action or fetch (default "
+                         "4s).", [v_time()]),
+        simple_directive("tune.lua.task-timeout", g, "tune.lua.task-timeout <timeout>\n\n"
+                         "Maximum run time of a Lua task (default none).", [v_time()]),
+        simple_directive("tune.lua.service-timeout", g, "tune.lua.service-timeout "
+                         "<timeout>\n\nMaximum run time of a Lua service (default 4s).",
+                         [v_time()]),
+        simple_directive("tune.lua.burst-timeout", g, "tune.lua.burst-timeout <timeout>\n\n"
+                         "Maximum time a Lua function runs without yielding (default "
+                         "1000ms).", [v_time()]),
+        simple_directive("tune.lua.log.loggers", g, "tune.lua.log.loggers { on | off }\n\n"
+                         "Send core.log() messages to the proxy's loggers.",
+                         [v_choice("on", "off")]),
+        simple_directive("tune.lua.log.stderr", g, "tune.lua.log.stderr { on | auto | off }"
+                         "\n\nCopy core.log() messages to stderr.",
+                         [v_choice("on", "auto", "off")]),
+    )
+
+
+def loaded_scripts(config: Any) -> list[str]:
+    """Paths of the scripts the configuration loads."""
+    state = config.ext.get(EXT) or {}
+    return [s["path"] for s in state.get("scripts", [])]
+
+
+__all__ = ["LuaCall", "loaded_scripts", "records_for", "scan"]
+

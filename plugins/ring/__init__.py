@@ -1,0 +1,73 @@
+"""``ring`` sections: in-memory event buffers that logs and traces write to and that may
+forward to TCP syslog servers.  The rings come in a later issue: parse and validate only
+(inactive).  ``log ring@<name>`` checks that the ring is declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hapx.core.hookspecs import hookimpl
+from hapx.core.records import Directive
+from hapx.plugins.confkit import (
+    declare_section,
+    simple_directive,
+    v_choice,
+    v_int,
+    v_size,
+    v_str,
+    v_time,
+    v_words,
+)
+from hapx.plugins.servers.model import make_server
+
+KIND = "ring"
+FORMATS = ("iso", "local", "raw", "rfc3164", "rfc5424", "short", "priority", "timed")
+
+
+def _server(ctx: Any, args: list[str]) -> None:
+    sec = ctx.section
+    srv = make_server(ctx, args)
+    if srv.address.transport != "stream":
+        raise ctx.error(f"'server {sec.name}/{srv.name}' : ring servers are TCP syslog "
+                        "servers (stream addresses only).")
+    sec.entries.append(srv)
+
+
+def _post(ctx: Any, sec: Any) -> None:
+    sec.settings.setdefault("format", "raw")
+    sec.settings.setdefault("size", 16384)
+
+
+def _description(ctx: Any, values: list[Any]) -> str:
+    return " ".join(values)
+
+
+@hookimpl
+def hapx_register_sections(sections: Any) -> None:
+    sections.add(declare_section(KIND, post=_post, doc="ring <ringname>\n\nA ring buffer of "
+                                 "events (logs, traces) that may be forwarded to syslog "
+                                 "servers over TCP."))
+
+
+@hookimpl
+def hapx_register_directives(directives: Any) -> None:
+    sec = frozenset({KIND})
+    directives.add(
+        simple_directive("description", sec, "description <text>\n\nDescription of the "
+                         "ring.", [v_words], rest=v_words, check=_description),
+        simple_directive("format", sec, "format <format>\n\nFormat of the stored events: "
+                         + ", ".join(FORMATS) + ".", [v_choice(*FORMATS)]),
+        simple_directive("maxlen", sec, "maxlen <length>\n\nLongest event kept; longer ones "
+                         "are truncated.", [v_int(1)]),
+        simple_directive("size", sec, "size <size>\n\nSize of the ring buffer (default "
+                         "16384).", [v_size]),
+        simple_directive("backing-file", sec, "backing-file <path>\n\nKeep the ring in a "
+                         "file mapped in memory.", [v_str]),
+        simple_directive("timeout connect", sec, "timeout connect <timeout>\n\nConnect "
+                         "timeout towards the servers.", [v_time()]),
+        simple_directive("timeout server", sec, "timeout server <timeout>\n\nSend timeout "
+                         "towards the servers.", [v_time()]),
+        Directive("server", sections=sec, parse=_server, active=False,
+                  doc="server <name> <address> [param*]\n\nA TCP syslog server events are "
+                      "forwarded to (server options apply)."),
+    )
