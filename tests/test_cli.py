@@ -9,9 +9,12 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -531,3 +534,145 @@ def test_installed_command_is_the_same_program(site):
         pytest.skip("the hapx script is not on PATH")
     res = subprocess.run([exe, "-v"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("HAPX version 0.1.0")
+
+
+# -- running -----------------------------------------------------------------------------------
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def events_of(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def start(args: list[str], site: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([*HAPX, *args], env=hapx_env(site, **env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_foreground_run_hard_stop(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    pidfile = tmp_path / "hapx.pid"
+    proc = start(["-db", "-f", cfg, "-p", str(pidfile), "--hapxtest-marker", "m1"], site)
+    try:
+        wait_for(lambda: any(e.startswith("started") for e in events_of(events)))
+        assert pidfile.read_text() == f"{proc.pid}\n"
+        assert events_of(events)[0] == f"started {proc.pid} foreground m1"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert events_of(events)[1:] == ["stopping hard", "shutdown"]
+
+
+def test_foreground_run_soft_stop_waits_for_work(site, listening_cfg):
+    cfg, events = listening_cfg
+    proc = start(["-db", "-f", cfg], site)
+    try:
+        wait_for(lambda: bool(events_of(events)))
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert events_of(events)[1:] == ["stopping soft", "work-done", "shutdown"]
+
+
+def test_refuses_to_start_with_inactive_keywords(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    later = write(tmp_path / "later.cfg", "global\n    hapxtest-later\n")
+    res = run_hapx("-db", "-f", cfg, "-f", later, site=site)
+    assert res.returncode == 1
+    assert re.search(rf"^\[ALERT\]    \(\d+\) : config : parsing \[{re.escape(later)}:2\] : "
+                     r"'hapxtest-later' \(plugin hapxtest\) is not active yet in this version "
+                     "of hapx", res.stderr, re.M), res.stderr
+    assert "hapx cannot start" in res.stderr
+    assert not events.exists()
+
+
+def test_refuses_to_start_without_listener(site, tmp_path):
+    cfg = write(tmp_path / "none.cfg", "global\n")
+    res = run_hapx("-db", "-f", cfg, site=site)
+    assert res.returncode == 1
+    assert "No enabled listener found" in res.stderr
+
+
+def test_systemd_notify_in_master_worker_mode(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    sock_path = str(tmp_path / "notify.sock")
+    cli_path = tmp_path / "master.sock"
+    pidfile = tmp_path / "master.pid"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(sock_path)
+    notify.settimeout(30)
+    proc = start(["-Ws", "-f", cfg, "-p", str(pidfile), "-S", f"{cli_path},mode,600"], site,
+                 NOTIFY_SOCKET=sock_path)
+    try:
+        message = notify.recv(1024).decode()
+        assert "READY=1" in message and f"MAINPID={proc.pid}" in message
+        assert pidfile.read_text() == f"{proc.pid}\n"
+        started = events_of(events)[0].split()
+        worker_pid = int(started[1])
+        assert worker_pid != proc.pid and started[2] == "worker"
+        assert oct(cli_path.stat().st_mode & 0o777) == "0o600"
+        with socket.socket(socket.AF_UNIX) as cli:
+            cli.connect(str(cli_path))
+            cli.sendall(b"show proc\n")
+            reply = b""
+            while chunk := cli.recv(4096):
+                reply += chunk
+        text = reply.decode()
+        assert f"{proc.pid}" in text and "master" in text
+        assert re.search(rf"^{worker_pid}\s+worker", text, re.M), text
+        # reload: a new worker, the old one finishes its work
+        proc.send_signal(signal.SIGUSR2)
+        assert "RELOADING=1" in notify.recv(1024).decode()
+        assert "READY=1" in notify.recv(1024).decode()
+        wait_for(lambda: sum(e.startswith("started") for e in events_of(events)) == 2)
+        wait_for(lambda: "work-done" in events_of(events))
+        proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in notify.recv(1024).decode()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        notify.close()
+    assert events_of(events).count("shutdown") == 2
+
+
+def test_daemon_mode(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    pidfile = tmp_path / "daemon.pid"
+    res = run_hapx("-D", "-f", cfg, "-p", str(pidfile), site=site)
+    assert res.returncode == 0, res.stderr
+    pid = int(pidfile.read_text())
+    try:
+        assert events_of(events)[0].startswith(f"started {pid} daemon")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: "shutdown" in events_of(events))
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_soft_stop_of_old_pids(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    old = start(["-db", "-f", cfg], site)
+    try:
+        wait_for(lambda: bool(events_of(events)))
+        new = start(["-db", "-f", cfg, "-sf", str(old.pid)], site)
+        try:
+            assert old.wait(timeout=20) == 0
+            wait_for(lambda: sum(e.startswith("started") for e in events_of(events)) == 2)
+        finally:
+            new.send_signal(signal.SIGTERM)
+            new.wait(timeout=20)
+    finally:
+        old.kill()
+    assert "stopping soft" in events_of(events)

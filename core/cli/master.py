@@ -217,7 +217,7 @@ class Master:
     async def main(self, on_ready_fd: int | None) -> int:
         async with anyio.create_task_group() as tg:
             self.tg = tg
-            tg.start_soon(self.signals)
+            await tg.start(self.signals)
             for spec in self.opts.master_cli:
                 tg.start_soon(self.serve_cli, spec)
             if not await self.spawn():
@@ -232,9 +232,11 @@ class Master:
                 sd_notify(f"READY=1\nMAINPID={os.getpid()}")
         return self.exit_code
 
-    async def signals(self) -> None:
+    async def signals(self, *, task_status: anyio.abc.TaskStatus[None]
+                      = anyio.TASK_STATUS_IGNORED) -> None:
         sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
         with anyio.open_signal_receiver(*sigs) as received:
+            task_status.started()
             async for sig in received:
                 if sig in (signal.SIGUSR2, signal.SIGHUP):
                     assert self.tg is not None

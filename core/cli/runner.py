@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ..config.model import Config
 from .check import Loaded, say
@@ -139,9 +140,11 @@ def dump_servers(config: Config) -> None:
             say("warning", f"SIGHUP: Proxy {px.name} has no servers.")
 
 
-async def _signals(runtime: Runtime, config: Config) -> None:
+async def _signals(runtime: Runtime, config: Config, *,
+                   task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
     sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP, signal.SIGQUIT)
     with anyio.open_signal_receiver(*sigs) as received:
+        task_status.started()
         async for sig in received:
             if sig == signal.SIGUSR1:
                 runtime.stop(soft=True)
@@ -158,7 +161,7 @@ async def serve(loaded: Loaded, runtime: Runtime, on_ready: Callable[[], None]) 
     plugins, config = loaded.plugins, loaded.config
     runtime._stop = anyio.Event()
     async with anyio.create_task_group() as system:
-        system.start_soon(_signals, runtime, config)
+        await system.start(_signals, runtime, config)  # signals are handled from now on
         failed = False
         try:
             async with anyio.create_task_group() as work:
