@@ -94,7 +94,8 @@ def strm():
 
 @pytest.mark.parametrize("text,args", [
     ("", []), ("a", ["a"]), ("a,b", ["a", "b"]), ("a,", ["a", ""]), (",", ["", ""]),
-    ("'a,b',c", ["a,b", "c"]), ('"a)b"', ["a)b"]), (r"a\,b", ["a,b"]), (r"a\)", ["a)"]),
+    ("'a,b',c", ["a,b", "c"]), ('"a)b"', ["a)b"]), (r"a\,b", ["a\\", "b"]), (r"\.,-", ["\\.", "-"]),
+    (r"a\\b\ c\td", ["a\\b c\td"]),
     ("'it''s'", ["its"]), (r"'a\b'", [r"a\b"]), (r'"a\"b"', ['a"b']), ("' '", [" "]),
     ("\"'\"", ["'"]),
 ])
@@ -103,7 +104,7 @@ def test_split_args(text, args):
 
 
 @pytest.mark.parametrize("text,pos", [
-    ("a,b)", 3), ("')',x)", 5), ('")")', 3), (r"\))", 2), ("abc", -1), ("'a)", -1),
+    ("a,b)", 3), ("')',x)", 5), ('")")', 3), (r"\))", 1), ("abc", -1), ("'a)", -1),
 ])
 def test_find_closing(text, pos):
     assert find_closing(text, 0) == pos

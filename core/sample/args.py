@@ -40,14 +40,19 @@ class ArgError(ValueError):
 
 # -- splitting -------------------------------------------------------------------------------
 
+#: what a backslash turns into inside an argument list (anything else keeps the backslash)
+_ESCAPES = {"\\": "\\", " ": " ", '"': '"', "'": "'", "r": "\r", "n": "\n", "t": "\t"}
+
+
 def find_closing(text: str, start: int) -> int:
     """The index of the ``)`` closing an argument list whose contents start at ``start``,
-    honouring quotes and backslashes; -1 when there is none."""
+    honouring quotes and the escapes of :data:`_ESCAPES`; -1 when there is none.  As in
+    HAProxy's ``make_arg_list()``, a backslash does not protect ``)`` or ``,``."""
     squote = dquote = False
     i, n = start, len(text)
     while i < n:
         c = text[i]
-        if c == "\\" and not squote and i + 1 < n:
+        if c == "\\" and not squote and i + 1 < n and text[i + 1] in _ESCAPES:
             i += 2
             continue
         if c == "'" and not dquote:
@@ -61,7 +66,9 @@ def find_closing(text: str, start: int) -> int:
 
 
 def split_args(text: str) -> list[str]:
-    """The arguments inside ``( )``, quotes and backslashes removed.  An empty text gives no
+    """The arguments inside ``( )``, with HAProxy's second-level quoting: quotes are removed,
+    a backslash makes ``\\\\``, ``\\ ``, ``\\"``, ``\\'``, ``\\r``, ``\\n`` and ``\\t``, and any
+    other backslash stays (``regsub(\\.,-)`` keeps the regex escape).  An empty text gives no
     argument; otherwise empty arguments around commas are kept (``"a,"`` is ``a`` and ``""``)."""
     if text == "":
         return []
@@ -71,8 +78,8 @@ def split_args(text: str) -> list[str]:
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if c == "\\" and not squote and i + 1 < n:
-            cur.append(text[i + 1])
+        if c == "\\" and not squote and i + 1 < n and text[i + 1] in _ESCAPES:
+            cur.append(_ESCAPES[text[i + 1]])
             i += 2
             continue
         if c == "'" and not dquote:
