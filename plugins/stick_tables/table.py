@@ -70,6 +70,11 @@ def _data_type(ctx: Any, word: str, table: StickTable) -> None:
         raise ctx.error(f"stick-table: unknown data type '{name}'{did_you_mean(name, known)}.")
 
 
+def _split_types(text: str) -> list[str]:
+    """``conn_cur,gpc_rate(2,1m)`` -> the data types (commas inside parentheses kept)."""
+    return re.findall(r"[^,(]+(?:\([^)]*\))?", text)
+
+
 def _value(ctx: Any, args: list[str], i: int, word: str) -> str:
     if i + 1 >= len(args):
         raise ctx.error(f"stick-table: missing argument after '{word}'.")
@@ -116,7 +121,7 @@ def parse_table(ctx: Any, args: list[str], name: str) -> StickTable:
                                 f"'{key}').")
             table.srvkey = key
         elif word == "store":
-            for item in _value(ctx, args, i, word).split(","):
+            for item in _split_types(_value(ctx, args, i, word)):
                 _data_type(ctx, item, table)
         elif word in ("nopurge", "recv-only"):
             setattr(table, word.replace("-", "_"), True)
