@@ -367,6 +367,15 @@ def test_debug_switches_reach_conditions(site):
     assert run_hapx("-dV", "-cc", "enabled(SERVER-SSL-VERIFY-NONE)", site=site).returncode == 0
 
 
+def test_memory_debug_options(site):
+    helped = run_hapx("-dMhelp", site=site)
+    assert helped.returncode == 0 and helped.stdout.startswith("-dM enables memory debugging")
+    odd = run_hapx("-dM0x55,bogus", "-cc", "1", site=site)
+    assert odd.returncode == 0
+    assert "-dM: unknown option 'bogus' ignored" in odd.stderr
+    assert "0x55" not in odd.stderr
+
+
 # -- versions and keyword dumps ----------------------------------------------------------------
 
 def test_version(site):
@@ -413,6 +422,8 @@ def test_dump_keywords(site):
     for header in ("ACL keywords", "configuration keywords", "CLI keywords", "filter names",
                    "service names", "actions"):
         assert f"# List of registered {header}:\n" in every
+    unknown = run_hapx("-dKnope", site=site)
+    assert unknown.returncode == 0 and "unknown keyword class 'nope'" in unknown.stderr
     cfg_part = every.split("# List of registered configuration keywords:\n")[1]
     assert cfg_part.startswith("global\n")
     assert "\thapxtest-listener\n" in cfg_part and "\tdisable-plugin\n" in cfg_part
@@ -569,6 +580,19 @@ def test_foreground_run_hard_stop(site, listening_cfg, tmp_path):
     finally:
         proc.kill()
     assert events_of(events)[1:] == ["stopping hard", "shutdown"]
+    assert "-x" not in proc.stderr.read()
+
+
+def test_taking_sockets_over_is_not_silently_ignored(site, listening_cfg, tmp_path):
+    cfg, events = listening_cfg
+    proc = start(["-db", "-f", cfg, "-x", str(tmp_path / "old.sock")], site)
+    try:
+        wait_for(lambda: bool(events_of(events)))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert "cannot take listening sockets over from another process" in proc.stderr.read()
 
 
 def test_foreground_run_soft_stop_waits_for_work(site, listening_cfg):

@@ -63,6 +63,12 @@ def run_haproxy(argv: list[str]) -> int:
 
         display_version(sys.stdout)
         return 0
+    if opts.mem_debug is not None:
+        from .runner import check_memory_debug
+
+        code = check_memory_debug(opts.mem_debug)
+        if code is not None:
+            return code
     configure_traces(opts)
     apply_switches(opts)
     plugins = load(opts)
@@ -109,6 +115,9 @@ def run_haproxy(argv: list[str]) -> int:
         return 0
     if refuse_inactive(loaded):
         return 1
+    if opts.old_unixsocket:
+        say("warning", f"-x {opts.old_unixsocket}: hapx cannot take listening sockets over from "
+                       "another process yet; its listeners are opened afresh.")
     if opts.master_worker and "HAPX_READY_FD" not in os.environ:
         from .master import run_master
 

@@ -110,6 +110,27 @@ def apply_limits(opts: Options) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
+MEM_DEBUG_HELP = """-dM enables memory debugging: Python allocation tracing (tracemalloc, 25 frames).
+SIGQUIT then dumps the top allocation sites to stderr.  Options, comma-separated:
+  help          show this list and exit
+  <byte>|0x<h>  haproxy's poisoning byte: accepted, has no effect (Python never hands out
+                uninitialised memory)
+"""
+
+
+def check_memory_debug(spec: str) -> int | None:
+    """Validate ``-dM`` options: an exit code when hapx must stop there (help), else None."""
+    for word in [w for w in spec.split(",") if w]:
+        if word == "help":
+            print(MEM_DEBUG_HELP, end="")
+            return 0
+        try:
+            int(word, 0)
+        except ValueError:
+            say("warning", f"-dM: unknown option '{word}' ignored (use -dMhelp for the list)")
+    return None
+
+
 def start_memory_debug(opts: Options) -> None:
     if opts.mem_debug is not None and not tracemalloc.is_tracing():
         tracemalloc.start(25)
