@@ -127,3 +127,35 @@ backend be
     assert Counter(names(picker, 30)) == {"a": 20, "b": 10}
     rec = plugins().registry.balancer(algo)
     assert rec.active and rec.doc.startswith(algo)
+
+
+def test_parse_only_algorithms(tmp_path):
+    head = """defaults
+    mode http
+    timeout connect 5s
+    timeout client 5s
+    timeout server 5s
+backend be
+    server a 1.1.1.1:80
+"""
+    good = {"leastconn": {}, "uri len 10 depth 2 whole path-only":
+            {"len": 10, "depth": 2, "whole": True, "path-only": True},
+            "url_param userid check_post 64": {"name": "userid", "check_post": 64},
+            "hdr(host) use_domain_only": {"name": "host", "use_domain_only": True},
+            "random(3)": {"draws": 3}, "random": {"draws": 2},
+            "rdp-cookie": {"name": "mstshash"}, "source": {}, "first": {}}
+    for line, settings in good.items():
+        config, diag, _ = parse_text(tmp_path, head + f"    balance {line}\n")
+        assert not diag.failed, (line, [m.text for m in diag.alerts])
+        bal = config.backend("be").settings["balance"]
+        assert bal.settings == settings
+        assert f"balance {bal.name}" in {u.keyword for u in config.inactive}
+    bad = {"uri depth x": "'depth' expects a positive integer",
+           "uri deep 2": "only accepts parameters",
+           "url_param": "requires an URL parameter name",
+           "hdr": "requires an http header field name",
+           "random(0)": "positive integer", "leastconn(2)": "takes no parameter",
+           "source now": "takes no argument", "hash": "exactly one sample expression"}
+    for line, expected in bad.items():
+        _, diag, _ = parse_text(tmp_path, head + f"    balance {line}\n")
+        assert any(expected in m.text for m in diag.alerts), (line, diag.alerts)
