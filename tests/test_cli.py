@@ -284,6 +284,13 @@ def test_zero_warning_flag_fails_on_a_warning(site, tmp_path, listening_cfg):
     assert res.returncode == 1
     assert ("[ALERT]" in res.stderr and
             "Some warnings were found and 'zero-warning' is set. Aborting." in res.stderr)
+    keyword = write(tmp_path / "zw.cfg", """
+        global
+            zero-warning
+        """)
+    res = run_hapx("-c", "-f", keyword, "-f", cfg, "-f", warn, site=site)
+    assert res.returncode == 1
+    assert "Some warnings were found and 'zero-warning' is set. Aborting." in res.stderr
 
 
 def test_directories_and_files_after_double_dash(site, tmp_path, listening_cfg):
