@@ -30,7 +30,9 @@ def plugin_selection(opts: Options) -> tuple[list[str], list[str]]:
     """The plugins to disable and the contrib plugins to enable, from the configuration's
     global ``disable-plugin``/``enable-plugin`` lines, ``$HAPX_DISABLE_PLUGINS`` and the
     command line.  ``--enable-plugin`` wins over any disabling."""
-    cfg_disabled, cfg_enabled = scan_plugin_selection(opts.files) if opts.files else ([], [])
+    # pipes (-f /dev/stdin) can be read once only: the parser reads them, not this scan
+    scannable = [f for f in opts.files if os.path.isdir(f) or os.path.isfile(f)]
+    cfg_disabled, cfg_enabled = scan_plugin_selection(scannable) if scannable else ([], [])
     env = [n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()]
     enabled = list(dict.fromkeys(cfg_enabled + opts.enable_plugins))
     disabled = [n for n in dict.fromkeys(cfg_disabled + env + opts.disable_plugins)
