@@ -46,6 +46,21 @@ class PluginInfo:
     records: list[Any] = field(default_factory=list)
 
 
+class _FreshNamedManager(named.NamedExtensionManager):
+    """stevedore's named manager, reading the entry points afresh.
+
+    stevedore keeps the entry points of a group in process-wide caches keyed by
+    ``sys.path``; a package installed while the process runs (a test, a long-lived tool)
+    would stay invisible.  Reading them here keeps stevedore's loading, ordering and
+    failure handling, with the installed set as it is now."""
+
+    def list_entry_points(self) -> list[md.EntryPoint]:
+        seen: dict[str, md.EntryPoint] = {}
+        for ep in md.entry_points(group=self.namespace):
+            seen.setdefault(ep.name, ep)
+        return list(seen.values())
+
+
 class PluginSet:
     """The plugin manager facade: one per process (or per test)."""
 
@@ -72,7 +87,9 @@ class PluginSet:
             self._load_group(CONTRIB_GROUP, self.enabled_contrib)
 
     def _load_group(self, group: str, wanted: list[str] | None) -> None:
-        eps = {ep.name: ep for ep in md.entry_points(group=group)}
+        eps: dict[str, md.EntryPoint] = {}
+        for ep in md.entry_points(group=group):
+            eps.setdefault(ep.name, ep)
         if wanted is not None:
             missing = [n for n in wanted if n not in eps]
             for name in missing:
@@ -103,7 +120,7 @@ class PluginSet:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mgr = named.NamedExtensionManager(
+            mgr = _FreshNamedManager(
                 group, names=todo, name_order=True, on_load_failure_callback=failed,
                 on_missing_entrypoints_callback=lambda _names: None,
             )

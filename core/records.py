@@ -132,7 +132,7 @@ class Point(IntFlag):
 ALL_POINTS = Point(sum(p.value for p in Point))
 
 
-class RuleSet(str, Enum):
+class RuleSet(str, Enum):  # noqa: UP042 - str() stays the member name
     """Rule sets that take actions."""
 
     TCP_REQ_CONN = "tcp-request connection"

@@ -3,7 +3,6 @@
 import ssl
 
 import pytest
-
 from hapx.core.config.condition import CondContext, ConditionError, evaluate
 
 

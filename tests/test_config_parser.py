@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from hapx.core.config import sections as kernel_sections
 from hapx.core.config.model import ALL_PROXIES, GLOBAL
 from hapx.core.config.parser import parse_config

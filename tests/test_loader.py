@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from hapx.core.errors import PluginError
 from hapx.core.hookspecs import hookimpl
 from hapx.core.loader import ESSENTIAL, PluginSet, load_plugins

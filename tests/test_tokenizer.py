@@ -1,7 +1,6 @@
 """The line tokenizer: quoting, escapes, comments and environment expansion."""
 
 import pytest
-
 from hapx.core.config.tokenizer import MAX_WORDS, TokenizeError, marker, tokenize
 
 ENV = {"A": "x y", "E": "", "B": "b", "SP": "  p  q "}
