@@ -8,7 +8,7 @@ from typing import Any
 
 from hapx.core.config.model import ALL_PROXIES
 from hapx.core.hookspecs import hookimpl
-from hapx.core.records import Directive, Filter
+from hapx.core.records import Directive, Feature, Filter
 from hapx.plugins.confkit import v_size
 
 ALGORITHMS = ("identity", "gzip", "deflate", "raw-deflate")
@@ -113,3 +113,8 @@ def hapx_register_filters(filters: Any) -> None:
                        doc="compression\n\nThe HTTP compression filter (settings from the "
                            "'compression' keywords); explicit only when other filters are "
                            "declared."))
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
+    features.add(Feature("ZLIB", doc="ZLIB\n\ngzip and deflate through Python's zlib."))

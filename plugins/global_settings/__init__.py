@@ -26,7 +26,7 @@ from typing import Any
 from hapx.core.config.model import GLOBAL, Config
 from hapx.core.config.parser import ParseContext
 from hapx.core.hookspecs import hookimpl
-from hapx.core.records import Directive
+from hapx.core.records import Directive, Feature
 
 from . import special as sp
 from .values import choice, flag, integer, on_off, size, string, time
@@ -243,6 +243,26 @@ def hapx_register_directives(directives: Any) -> None:
         directives.add(Directive(name, sections=GLOBAL, parse=_store(name, parser),
                                  active=active, negatable=negatable,
                                  doc=_doc(name, usage, text, active, negatable)))
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
+    import os
+    import select
+    import sys
+
+    linux = sys.platform.startswith("linux")
+    features.add(
+        Feature("EPOLL", enabled=hasattr(select, "epoll"),
+                doc="EPOLL\n\nThe event loop polls with epoll."),
+        Feature("POLL", enabled=hasattr(select, "poll"), doc="POLL\n\npoll() is available."),
+        Feature("GETADDRINFO", doc="GETADDRINFO\n\nHost names resolve with getaddrinfo()."),
+        Feature("CPU_AFFINITY", enabled=hasattr(os, "sched_setaffinity"),
+                doc="CPU_AFFINITY\n\nThreads and processes can be bound to CPUs."),
+        Feature("SYSTEMD", enabled=linux,
+                doc="SYSTEMD\n\n-Ws notifies systemd through $NOTIFY_SOCKET."),
+        Feature("PRCTL", enabled=linux, doc="PRCTL\n\nLinux process controls."),
+    )
 
 
 @hookimpl

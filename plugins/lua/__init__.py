@@ -24,6 +24,7 @@ from hapx.core.records import (
     Arg,
     Converter,
     Directive,
+    Feature,
     Fetch,
     Filter,
     Record,
@@ -153,6 +154,15 @@ def _bool_conv(ctx: Any, values: list[Any]) -> Any:
 
 def _mb(text: str) -> int:
     return v_int(0)(text)
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
+    import importlib.util
+
+    features.add(Feature(
+        "LUA", enabled=importlib.util.find_spec("lupa") is not None,
+        doc="LUA\n\nLua scripting through lupa: present when the lupa package is installed."))
 
 
 @hookimpl

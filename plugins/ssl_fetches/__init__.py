@@ -8,10 +8,11 @@ inactive (``hapx -c`` lists each use; hapx refuses to carry traffic with them).
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from hapx.core.hookspecs import hookimpl
-from hapx.core.records import AclKeyword, Arg, ArgType, Fetch, SmpType, Use
+from hapx.core.records import AclKeyword, Arg, ArgType, Feature, Fetch, SmpType, Use
 
 _FILTER = (Arg("filter", ArgType.SINT, optional=True, default=0),)
 _DN = (Arg("entry", ArgType.STR, optional=True), Arg("occ", ArgType.SINT, optional=True),
@@ -111,3 +112,10 @@ def hapx_register_fetches(fetches: Any) -> None:
         for method in ("end", "reg", "sub", "beg", "dom"):
             fetches.add(AclKeyword(f"{base}_{method}", fetch=base, match=method, active=False,
                                    doc=f"{base}_{method}\n\n{base} matched with -m {method}."))
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
+    features.add(Feature(
+        "OPENSSL", enabled=ssl.OPENSSL_VERSION.startswith("OpenSSL"),
+        doc=f"OPENSSL\n\nPython's ssl module is built with {ssl.OPENSSL_VERSION}."))
