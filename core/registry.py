@@ -76,6 +76,15 @@ class Registry:
         self.by_owner.setdefault(owner, []).append(record)
         return record
 
+    def copy(self) -> Registry:
+        """A registry holding the same records, to which a configuration adds its own (the
+        keywords a Lua script declares live as long as the configuration that loaded it)."""
+        other = Registry()
+        other._by_type = {kind: {name: list(recs) for name, recs in table.items()}
+                          for kind, table in self._by_type.items()}
+        other.by_owner = {owner: list(recs) for owner, recs in self.by_owner.items()}
+        return other
+
     def remove_owner(self, owner: str) -> None:
         """Forget every record of one plugin (used when a plugin fails half-way)."""
         for rec in self.by_owner.pop(owner, []):

@@ -164,7 +164,8 @@ def parse_rule(ctx: Any, ruleset: RuleSet, words: list[str], point: Point) -> Ru
         from .sample.cond import compile_condition
 
         try:
-            cond = compile_condition(cond_words, sub, point)
+            cond = compile_condition(cond_words, sub, point,
+                                     where=ruleset.value if tcp else None)
         except ConfigError as exc:
             if tcp:
                 raise ctx.error(f"'{ruleset.value} {word}' : error detected in "

@@ -323,3 +323,21 @@ def test_plugin_bug_is_reported_with_plugin_name(tmp_path, plugins):
 def test_plugin_section(tmp_path, plugins):
     _, diag, out = load(tmp_path, plugins, "things t\n    note x\n")
     assert "unknown keyword 'note' in 'things' section" in out
+
+
+def test_records_added_while_parsing_belong_to_that_configuration(tmp_path, plugins):
+    from hapx.core.records import Fetch, SmpType
+
+    class Declarer:
+        @hookimpl
+        def hapx_register_directives(self, directives):
+            def declare(ctx, args):
+                ctx.registry.add(Fetch(args[0], out_type=SmpType.STR, doc=args[0]), "scripts")
+            directives.add(Directive("declare", sections=GLOBAL, parse=declare, doc="declare"))
+
+    plugins.add_plugin("declarer", Declarer())
+    first, diag, _ = load(tmp_path, plugins, "global\n    declare my.fetch\n")
+    assert not diag.failed and first.registry.fetch("my.fetch").owner == "scripts"
+    assert plugins.registry.fetch("my.fetch") is None
+    second, _, _ = load(tmp_path, plugins, "global\n    maxconn 1\n")
+    assert second.registry.fetch("my.fetch") is None

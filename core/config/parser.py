@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, Diagnostics, did_you_mean
-from ..records import Directive, Point, Section
+from ..records import Directive, Point, RuleSet, Section
 from .condition import CondContext
 from .model import Config, Deferred, InactiveUse
 from .reader import SourceLine, expand_paths, read_lines
@@ -47,7 +47,9 @@ class ParseContext:
         self.record = record
         #: filled by rule parsers for actions written ``name(param)``
         self.param: str | None = None
+        #: the evaluation point and rule set of the rule being parsed, for action parsers
         self.point: Point | None = None
+        self.ruleset: RuleSet | None = None
 
     # -- reporting -------------------------------------------------------------------------
     def error(self, message: str) -> ConfigError:
@@ -92,6 +94,7 @@ class ParseContext:
         ctx = ParseContext(self.config, SourceLine(self.file, self.line, self.text), keyword,
                            args, self.section_kind, self.section, self.prefix, self.record)
         ctx.point = self.point
+        ctx.ruleset = self.ruleset
         return ctx
 
 
@@ -274,7 +277,8 @@ class ConfigParser:
 def parse_config(paths: list[str], plugins: Any, diag: Diagnostics) -> Config:
     """Parse the given files with the plugins' registry; run deferred checks and the
     ``hapx_configure`` and ``hapx_post_check`` hooks when parsing found no error."""
-    config = Config(registry=plugins.registry, diag=diag, plugins=plugins)
+    # the configuration's own view of the registry: records it adds (Lua keywords) stay in it
+    config = Config(registry=plugins.registry.copy(), diag=diag, plugins=plugins)
     parser = ConfigParser(config)
     parser.parse_files(paths)
     parser.run_deferred()

@@ -5,7 +5,8 @@ parse and validate (the script must exist) and are inactive.
 ``lua.<name>`` keywords (actions, services, filters, fetches, converters) exist in HAProxy
 only once a loaded script registered them.  hapx does the same: ``lua-load`` reads the
 script's ``core.register_*`` calls (see :mod:`.scan`) and registers an inactive record for
-each, owned by ``lua-scripts``.  A configuration naming ``lua.<name>`` that no loaded script
+each, owned by ``lua-scripts``, in the configuration's own registry (so they live as long
+as the configuration).  A configuration naming ``lua.<name>`` that no loaded script
 declares is therefore rejected as an unknown keyword, as HAProxy does, while the examples
 using real scripts validate and are listed as not yet active.
 """
@@ -60,8 +61,6 @@ class LuaCall(ActionRule):
 def _state(config: Any) -> dict[str, Any]:
     state = config.ext.get(EXT)
     if state is None:
-        # a new configuration: forget the keywords of scripts loaded for a previous one
-        config.registry.remove_owner(OWNER)
         state = config.ext[EXT] = {"scripts": [], "prepend": []}
     return state
 
