@@ -26,7 +26,6 @@ from ..records import (
     Section,
     Service,
     SmpType,
-    Use,
 )
 from .console import make_console
 from .keywords import POINT_LABELS, args_signature, usable_points
@@ -76,8 +75,6 @@ def resolve_kind(word: str) -> str | None:
 
 def where_usable(fetch: Fetch) -> str:
     matrix = usable_points(fetch)
-    if matrix is None:
-        return ", ".join(f.name.lower() for f in Use if f in fetch.uses) or "-"
     ok = Point(0)
     for point, usable in zip(POINT_LABELS, matrix, strict=True):
         if usable:

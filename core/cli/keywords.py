@@ -20,6 +20,7 @@ from ..records import (
     Service,
     SmpType,
 )
+from ..sample.usage import POINT_NAMES, check_use
 
 #: the short type names haproxy prints in keyword dumps
 SHORT_TYPES = {
@@ -28,31 +29,9 @@ SHORT_TYPES = {
     SmpType.METH: "meth", SmpType.SAME: "same",
 }
 
-#: columns of the fetch usability matrix, in Point order
-POINT_LABELS = {
-    Point.FE_CON_ACC: "frontend tcp-request connection rule",
-    Point.FE_SES_ACC: "frontend tcp-request session rule",
-    Point.FE_REQ_CNT: "frontend tcp-request content rule",
-    Point.FE_HRQ_HDR: "frontend http-request header rule",
-    Point.FE_HRQ_BDY: "frontend http-request body rule",
-    Point.FE_SET_BCK: "frontend use-backend rule",
-    Point.BE_REQ_CNT: "backend tcp-request content rule",
-    Point.BE_HRQ_HDR: "backend http-request header rule",
-    Point.BE_HRQ_BDY: "backend http-request body rule",
-    Point.BE_SET_SRV: "backend use-server, balance or stick-match rule",
-    Point.BE_SRV_CON: "server source selection",
-    Point.BE_RES_CNT: "backend tcp-response content rule",
-    Point.BE_HRS_HDR: "backend http-response header rule",
-    Point.BE_HRS_BDY: "backend http-response body rule",
-    Point.BE_STO_RUL: "backend stick-store rule",
-    Point.FE_RES_CNT: "frontend tcp-response content rule",
-    Point.FE_HRS_HDR: "frontend http-response header rule",
-    Point.FE_HRS_BDY: "frontend http-response body rule",
-    Point.FE_LOG_END: "logs",
-    Point.BE_CHK_RUL: "backend tcp-check rule",
-    Point.CFG_PARSER: "configuration parser",
-    Point.CLI_PARSER: "CLI parser",
-}
+#: columns of the fetch usability matrix, in Point order (HAProxy's -dKsmp wording, except
+#: that health checks are not only tcp-check rules here)
+POINT_LABELS = {**POINT_NAMES, Point.BE_CHK_RUL: "backend tcp-check rule"}
 
 #: class -> (description for 'help', what the header says)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -87,13 +66,8 @@ def args_signature(args: tuple[Arg, ...]) -> str:
     return "(" + out + ("]" if opened else "") + ")"
 
 
-def usable_points(fetch: Fetch) -> list[bool] | None:
-    """For each evaluation point, whether the fetch may be used there (None when the
-    usage rules are not available)."""
-    try:
-        from ..sample.usage import check_use
-    except ImportError:
-        return None
+def usable_points(fetch: Fetch) -> list[bool]:
+    """For each evaluation point, whether the fetch may be used there."""
     return [check_use(fetch.uses, p) is None for p in POINT_LABELS]
 
 
@@ -139,8 +113,7 @@ def _dump_smp(reg: Any, out: TextIO) -> None:
     print("# " + "| " * width, file=out)
     for rec in fetches:
         matrix = usable_points(rec)
-        cols = " ".join("Y" if ok else "." for ok in matrix) if matrix else " ".join(
-            "?" for _ in labels)
+        cols = " ".join("Y" if ok else "." for ok in matrix)
         print(f"[ {cols} ] {rec.name}{args_signature(rec.args)}: {SHORT_TYPES[rec.out_type]}",
               file=out)
 
