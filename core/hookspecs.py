@@ -91,6 +91,12 @@ def hapx_register_cli_commands(commands: Any) -> None:
 
 
 @hookspec
+def hapx_register_codecs(codecs: Any) -> None:
+    """Register protocol codecs (:class:`~hapx.core.records.Codec`): the HTTP/1 parsers
+    (httptools, h11), later HTTP/2 and HTTP/3."""
+
+
+@hookspec
 def hapx_register_features(features: Any) -> None:
     """Register build features shown by ``-vv`` and tested by ``feature()``."""
 

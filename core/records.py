@@ -356,6 +356,17 @@ class CliCommand(Record):
 
 
 @dataclass(frozen=True)
+class Codec(Record):
+    """A protocol codec: ``protocol`` is "h1" (later "h2", "h3"); ``factory(**options)``
+    returns a parser object for one connection (see :mod:`hapx.core.proto`).  A global
+    directive chooses which registered codec a protocol uses."""
+
+    protocol: str = "h1"
+    factory: Callable[..., Any] | None = None
+    kind: str = field(default="codec", init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Feature(Record):
     """A build feature for ``-vv``'s ``Feature list`` and ``feature()`` conditions."""
 
@@ -365,5 +376,5 @@ class Feature(Record):
 
 RECORD_TYPES: tuple[type[Record], ...] = (
     Section, Directive, Fetch, Converter, AclKeyword, PredefinedAcl, LogAlias, Action,
-    Balancer, Filter, Service, CliCommand, Feature,
+    Balancer, Filter, Service, CliCommand, Codec, Feature,
 )

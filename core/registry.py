@@ -18,6 +18,7 @@ from .records import (
     Action,
     Balancer,
     CliCommand,
+    Codec,
     Converter,
     Directive,
     Feature,
@@ -131,6 +132,10 @@ class Registry:
     def service(self, name: str) -> Service | None:
         return self.get(Service, name)
 
+    def codec(self, protocol: str, name: str) -> Codec | None:
+        rec = self.get(Codec, name)
+        return rec if rec is not None and rec.protocol == protocol else None
+
     def feature(self, name: str) -> Feature | None:
         return self.get(Feature, name)
 
@@ -207,6 +212,7 @@ REGISTER_HOOKS: dict[str, tuple[type[Record], ...]] = {
     "hapx_register_filters": (Filter,),
     "hapx_register_services": (Service,),
     "hapx_register_cli_commands": (CliCommand,),
+    "hapx_register_codecs": (Codec,),
     "hapx_register_features": (Feature,),
 }
 

@@ -74,6 +74,9 @@ class Proxy:
     uuid: int = 0
     #: set for defaults sections that carry rules, naming the first capability that used them
     used_by: set[str] = field(default_factory=set)
+    #: called with each Stream when it ends, once its timers and counters are final (the
+    #: logs plugin appends its log emitter here; any plugin may add observers)
+    stream_end: list[Callable[[Any], None]] = field(default_factory=list)
 
     @property
     def cap(self) -> Cap:
