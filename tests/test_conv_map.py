@@ -57,10 +57,16 @@ def test_map_str_and_default(ctx, tmp_path):
     assert val(ctx, f"str(EXAMPLE.com),map({f})") is None
 
 
-def test_list_methods_first_line_wins(ctx, tmp_path):
-    f = write(tmp_path, "paths.map", "/api first\n/api/v2 second\n/ root\n")
-    assert val(ctx, f"str(/api/v2/x),map_beg({f})") == (SmpType.STR, "first")
+def test_map_beg_longest_prefix_wins(ctx, tmp_path):
+    # HAProxy indexes "beg" keys in a prefix tree (seen with Debian's haproxy 2.6: a map
+    # "/a x" then "/ab y" gives y for /abc), although acl.md says the first line wins
+    f = write(tmp_path, "paths.map", "/api first\n/api/v2 second\n/ root\n/api again\n")
+    assert val(ctx, f"str(/api/v2/x),map_beg({f})") == (SmpType.STR, "second")
+    assert val(ctx, f"str(/api/x),map_beg({f})") == (SmpType.STR, "first")
     assert val(ctx, f"str(/other),map_beg({f})") == (SmpType.STR, "root")
+
+
+def test_list_methods_first_line_wins(ctx, tmp_path):
     g = write(tmp_path, "ends.map", ".css css\n.js js\n")
     assert val(ctx, f"str(/a/b.js),map_end({g})") == (SmpType.STR, "js")
     assert val(ctx, f"str(xxcssyy),map_sub({write(tmp_path, 's', 'css c')})") == (

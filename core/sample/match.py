@@ -462,6 +462,36 @@ class ListMatcher(Matcher):
         return len(self.items)
 
 
+class PrefixTreeMatcher(Matcher):
+    """``beg`` without ``-i``: HAProxy indexes the prefixes in a tree, so the longest
+    matching prefix wins (a map with ``/a`` then ``/ab`` gives ``/ab``'s value for ``/abc``),
+    and the first of identical prefixes."""
+
+    method = "beg"
+
+    def __init__(self, items: list[tuple[str, Any]]) -> None:
+        self.prefixes: dict[str, Hit] = {}
+        for key, value in items:
+            self.prefixes.setdefault(key, Hit(key, value))
+        self.lengths = sorted({len(k) for k in self.prefixes}, reverse=True)
+
+    def find(self, smp: Sample) -> Hit | None:
+        s = sample_str(smp)
+        if s is None:
+            return None
+        get = self.prefixes.get
+        n = len(s)
+        for length in self.lengths:
+            if length <= n:
+                hit = get(s[:length])
+                if hit is not None:
+                    return hit
+        return None
+
+    def __len__(self) -> int:
+        return len(self.prefixes)
+
+
 def compile_regex(text: str, icase: bool) -> re.Pattern[str]:
     try:
         return re.compile(text, re.IGNORECASE if icase else 0)
@@ -557,6 +587,8 @@ def build_matcher(method: str, patterns: Iterable[Pattern], *, icase: bool = Fal
         return StrMatcher(items, icase)
     if method in ("reg", "regm"):
         return RegMatcher(method, items, icase)
+    if method == "beg" and not icase:
+        return PrefixTreeMatcher(items)
     if method in ("beg", "end", "sub", "dir", "dom"):
         return ListMatcher(method, items, icase)
     raise ValueError(f"unknown matching method '{method}'")
