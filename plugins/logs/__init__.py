@@ -1,6 +1,6 @@
 """Logging: ``log`` targets, log formats, log options and the ``%xx`` aliases.
 
-What is stored (the log sender, a later version, reads it):
+What is stored (the emitter of :mod:`.emit` reads it when the configuration is checked):
 
 - ``settings["log"]``: list of :class:`~.targets.LogTarget` (global section and proxies;
   ``log global`` copies the global targets declared so far, ``no log`` empties the list).
@@ -13,6 +13,12 @@ What is stored (the log sender, a later version, reads it):
 - ``options[...]``: httplog, httpslog, tcplog, dontlognull, dontlog-normal,
   log-separate-errors, log-health-checks, logasap.
 
+At ``hapx_post_check`` every frontend and listen proxy with loggers gets a
+:class:`~.emit.StreamLogger` in its ``stream_end`` list; ``hapx_startup`` starts the senders
+(:mod:`.senders`: UDP, TCP, unix datagram, file descriptors), ``hapx_stopping`` (soft stop)
+logs HAProxy's "Proxy <name> stopped" lines and ``hapx_shutdown`` flushes and closes.
+``log ring@...`` and ``log backend@...`` are parsed and validated only (not active yet).
+
 The built-in formats are exported as HAPROXY_HTTP_LOG_FMT, HAPROXY_HTTPS_LOG_FMT,
 HAPROXY_HTTP_CLF_LOG_FMT, HAPROXY_TCP_LOG_FMT and HAPROXY_TCP_CLF_LOG_FMT when the plugin
 registers, so a configuration can write ``log-format "${HAPROXY_HTTP_LOG_FMT} extra"``.
@@ -20,6 +26,7 @@ registers, so a configuration can write ``log-format "${HAPROXY_HTTP_LOG_FMT} ex
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hapx.core.config.model import ALL_PROXIES, GLOBAL, Cap, Config, Proxy
@@ -32,7 +39,7 @@ from hapx.plugins.proxy_basics.common import no_extra_args, proxy_type_str
 from hapx.plugins.proxy_basics.lfsource import LogFormatSource, compile_in, logformat_setting
 
 from . import aliases as alias_defs
-from . import formats
+from . import emit, formats
 from .targets import parse_log
 
 _FORMAT_OPTIONS = ("httplog", "httpslog", "tcplog")
@@ -118,13 +125,16 @@ def _send_hostname(ctx: ParseContext, args: list[str]) -> None:
     ctx.section.settings["log-send-hostname"] = args[0] if args else None
 
 
+# name: (capability, explanation, active)
 _FLAGS = {
-    "dontlognull": (Cap.FE, "Do not log connections that carried no data."),
-    "dontlog-normal": (Cap.FE, "Log only errors and abnormal terminations."),
-    "log-separate-errors": (Cap.FE, "Log errors at level 'err' instead of 'info'."),
-    "log-health-checks": (Cap.BE, "Log every health check status change in detail."),
+    "dontlognull": (Cap.FE, "Do not log streams that received no byte from the client.",
+                    True),
+    "dontlog-normal": (Cap.FE, "Log only errors and abnormal terminations.", True),
+    "log-separate-errors": (Cap.FE, "Log errors at level 'err' instead of 'info'.", True),
+    "log-health-checks": (Cap.BE, "Log every health check status change in detail; health "
+                          "checks come in a later version.", False),
     "logasap": (Cap.FE, "Log when the response headers are known, without waiting for "
-                            "the end of the transfer."),
+                "the end of the transfer; a later version.", False),
 }
 
 
@@ -138,14 +148,16 @@ def hapx_register_directives(directives: Any) -> None:
     formats.export_env()
     both = ALL_PROXIES | GLOBAL
     directives.add(
-        Directive("log", sections=both, parse=parse_log, negatable=True, active=False,
+        Directive("log", sections=both, parse=parse_log, negatable=True,
                   doc="log { global | <target> [len <n>] [format <fmt>] [sample "
                       "<ranges>:<size>] <facility> [<level> [<minlevel>]] }\n\nSend log "
                       "lines to <target>: an address (udp@, tcp@, ipv4@, ipv6@, host:port, "
-                      "default port 514), a unix socket path, stdout, stderr, fd@<n>, "
-                      "ring@<ring> or backend@<backend>.  'no log' removes the targets.  "
-                      "Stored as LogTarget objects in settings['log']; the log sender "
-                      "comes later."),
+                      "default port 514; tcp@ keeps a connection, LF-framed), a unix datagram "
+                      "socket path, stdout, stderr, fd@<n>; ring@<ring> and "
+                      "backend@<backend> are parsed only (not active yet).  Formats: "
+                      "rfc3164, rfc5424, local, short, priority, timed, iso, raw (default: "
+                      "local, or rfc3164 with log-send-hostname).  'no log' removes the "
+                      "targets."),
         Directive("log-format", sections=ALL_PROXIES, parse=_format_directive,
                   doc="log-format <format>\n\nThe format of traffic log lines, compiled now "
                       "(settings['log-format'])."),
@@ -155,10 +167,10 @@ def hapx_register_directives(directives: Any) -> None:
         Directive("error-log-format", sections=ALL_PROXIES, parse=_format_directive,
                   doc="error-log-format <format>\n\nThe format of connection error log "
                       "lines (settings['error-log-format'])."),
-        Directive("log-tag", sections=both, parse=_log_tag, active=False,
+        Directive("log-tag", sections=both, parse=_log_tag,
                   doc="log-tag <tag>\n\nThe syslog tag (default: the program name), "
                       "settings['log-tag']."),
-        Directive("log-send-hostname", sections=GLOBAL, parse=_send_hostname, active=False,
+        Directive("log-send-hostname", sections=GLOBAL, parse=_send_hostname,
                   doc="log-send-hostname [<name>]\n\nPut the host name (or <name>) in the "
                       "syslog header (settings['log-send-hostname'])."),
         Directive("option httplog", sections=ALL_PROXIES, parse=_format_option("httplog"),
@@ -175,10 +187,9 @@ def hapx_register_directives(directives: Any) -> None:
                   doc="option tcplog [clf]\n\nUse the TCP log format (HAPROXY_TCP_LOG_FMT, "
                       "or HAPROXY_TCP_CLF_LOG_FMT with clf)."),
         *(Directive(f"option {name}", sections=ALL_PROXIES, parse=_flag_option(name, cap),
-                    negatable=True, active=False,
-                    doc=f"[no] option {name}\n\n{text}  proxy.options['{name}']; read by the "
-                        "log sender of a later version.")
-          for name, (cap, text) in _FLAGS.items()),
+                    negatable=True, active=active,
+                    doc=f"[no] option {name}\n\n{text}  proxy.options['{name}'].")
+          for name, (cap, text, active) in _FLAGS.items()),
     )
 
 
@@ -205,3 +216,29 @@ def _fallback_tcplog(config: Config, px: Proxy) -> None:
 def hapx_configure(config: Config) -> None:
     for px in config.proxies:
         _fallback_tcplog(config, px)
+
+
+@hookimpl
+def hapx_post_check(config: Config) -> None:
+    """Every log format is compiled now: attach the stream loggers (no socket opens yet)."""
+    emit.install(config)
+
+
+@hookimpl
+def hapx_startup(config: Config, runtime: Any) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    emit.runtime_of(config).start(loop)
+
+
+@hookimpl
+def hapx_stopping(config: Config, runtime: Any) -> None:
+    if getattr(runtime, "soft", True):
+        emit.stopped_messages(config)
+
+
+@hookimpl
+def hapx_shutdown(config: Config, runtime: Any) -> None:
+    emit.runtime_of(config).close()

@@ -115,11 +115,16 @@ def _req(strm: Any) -> Any:
     return strm.req
 
 
-def _request_line(strm: Any, _o: Any = None) -> str | None:
+_URL_ENCODE = {i: f"#{i:02X}" for i in (*range(32), *range(127, 256), ord('"'), ord("#"))}
+
+
+def _request_line(strm: Any, _o: Any = None) -> str:
+    """The request line, '#XX'-encoded like HAProxy's url_encode_map; ``<BADREQ>`` when
+    no request was parsed."""
     r = _req(strm)
     if r is None or not r.method:
-        return None
-    return f"{r.method} {r.uri} HTTP/{r.version}"
+        return "<BADREQ>"
+    return f"{r.method} {r.uri} HTTP/{r.version}".translate(_URL_ENCODE)
 
 
 def _uri_no_query(r: Any) -> str:

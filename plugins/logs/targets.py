@@ -36,7 +36,8 @@ class LogTarget:
     fd: int = -1
     name: str = ""
     maxlen: int = 1024
-    format: str = "rfc3164"
+    #: "" when no ``format`` word was given (rfc3164 with log-send-hostname, else local)
+    format: str = ""
     level: int = 7
     minlevel: int = 0
     sample: tuple[tuple[tuple[int, int], ...], int] | None = None
@@ -119,7 +120,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
         raise ctx.error(usage)
     addr = _address(ctx, args[0])
     i = 1
-    maxlen, fmt, sample = 1024, "rfc3164", None
+    maxlen, fmt, sample = 1024, "", None
     while i < len(args) and args[i] in ("len", "format", "sample"):
         if i + 1 >= len(args):
             raise ctx.error(f"log : '{args[i]}' expects a value")
@@ -155,6 +156,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
         raise ctx.error(f"log : cannot handle unexpected argument '{rest[3]}'.")
     if target.kind in ("ring", "backend"):
         ctx.defer(_check_reference(target))
+        ctx.mark_inactive(f"log {args[0]}", "log target", "logs")
     return target
 
 

@@ -1,0 +1,323 @@
+"""Traffic log lines: what each frontend sends when a stream ends, and the proxy
+start/stop messages.
+
+One :class:`ProxyLog` per proxy holds its resolved loggers (target, sender, sampler), its
+tag and the host name; :class:`StreamLogger` is the function appended to a frontend's
+``stream_end`` list.  It follows HAProxy's ``strm_log()``:
+
+- a stream is an error when its termination state's first letter is neither ``-`` nor
+  ``L``, when it was redispatched, when it needed retries, or (mode http) when its status
+  is 500 or more;
+- ``option dontlognull``: nothing is logged for a stream that received no byte from the
+  client; ``option dontlog-normal``: only errors are logged;
+- the level is ``info``, ``err`` for errors with ``option log-separate-errors``; an
+  ``http-request set-log-level`` (strm.log_level) overrides it, ``silent`` logs nothing;
+- a logger takes the line when the level is at most its ``<level>``, then its ``sample``
+  decides; the line is sent at ``max(level, <minlevel>)``.
+
+A frontend with ``log`` lines but no log format (no ``log-format``, no ``option
+httplog``/``tcplog``) logs HAProxy's legacy line ``Connect from <ip>:<port> to <ip>:<port>
+(<frontend>/<HTTP|TCP>)`` once per connection (HAProxy writes it when the connection is
+accepted; here it is written when the connection's first stream ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hapx.core.config.model import Config, Proxy
+
+from .senders import (
+    FdSender,
+    Sampler,
+    Sender,
+    TcpSender,
+    _alert,
+    build_header,
+    frame,
+    udp_sender,
+    unix_sender,
+)
+from .targets import LEVELS, LogTarget
+
+LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO = 3, 4, 5, 6
+_LEVEL_CODES = {name: i for i, name in enumerate(LEVELS)}
+
+
+def program_name() -> str:
+    """HAProxy's default log tag: the program name as launched."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if not name or name.endswith(".py") or name.startswith("-"):
+        return "hapx"
+    return name
+
+
+@dataclass
+class Logger:
+    """A ``log`` line of a proxy at run time."""
+
+    target: LogTarget
+    sender: Sender
+    sampler: Sampler | None = None
+
+
+@dataclass
+class LogRuntime:
+    """Every sender of a configuration, shared by the proxies that name the same
+    destination."""
+
+    senders: dict[tuple[Any, ...], Sender] = field(default_factory=dict)
+    started: bool = False
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def sender_for(self, t: LogTarget) -> Sender | None:
+        if t.kind == "udp":
+            key: tuple[Any, ...] = ("udp", t.host, t.port)
+        elif t.kind == "tcp":
+            key = ("tcp", t.host, t.port)
+        elif t.kind == "unix":
+            key = ("unix", t.path)
+        elif t.kind == "fd":
+            key = ("fd", t.fd)
+        else:
+            return None  # ring@ and backend@ are refused at start (not active yet)
+        sender = self.senders.get(key)
+        if sender is None:
+            name = f"{t.file}:{t.line}" if t.file else key[0]
+            if t.kind == "udp":
+                sender = udp_sender(t.host, t.port, name)
+            elif t.kind == "tcp":
+                sender = TcpSender(t.host, t.port, name)
+            elif t.kind == "unix":
+                sender = unix_sender(t.path, name)
+            else:
+                sender = FdSender(t.fd, name)
+            self.senders[key] = sender
+            if self.started:
+                sender.start(self.loop)
+        return sender
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.started, self.loop = True, loop
+        for sender in self.senders.values():
+            sender.start(loop)
+
+    def close(self, timeout: float = 1.0) -> None:
+        for sender in self.senders.values():
+            sender.close(timeout)
+        self.started = False
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.senders.values())
+
+
+class ProxyLog:
+    """The loggers of one proxy (or of the global section) and its syslog header
+    fields."""
+
+    def __init__(self, runtime: LogRuntime, targets: list[LogTarget], *, tag: str,
+                 host: str | None) -> None:
+        self.loggers: list[Logger] = []
+        for t in targets:
+            sender = runtime.sender_for(t)
+            if sender is None:
+                continue
+            sampler = Sampler(*t.sample) if t.sample else None
+            self.loggers.append(Logger(t, sender, sampler))
+        self.tag = tag
+        self.host = host
+        self.needs_sd = any(lg.target.format == "rfc5424" for lg in self.loggers)
+
+    def send(self, level: int, message: bytes, *, sd: str = "",
+             now: float | None = None) -> int:
+        """Send ``message`` at ``level`` to every logger that takes it; returns how many
+        did."""
+        if now is None:
+            now = time.time()
+        pid = str(os.getpid())
+        count = 0
+        for lg in self.loggers:
+            t = lg.target
+            if level > t.level:
+                continue
+            if lg.sampler is not None and not lg.sampler.take():
+                continue
+            header = build_header(t.format, t.facility, max(level, t.minlevel), now=now,
+                                  tag=self.tag, pid=pid, host=self.host, sd=sd)
+            lg.sender.send(frame(header, message, t.maxlen))
+            count += 1
+        return count
+
+
+def _is_error(strm: Any, http: bool) -> bool:
+    term = strm.term_state or "--"
+    if term[0] not in "-L" or strm.redispatched:
+        return True
+    if term[0] == "-" and strm.conn_retries:
+        return True
+    return http and strm.status >= 500
+
+
+def _addr(ip: Any) -> str:
+    return str(ip)
+
+
+class StreamLogger:
+    """The ``stream_end`` observer of a frontend: renders its log format and sends the
+    line."""
+
+    def __init__(self, px: Proxy, log: ProxyLog) -> None:
+        self.px = px
+        self.log = log
+        self.count = 0
+        lf = px.settings.get("log-format")
+        self.lf = lf if lf is not None and getattr(lf, "render", None) else None
+        sd = px.settings.get("log-format-sd")
+        self.sd = sd if sd is not None and getattr(sd, "render", None) and log.needs_sd \
+            else None
+        opts = px.options
+        self.dontlognull = bool(opts.get("dontlognull"))
+        self.dontlog_normal = bool(opts.get("dontlog-normal"))
+        self.separate_errors = bool(opts.get("log-separate-errors"))
+        self.http = px.mode == "http"
+        self._failed = False
+
+    def __call__(self, strm: Any) -> None:
+        try:
+            self.emit(strm)
+        except Exception as exc:  # noqa: BLE001 - a log line never breaks the data path
+            if not self._failed:
+                self._failed = True
+                _alert(f"log line of {self.px.describe()} failed: "
+                       f"{type(exc).__name__}: {exc}")
+
+    def connect_line(self, strm: Any) -> str | None:
+        """HAProxy's legacy line for proxies without a log format."""
+        sess = strm.sess
+        kind = "HTTP" if self.http else "TCP"
+        if sess.src is None:
+            luid = getattr(sess.listener, "luid", None) or 1
+            return f"Connect to unix:{luid} ({self.px.name}/{kind})"
+        if sess.dst is None:
+            return None
+        return (f"Connect from {_addr(sess.src)}:{sess.src_port} to {_addr(sess.dst)}:"
+                f"{sess.dst_port} ({self.px.name}/{kind})")
+
+    def emit(self, strm: Any, now: float | None = None) -> bool:
+        """Log ``strm`` if the options let it; returns True when a line was sent."""
+        if self.lf is None:
+            if not strm.first_req:
+                return False
+            line = self.connect_line(strm)
+            if line is None:
+                return False
+            return self.log.send(LOG_INFO, line.encode("latin-1", "replace"), now=now) > 0
+        if self.dontlognull and not strm.counters.get("bytes_in", 0):
+            return False
+        err = _is_error(strm, self.http)
+        if not err and self.dontlog_normal:
+            return False
+        if strm.log_level:
+            if strm.log_level == "silent":
+                return False
+            level = _LEVEL_CODES.get(strm.log_level, LOG_INFO)
+        else:
+            level = LOG_ERR if err and self.separate_errors else LOG_INFO
+        strm.counters["log_counter"] = self.count
+        line = self.lf.render(strm)
+        if not line:
+            return False
+        self.count += 1
+        sd = self.sd.render(strm) if self.sd is not None else ""
+        return self.log.send(level, line.encode("latin-1", "replace"), sd=sd, now=now) > 0
+
+
+# -- building the loggers of a configuration ------------------------------------------------
+
+def _host(config: Config) -> str | None:
+    gs = config.global_.settings
+    if "log-send-hostname" not in gs:
+        return None
+    return gs["log-send-hostname"] or socket.gethostname()
+
+
+def _tag(config: Config, px: Proxy | None) -> str:
+    if px is not None and px.settings.get("log-tag"):
+        return px.settings["log-tag"]
+    return config.global_.settings.get("log-tag") or program_name()
+
+
+def runtime_of(config: Config) -> LogRuntime:
+    rt = config.ext.get("logs")
+    if rt is None:
+        rt = config.ext["logs"] = LogRuntime()
+    return rt
+
+
+def proxy_log(config: Config, px: Proxy) -> ProxyLog:
+    logs = px.ext.get("logs")
+    if logs is None:
+        logs = px.ext["logs"] = ProxyLog(runtime_of(config), px.settings.get("log", []),
+                                         tag=_tag(config, px), host=_host(config))
+    return logs
+
+
+def global_log(config: Config) -> ProxyLog:
+    logs = config.ext.get("logs.global")
+    if logs is None:
+        logs = config.ext["logs.global"] = ProxyLog(
+            runtime_of(config), config.global_.settings.get("log", []),
+            tag=_tag(config, None), host=_host(config))
+    return logs
+
+
+def install(config: Config) -> list[StreamLogger]:
+    """Append a :class:`StreamLogger` to the ``stream_end`` list of every frontend and
+    listen proxy that has loggers (idempotent)."""
+    out = []
+    for px in config.proxies:
+        if not px.is_frontend or px.is_defaults or px.mode not in ("tcp", "http"):
+            continue
+        if not px.settings.get("log"):
+            continue
+        if any(isinstance(fn, StreamLogger) for fn in px.stream_end):
+            continue
+        logger = StreamLogger(px, proxy_log(config, px))
+        if not logger.log.loggers:
+            continue
+        px.stream_end.append(logger)
+        out.append(logger)
+    return out
+
+
+def cumulated(px: Proxy) -> tuple[int, int]:
+    """(connections accepted by the frontend side, connections handled by the backend
+    side): ``cum_conn`` and ``be_cum_conn`` of the proxy's live state (0 when absent)."""
+    state = px.ext.get("state")
+    fe = getattr(state, "cum_conn", 0) if px.is_frontend else 0
+    be = getattr(state, "be_cum_conn", 0) if px.is_backend else 0
+    return int(fe or 0), int(be or 0)
+
+
+def stopped_messages(config: Config, *, stderr: bool = True) -> list[str]:
+    """HAProxy's soft-stop messages, one per proxy: ``Proxy <name> stopped (cumulated
+    conns: FE: <n>, BE: <n>).`` as a warning on stderr and at level ``warning`` to the
+    proxy's loggers."""
+    out = []
+    for px in config.proxies:
+        if px.is_defaults:
+            continue
+        fe, be = cumulated(px)
+        text = f"Proxy {px.name} stopped (cumulated conns: FE: {fe}, BE: {be})."
+        if stderr:
+            print(f"[WARNING]  ({os.getpid()}) : {text}", file=sys.stderr, flush=True)
+        proxy_log(config, px).send(LOG_WARNING, text.encode("latin-1", "replace"))
+        out.append(text)
+    return out
