@@ -1,0 +1,172 @@
+"""The HTTP/1 codec interface shared by the pluggable parsers, and HTTP/1 serialization.
+
+A codec is a :class:`~hapx.core.records.Codec` record (protocol ``"h1"``) whose ``factory``
+builds one parser per connection::
+
+    parser = codec.factory(callbacks, response=False, limits=H1Limits(...))
+    parser.feed(data)              # bytes as they arrive; raises H1Error on a bad message
+    parser.expect(method, upgrade) # response mode: the request the next response answers
+
+The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
+
+- ``on_message_begin()``
+- ``on_headers(a, b, version, headers)``: for a request ``a`` is the method and ``b`` the
+  request target; for a response ``a`` is the status (int) and ``b`` the reason.  ``version``
+  is ``"1.0"`` or ``"1.1"``; ``headers`` a list of (name, value) as latin-1 ``str``.
+- ``on_body(chunk)``: decoded body bytes (chunked framing removed)
+- ``on_message_complete()``
+- ``on_upgrade(rest)``: the message asked for a protocol switch (Upgrade, CONNECT, 101); the
+  parser stops and ``rest`` holds the bytes received after the head.
+
+Interim responses (1xx other than 101) produce on_headers then on_message_complete, and the
+final response follows.  Errors carry the status HAProxy answers: 400 malformed, 414 URI too
+long, 431 header block too large, 400 too many headers, 501 unknown transfer coding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class H1Error(Exception):
+    """A message the HTTP/1 parser refuses; ``status`` is what HAProxy answers."""
+
+    def __init__(self, status: int, text: str = "") -> None:
+        super().__init__(text or f"invalid HTTP/1 message ({status})")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class H1Limits:
+    """Limits of one message head: ``head_max`` bytes for the start line and headers
+    (HAProxy's tune.bufsize minus tune.maxrewrite) and ``max_headers`` header lines
+    (tune.http.maxhdr)."""
+
+    head_max: int = 16384 - 1024
+    max_headers: int = 101
+
+    @classmethod
+    def from_global(cls, settings: dict[str, Any]) -> H1Limits:
+        bufsize = int(settings.get("tune.bufsize", 16384))
+        rewrite = settings.get("tune.maxrewrite")
+        if rewrite is None:
+            rewrite = min(1024, bufsize // 2)
+        return cls(head_max=max(bufsize - int(rewrite), 256),
+                   max_headers=int(settings.get("tune.http.maxhdr", 101)))
+
+
+class H1Callbacks(Protocol):
+    def on_message_begin(self) -> None: ...
+    def on_headers(self, a: Any, b: str, version: str, headers: list[tuple[str, str]]) -> None: ...
+    def on_body(self, chunk: bytes) -> None: ...
+    def on_message_complete(self) -> None: ...
+    def on_upgrade(self, rest: bytes) -> None: ...
+
+
+class H1Parser(Protocol):
+    def feed(self, data: bytes) -> None: ...
+    def expect(self, method: str, upgrade: bool = False) -> None: ...
+
+
+# -- checks shared by the codecs -----------------------------------------------------------------
+
+def check_request_headers(headers: list[tuple[str, str]]) -> None:
+    """HAProxy's checks that both codecs share: a transfer coding other than a final
+    ``chunked`` is not implemented (501); several differing Content-Length values are a
+    malformed request (400)."""
+    codings: list[str] = []
+    lengths: set[str] = set()
+    for name, value in headers:
+        low = name.lower()
+        if low == "transfer-encoding":
+            codings += [c.strip().lower() for c in value.split(",") if c.strip()]
+        elif low == "content-length":
+            lengths.update(v.strip() for v in value.split(","))
+    if codings and (codings[-1] != "chunked" or codings.count("chunked") > 1):
+        raise H1Error(501, "unsupported transfer coding")
+    if len(lengths) > 1 or any(not v.isdigit() for v in lengths):
+        raise H1Error(400, "invalid content-length")
+
+
+class HeadTracker:
+    """Counts the bytes of the current message head, to answer 414/431 like HAProxy when
+    the head outgrows the buffer before it is complete."""
+
+    __slots__ = ("limit", "size", "in_head", "line_done")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.in_head = True
+        self.line_done = False
+
+    def add(self, data: bytes) -> None:
+        if not self.in_head:
+            return
+        if not self.line_done and b"\n" in data:
+            self.line_done = True
+        self.size += len(data)
+
+    def check(self, response: bool) -> None:
+        if self.in_head and self.size > self.limit:
+            if response:
+                raise H1Error(502, "response head too large")
+            raise H1Error(431 if self.line_done else 414,
+                          "header block too large" if self.line_done else "URI too long")
+
+    def done(self) -> None:
+        self.in_head = False
+
+    def restart(self) -> None:
+        self.size = 0
+        self.in_head = True
+        self.line_done = False
+
+
+# -- serialization --------------------------------------------------------------------------------
+
+def encode_headers(headers: list[tuple[str, str]]) -> list[str]:
+    """Header lines as HAProxy writes them on HTTP/1: names in lower case."""
+    return [f"{n.lower()}: {v}\r\n" for n, v in headers]
+
+
+def request_head(method: str, uri: str, version: str, headers: list[tuple[str, str]]) -> bytes:
+    parts = [f"{method} {uri} HTTP/{version}\r\n", *encode_headers(headers), "\r\n"]
+    return "".join(parts).encode("latin-1", "replace")
+
+
+def response_head(status: int, reason: str, headers: list[tuple[str, str]],
+                  version: str = "1.1") -> bytes:
+    parts = [f"HTTP/{version} {status} {reason}\r\n", *encode_headers(headers), "\r\n"]
+    return "".join(parts).encode("latin-1", "replace")
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def connection_tokens(headers: list[tuple[str, str]]) -> set[str]:
+    out: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "connection":
+            out.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return out
+
+
+def body_framing(headers: list[tuple[str, str]]) -> tuple[bool, int | None]:
+    """(chunked, content-length) of a message from its headers."""
+    chunked = False
+    length: int | None = None
+    for name, value in headers:
+        low = name.lower()
+        if low == "transfer-encoding":
+            chunked = value.replace(" ", "").lower().endswith("chunked")
+        elif low == "content-length" and value.strip().isdigit():
+            length = int(value.strip())
+    if chunked:
+        length = None
+    return chunked, length

@@ -1,0 +1,1 @@
+"""The data path: listeners, the engine lifecycle, mode tcp and mode http."""

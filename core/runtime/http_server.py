@@ -1,0 +1,227 @@
+"""The server side of the HTTP/1 data path: server connections (an asyncio Protocol with a
+response parser), the pool of idle connections shared across clients, server choice and
+connection establishment with ``timeout connect`` and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import time
+from typing import Any
+
+from ..proto.h1 import H1Error, H1Limits
+from ..stream import ServerState
+
+
+def server_state(srv: Any) -> ServerState:
+    st = getattr(srv, "live", None)
+    if st is None:
+        st = ServerState()
+        try:
+            srv.live = st
+        except AttributeError:
+            pass
+    return st
+
+
+class ServerConnection(asyncio.Protocol):
+    """One connection to a server.  ``owner`` is the transaction using it (it receives the
+    response events), None while the connection is idle in a pool."""
+
+    def __init__(self, server: Any, codec: Any, limits: H1Limits) -> None:
+        self.server = server
+        self.transport: Any = None
+        self.parser = codec(self, response=True, limits=limits)
+        self.owner: Any = None
+        self.closed = False
+        self.tunnel: Any = None
+        self.reused = False
+        self.uses = 0
+        self.private_to: Any = None
+        self.write_paused = False
+
+    # -- asyncio -----------------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        server_state(self.server).cur_conn += 1
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.from_server(data)
+            return
+        owner = self.owner
+        if owner is None:
+            # an idle connection receiving data is unusable
+            self.close()
+            return
+        try:
+            self.parser.feed(data)
+        except H1Error:
+            owner.server_error(self, "bad")
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        server_state(self.server).cur_conn -= 1
+        pool = getattr(self.server, "_hapx_pool", None)
+        if pool is not None and self in pool.idle:
+            pool.idle.remove(self)
+        if self.tunnel is not None:
+            self.tunnel.server_closed()
+        elif self.owner is not None:
+            self.owner.server_closed(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.owner is not None:
+            self.owner.server_pause_writing()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.owner is not None:
+            self.owner.server_resume_writing()
+
+    # -- response parser callbacks (forwarded to the owner) ---------------------------------------
+    def on_message_begin(self) -> None:
+        pass
+
+    def on_headers(self, status: Any, reason: str, version: str,
+                   headers: list[tuple[str, str]]) -> None:
+        self.owner.on_response_headers(status, reason, version, headers)
+
+    def on_body(self, chunk: bytes) -> None:
+        self.owner.on_response_body(chunk)
+
+    def on_message_complete(self) -> None:
+        self.owner.on_response_complete()
+
+    def on_upgrade(self, rest: bytes) -> None:
+        self.owner.on_response_upgrade(rest)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+
+class ServerPool:
+    """Idle connections of one server, shared by every client (http-reuse)."""
+
+    __slots__ = ("idle",)
+
+    def __init__(self) -> None:
+        self.idle: list[ServerConnection] = []
+
+    def take(self, private_to: Any = None, shared: bool = True) -> ServerConnection | None:
+        for i in range(len(self.idle) - 1, -1, -1):
+            conn = self.idle[i]
+            if conn.closed:
+                del self.idle[i]
+                continue
+            if conn.private_to is not None and conn.private_to is not private_to:
+                continue
+            if conn.private_to is None and not shared:
+                continue
+            del self.idle[i]
+            return conn
+        return None
+
+    def put(self, conn: ServerConnection, private_to: Any = None) -> None:
+        conn.owner = None
+        conn.private_to = private_to
+        conn.reused = True
+        if conn.write_paused:
+            conn.close()
+            return
+        self.idle.append(conn)
+
+    def drop_private(self, private_to: Any) -> None:
+        keep = []
+        for conn in self.idle:
+            if conn.private_to is private_to:
+                conn.close()
+            else:
+                keep.append(conn)
+        self.idle = keep
+
+
+def pool_of(srv: Any) -> ServerPool:
+    pool = getattr(srv, "_hapx_pool", None)
+    if pool is None:
+        pool = ServerPool()
+        srv._hapx_pool = pool
+    return pool
+
+
+class _RoundRobin:
+    def __init__(self, servers: list[Any]) -> None:
+        self.servers = servers
+        self.it = itertools.cycle(range(len(servers))) if servers else None
+
+    def pick(self, strm: Any = None) -> Any:
+        if self.it is None:
+            return None
+        for _ in range(len(self.servers)):
+            srv = self.servers[next(self.it)]
+            if getattr(srv, "usable", True) and not getattr(srv, "disabled", False):
+                return srv
+        return None
+
+
+def picker_for(backend: Any) -> Any:
+    """The load-balancing picker of ``backend``, built once (``backend.ext["picker"]``)."""
+    picker = backend.ext.get("picker")
+    if picker is None:
+        setting = backend.settings.get("balance")
+        picker = setting.build(backend) if setting is not None else None
+        if picker is None:
+            picker = _RoundRobin([s for s in backend.servers if not s.backup])
+        backend.ext["picker"] = picker
+    return picker
+
+
+def pick_server(backend: Any, strm: Any) -> Any:
+    switch = backend.settings.get("server_switching")
+    if switch is not None:
+        srv = switch(strm)
+        if srv is not None and getattr(srv, "usable", True):
+            return srv
+    picker = picker_for(backend)
+    try:
+        return picker.pick(strm)
+    except TypeError:
+        return picker.pick()
+
+
+async def connect(srv: Any, factory: Any, timeout_ms: int | None) -> ServerConnection:
+    """Open a connection to ``srv`` within ``timeout_ms`` (None: no limit)."""
+    loop = asyncio.get_running_loop()
+    addr = srv.address
+    if addr.family == "unix" or addr.path:
+        coro = loop.create_unix_connection(factory, addr.path)
+    else:
+        host = str(addr.ip) if addr.ip is not None else addr.host
+        coro = loop.create_connection(factory, host, addr.port)
+    t0 = time.monotonic()
+    if timeout_ms:
+        _tr, proto = await asyncio.wait_for(coro, timeout_ms / 1000)
+    else:
+        _tr, proto = await coro
+    proto.connect_ms = int((time.monotonic() - t0) * 1000)
+    return proto

@@ -1,0 +1,720 @@
+"""One HTTP request through the proxy: rules, backend and server choice, the server
+connection, the response, and the log data (timers, counters, termination state)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ..proto.errors import error_message
+from ..proto.h1 import (
+    LAST_CHUNK,
+    H1Limits,
+    body_framing,
+    chunk,
+    connection_tokens,
+    request_head,
+    response_head,
+)
+from ..proto.pages import reason as reason_phrase
+from ..records import ActResult
+from ..rules import run_rules
+from ..stream import HttpMessage, ServerConn, Stream
+from .http_server import ServerConnection, connect, pick_server, pool_of
+
+_HOP = frozenset({"connection", "keep-alive", "proxy-connection"})
+_BUFFER_LIMIT = 256 * 1024
+
+
+class FrontendContext:
+    """What every connection of one frontend shares, computed once."""
+
+    def __init__(self, engine: Any, frontend: Any, codec: Any, limits: H1Limits,
+                 proc: Any) -> None:
+        self.engine = engine
+        self.frontend = frontend
+        self.codec = codec
+        self.limits = limits
+        self.proc = proc
+        t = frontend.timeouts
+        self.t_client = t.get("client")
+        self.t_request = t.get("http-request") or self.t_client
+        self.t_keepalive = t.get("http-keep-alive") or self.t_request
+        self.rules_req = list(frontend.rules.get("http-request", []))
+        self.rules_res = list(frontend.rules.get("http-response", []))
+        self.rules_after = list(frontend.rules.get("http-after-response", []))
+        self.switching = frontend.settings.get("switching")
+        self.httpclose = bool(frontend.options.get("httpclose"))
+        self.server_close = bool(frontend.options.get("http-server-close"))
+        self.private: dict[int, list[ServerConnection]] = {}
+
+    def stopping(self) -> bool:
+        return bool(getattr(self.proc, "stopping", False))
+
+    def release_private(self, client: Any) -> None:
+        for conn in self.private.pop(id(client), []):
+            conn.close()
+
+
+class _Tunnel:
+    """Bidirectional forwarding once a 101 switched protocols (timeout tunnel)."""
+
+    def __init__(self, txn: Transaction, srv: ServerConnection, timeout: int | None) -> None:
+        self.txn = txn
+        self.cli = txn.client
+        self.srv = srv
+        self.timeout = timeout
+        self.timer: Any = None
+        self.touch()
+
+    def touch(self) -> None:
+        if self.timeout:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = asyncio.get_running_loop().call_later(self.timeout / 1000, self.expire)
+
+    def expire(self) -> None:
+        self.txn.term("cD")
+        self.end()
+
+    def from_client(self, data: bytes) -> None:
+        self.txn.strm.counters["bytes_in"] = self.txn.strm.counters.get("bytes_in", 0) + len(data)
+        self.srv.write(data)
+        self.touch()
+
+    def from_server(self, data: bytes) -> None:
+        self.txn.strm.counters["bytes_out"] = self.txn.strm.counters.get("bytes_out", 0) + len(data)
+        self.cli.write(data)
+        self.touch()
+
+    def client_pause(self) -> None:
+        if not self.srv.closed:
+            self.srv.transport.pause_reading()
+
+    def client_resume(self) -> None:
+        if not self.srv.closed:
+            self.srv.transport.resume_reading()
+
+    def client_closed(self) -> None:
+        self.end()
+
+    def server_closed(self) -> None:
+        self.end()
+
+    def end(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.srv.close()
+        self.cli.close()
+        self.txn.finish_log()
+
+
+class Transaction:
+    """One request/response exchange of a client connection."""
+
+    def __init__(self, client: Any, method: str, uri: str, version: str,
+                 headers: list[tuple[str, str]], first: bool, idle_since: float,
+                 head_bytes: int) -> None:
+        self.client = client
+        self.ctx: FrontendContext = client.ctx
+        now = time.monotonic()
+        self.t_begin = idle_since
+        self.t_req = now
+        self.req = HttpMessage(method=method, uri=uri, version=version, headers=headers)
+        self.strm = Stream(sess=client.sess, frontend=self.ctx.frontend, req=self.req,
+                           proc=self.ctx.proc, first_req=first)
+        self.strm.request_date = time.time()
+        self.strm.timers = {"Th": 0, "Ti": int((now - idle_since) * 1000), "TR": 0,
+                            "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1}
+        self.strm.counters = {"bytes_in": head_bytes, "bytes_out": 0}
+        self.req_chunked, self.req_len = body_framing(headers)
+        #: a request without a body is complete with its head
+        self.req_done = not self.req_chunked and not self.req_len
+        self.req_buf: list[bytes] = []
+        self.req_buffered = 0
+        self.upgrade_rest: bytes | None = None
+        self.started = False
+        self.finished = False
+        self.invalid = False
+        self.pending_error: tuple[int, str] | None = None
+        self.backend: Any = None
+        self.server: Any = None
+        self.sconn: ServerConnection | None = None
+        self.head_sent = False
+        self.res_started = False
+        self.res_chunked_out = False
+        self.t_connect = self.t_sent = time.monotonic()
+        self.server_ms: int | None = None
+        self.res_framed = True
+        self.res_discard = False
+        self.keep_alive = self._client_wants_keepalive()
+        self.srv_keep = True
+        self.timer: Any = None
+        self.retries_left = 3
+        self.logged = False
+
+    # -- request side ----------------------------------------------------------------------------
+    def _client_wants_keepalive(self) -> bool:
+        if self.ctx.httpclose:
+            return False
+        tokens = connection_tokens(self.req.headers)
+        if self.req.version == "1.0":
+            return "keep-alive" in tokens
+        return "close" not in tokens
+
+    def request_body(self, data: bytes) -> None:
+        self.strm.counters["bytes_in"] += len(data)
+        if self.finished:
+            return
+        if self.sconn is not None and self.head_sent:
+            self.sconn.write(chunk(data) if self.req_chunked else data)
+            self.touch_server_timer()
+            return
+        self.req_buf.append(data)
+        self.req_buffered += len(data)
+        if self.req_buffered > _BUFFER_LIMIT:
+            self.client.pause_reading("body")
+
+    def request_complete(self) -> None:
+        self.req_done = True
+        self.req.body_complete = True
+        if self.finished:
+            return
+        if self.sconn is not None and self.head_sent and self.req_chunked:
+            self.sconn.write(LAST_CHUNK)
+
+    def request_upgrade(self, rest: bytes) -> None:
+        self.upgrade_rest = rest
+        self.keep_alive = False
+
+    def client_eof(self) -> None:
+        if not self.req_done and not self.finished:
+            self.term("CD" if self.head_sent else "CR")
+            self.abort_all()
+
+    def client_closed(self) -> None:
+        if not self.finished:
+            if self.strm.term_state == "--":
+                self.term("CD" if self.res_started else "CR" if not self.head_sent else "CD")
+            self.finished = True
+            self.cancel_timer()
+            if self.sconn is not None:
+                self.sconn.owner = None
+                self.sconn.close()
+                self.sconn = None
+            self.finish_log()
+
+    def client_protocol_error(self, status: int) -> None:
+        """The body of the current request is malformed."""
+        if self.res_started or self.finished:
+            self.term("CD")
+            self.abort_all()
+            return
+        if self.sconn is not None:
+            self.sconn.owner = None
+            self.sconn.close()
+            self.sconn = None
+        self.local_error(status, "CR", close=True)
+
+    def client_pause_writing(self) -> None:
+        if self.sconn is not None and not self.sconn.closed:
+            self.sconn.transport.pause_reading()
+
+    def client_resume_writing(self) -> None:
+        if self.sconn is not None and not self.sconn.closed:
+            self.sconn.transport.resume_reading()
+
+    # -- processing ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        strm = self.strm
+        if self.pending_error is not None:
+            status, term = self.pending_error
+            self.local_error(status, term, close=True)
+            return
+        strm.timers["TR"] = int((time.monotonic() - self.t_req) * 1000)
+        ctx = self.ctx
+        if ctx.rules_req and self._rules(ctx.rules_req):
+            return
+        backend = ctx.switching(strm) if ctx.switching is not None else (
+            ctx.frontend if ctx.frontend.servers else None)
+        if backend is None:
+            self.local_error(503, "SC")
+            return
+        self.backend = strm.backend = backend
+        if backend is not ctx.frontend:
+            rules = backend.rules.get("http-request")
+            if rules and self._rules(rules):
+                return
+        self.retries_left = int(backend.settings.get("retries", 3))
+        self._forwardfor()
+        self._choose_and_connect()
+
+    def _rules(self, rules: list[Any]) -> bool:
+        """Run request rules; True when they answered or aborted the request."""
+        strm = self.strm
+        ret = run_rules(rules, strm)
+        if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
+            strm.ext.pop("rule_resume", None)
+            return False
+        reply = strm.ext.pop("http_reply", None)
+        if ret == ActResult.ABORT:
+            if strm.term_state == "--":
+                self.term("PR")
+            self.abort_all()
+            return True
+        if reply is not None:
+            if strm.term_state == "--":
+                self.term("PR" if ret == ActResult.DENY else "LR")
+            self.send_reply(reply, counted=False)
+            return True
+        if ret == ActResult.INVALID:
+            self.local_error(400, "PR")
+        else:
+            self.local_error(500 if ret == ActResult.ERROR else 403, "PR")
+        return True
+
+    def _forwardfor(self) -> None:
+        for px in (self.backend, self.ctx.frontend):
+            if px is None or not px.options.get("forwardfor"):
+                continue
+            conf = px.settings.get("forwardfor") or {}
+            src = self.strm.sess.src
+            if src is None:
+                return
+            exc = conf.get("except")
+            if exc is not None and src.version == exc.version and src in exc:
+                return
+            name = conf.get("header") or "X-Forwarded-For"
+            if conf.get("if-none") and self.req.get(name) is not None:
+                return
+            self.req.add(name, str(src))
+            return
+
+    def _reuse_mode(self) -> str:
+        return str(self.backend.settings.get("http-reuse", "safe"))
+
+    def _choose_and_connect(self) -> None:
+        strm = self.strm
+        srv = pick_server(self.backend, strm)
+        if srv is None:
+            self.local_error(503, "SC")
+            return
+        self.server = strm.server = srv
+        mode = self._reuse_mode()
+        conn = self._private_conn(srv)
+        if conn is None and mode != "never":
+            shared = mode in ("aggressive", "always") or not strm.first_req
+            conn = pool_of(srv).take(shared=shared)
+        if conn is not None:
+            strm.timers["Tw"] = 0
+            strm.timers["Tc"] = 0
+            self.attach(conn, reused=True)
+            return
+        self.t_connect = time.monotonic()
+        asyncio.get_running_loop().create_task(self._connect(srv))
+
+    def _private_conn(self, srv: Any) -> ServerConnection | None:
+        lst = self.ctx.private.get(id(self.client))
+        while lst:
+            conn = lst.pop()
+            if conn.closed:
+                continue
+            if conn.server is srv and not conn.closed:
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, srv: Any) -> None:
+        ctx = self.ctx
+        backend = self.backend
+
+        def factory() -> ServerConnection:
+            return ServerConnection(srv, ctx.codec, ctx.limits)
+
+        while True:
+            try:
+                conn = await connect(srv, factory, backend.timeouts.get("connect"))
+            except (TimeoutError, OSError) as exc:
+                if self.finished:
+                    return
+                if self.retries_left > 0:
+                    self.retries_left -= 1
+                    self.strm.conn_retries += 1
+                    continue
+                self.strm.timers["Tw"] = 0
+                timeout = isinstance(exc, asyncio.TimeoutError)
+                self.local_error(503, "sC" if timeout else "SC")
+                return
+            break
+        if self.finished:
+            conn.close()
+            return
+        self.strm.timers["Tw"] = 0
+        self.strm.timers["Tc"] = int((time.monotonic() - self.t_connect) * 1000)
+        self.attach(conn, reused=False)
+
+    def attach(self, conn: ServerConnection, reused: bool) -> None:
+        self.sconn = conn
+        conn.owner = self
+        conn.uses += 1
+        self.strm.srv_conn = ServerConn(reused=reused, http_major=1)
+        peer = conn.transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.strm.srv_conn.dst_port = peer[1]
+        self.t_sent = time.monotonic()
+        conn.parser.expect(self.req.method, self.upgrade_rest is not None or
+                           self.req.get("upgrade") is not None)
+        conn.write(self._request_head())
+        self.head_sent = True
+        if self.req_buf:
+            data = b"".join(self.req_buf)
+            self.req_buf = []
+            self.req_buffered = 0
+            conn.write(chunk(data) if self.req_chunked else data)
+        self.client.resume_reading("body")
+        if self.req_done and self.req_chunked:
+            conn.write(LAST_CHUNK)
+        self.arm_server_timer()
+
+    def _request_head(self) -> bytes:
+        req = self.req
+        upgrade = self.upgrade_rest is not None or req.get("upgrade") is not None
+        tokens = connection_tokens(req.headers)
+        headers = [(n, v) for n, v in req.headers if n.lower() not in _HOP]
+        close = self.ctx.httpclose or self.ctx.server_close or bool(
+            self.backend.options.get("httpclose") or self.backend.options.get(
+                "http-server-close"))
+        self.srv_keep = not close
+        if upgrade and "upgrade" in tokens:
+            headers.append(("connection", "upgrade"))
+        elif close:
+            headers.append(("connection", "close"))
+        return request_head(req.method, req.uri, "1.1", headers)
+
+    # -- server timers -----------------------------------------------------------------------
+    def arm_server_timer(self) -> None:
+        ms = self.strm.ext.get("timeouts", {}).get("server") or self.backend.timeouts.get(
+            "server")
+        self.server_ms = ms
+        self.cancel_timer()
+        if ms:
+            self.timer = asyncio.get_running_loop().call_later(ms / 1000, self.server_timeout)
+
+    def touch_server_timer(self) -> None:
+        if self.timer is not None and self.server_ms:
+            self.timer.cancel()
+            self.timer = asyncio.get_running_loop().call_later(self.server_ms / 1000,
+                                                               self.server_timeout)
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def server_timeout(self) -> None:
+        self.timer = None
+        if self.finished:
+            return
+        if self.res_started:
+            self.term("sD")
+            self.abort_all()
+            return
+        self._drop_server()
+        self.local_error(504, "sH")
+
+    # -- response side (called by the server connection) -------------------------------------------
+    def on_response_headers(self, status: int, reason: str, version: str,
+                            headers: list[tuple[str, str]]) -> None:
+        if self.finished:
+            return
+        if 100 <= status < 200 and status != 101:
+            self.client.write(response_head(status, reason or reason_phrase(status),
+                                            [(n, v) for n, v in headers]))
+            return
+        strm = self.strm
+        strm.timers["Tr"] = int((time.monotonic() - self.t_sent) * 1000)
+        res = HttpMessage(version=version, status=status, reason=reason, headers=headers)
+        strm.res = res
+        strm.status = status
+        tokens = connection_tokens(headers)
+        if version == "1.0":
+            self.srv_keep = self.srv_keep and "keep-alive" in tokens
+        else:
+            self.srv_keep = self.srv_keep and "close" not in tokens
+        chunked, length = body_framing(headers)
+        no_body = (self.req.method == "HEAD" or status in (204, 304) or status == 101)
+        self.res_framed = no_body or chunked or length is not None
+        if not self.res_framed:
+            self.srv_keep = False
+        # http-response rules: backend then frontend, then http-after-response
+        for rules in self._response_rulesets():
+            ret = run_rules(rules, strm)
+            if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
+                continue
+            reply = strm.ext.pop("http_reply", None)
+            self._drop_server()
+            if ret == ActResult.ABORT:
+                if strm.term_state == "--":
+                    self.term("PH")
+                self.abort_all()
+                return
+            if reply is None:
+                reply = error_message(strm, 502, self.backend, self.ctx.frontend)
+                strm.status = 502
+            if strm.term_state == "--":
+                self.term("PH" if ret == ActResult.DENY else "LR")
+            self.res_discard = True
+            self.send_reply(reply, counted=False)
+            return
+        if self._after_rules(strm):
+            return
+        self.res_started = True
+        out = [(n, v) for n, v in res.headers
+               if n.lower() not in _HOP and n.lower() != "transfer-encoding"]
+        if status == 101:
+            out.append(("connection", "upgrade"))
+        else:
+            if not no_body and (chunked or length is None):
+                if self.req.version == "1.1":
+                    out.append(("transfer-encoding", "chunked"))
+                    self.res_chunked_out = True
+                else:
+                    self.keep_alive = False
+            if not self.keep_alive:
+                out.append(("connection", "close"))
+            elif self.req.version == "1.0":
+                out.append(("connection", "keep-alive"))
+        data = response_head(res.status, res.reason or reason_phrase(res.status), out)
+        strm.counters["bytes_out"] += len(data)
+        self.client.write(data)
+
+    def _response_rulesets(self) -> list[list[Any]]:
+        out = []
+        be = self.backend
+        if be is not None and be is not self.ctx.frontend:
+            rules = be.rules.get("http-response")
+            if rules:
+                out.append(rules)
+        if self.ctx.rules_res:
+            out.append(self.ctx.rules_res)
+        return out
+
+    def _after_rules(self, strm: Stream) -> bool:
+        """http-after-response rules (backend then frontend); True if they replaced the
+        response with an error (500) or aborted."""
+        sets = []
+        be = self.backend
+        if be is not None and be is not self.ctx.frontend:
+            rules = be.rules.get("http-after-response")
+            if rules:
+                sets.append(rules)
+        if self.ctx.rules_after:
+            sets.append(self.ctx.rules_after)
+        for rules in sets:
+            ret = run_rules(rules, strm)
+            if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
+                continue
+            strm.ext.pop("http_reply", None)
+            if ret == ActResult.ABORT:
+                self._drop_server()
+                self.abort_all()
+                return True
+            if ret == ActResult.ERROR:
+                self._drop_server()
+                self.res_discard = True
+                msg = error_message(strm, 500, self.backend, self.ctx.frontend)
+                self.send_reply(msg, counted=False, after=False)
+                return True
+        return False
+
+    def on_response_body(self, data: bytes) -> None:
+        if self.finished or self.res_discard:
+            return
+        self.strm.counters["bytes_out"] += len(data)
+        self.client.write(chunk(data) if self.res_chunked_out else data)
+        self.touch_server_timer()
+
+    def on_response_complete(self) -> None:
+        if self.finished:
+            return
+        if self.res_chunked_out:
+            self.client.write(LAST_CHUNK)
+        self.cancel_timer()
+        conn = self.sconn
+        self.sconn = None
+        if conn is not None:
+            conn.owner = None
+            if self.srv_keep and self.req_done and not conn.closed:
+                self._release(conn)
+            else:
+                conn.close()
+        self.complete()
+
+    def on_response_upgrade(self, rest: bytes) -> None:
+        if self.finished or self.sconn is None or self.strm.status != 101:
+            if self.sconn is not None and self.strm.status != 101:
+                # the server switched without a 101: nothing sane to forward
+                self._drop_server()
+                self.local_error(502, "SH")
+            return
+        self.cancel_timer()
+        conn = self.sconn
+        conn.owner = None
+        be_t = self.backend.timeouts
+        timeout = (self.strm.ext.get("timeouts", {}).get("tunnel") or be_t.get("tunnel")
+                   or self.ctx.frontend.timeouts.get("tunnel") or be_t.get("server"))
+        tunnel = _Tunnel(self, conn, timeout)
+        conn.tunnel = tunnel
+        self.client.start_tunnel(tunnel)
+        if rest:
+            tunnel.from_server(rest)
+        if self.upgrade_rest:
+            tunnel.from_client(self.upgrade_rest)
+
+    def server_error(self, conn: ServerConnection, why: str) -> None:
+        if self.finished:
+            return
+        if self.res_started:
+            self.term("SD")
+            self.abort_all()
+            return
+        self._drop_server()
+        self.local_error(502, "PH")
+
+    def server_closed(self, conn: ServerConnection) -> None:
+        if self.finished or conn is not self.sconn:
+            return
+        if self.res_started and not self.res_framed:
+            conn.owner = None
+            self.sconn = None
+            self.srv_keep = False
+            self.on_response_complete_close()
+            return
+        self.sconn = None
+        if self.res_started:
+            self.term("SD")
+            self.abort_all()
+            return
+        if self.strm.srv_conn is not None and self.strm.srv_conn.reused and \
+                self.strm.counters.get("bytes_out", 0) == 0 and self.retries_left > 0:
+            # an idle connection closed by the server just as it was reused: retry once
+            self.retries_left -= 1
+            self.head_sent = False
+            self._choose_and_connect()
+            return
+        self.local_error(502, "SH")
+
+    def on_response_complete_close(self) -> None:
+        if self.res_chunked_out:
+            self.client.write(LAST_CHUNK)
+        self.cancel_timer()
+        self.complete()
+
+    def server_pause_writing(self) -> None:
+        self.client.pause_reading("server")
+
+    def server_resume_writing(self) -> None:
+        self.client.resume_reading("server")
+
+    # -- endings ---------------------------------------------------------------------------
+    def _release(self, conn: ServerConnection) -> None:
+        if self._reuse_mode() == "never":
+            conn.owner = None
+            conn.reused = True
+            self.ctx.private.setdefault(id(self.client), []).append(conn)
+            return
+        pool_of(conn.server).put(conn)
+
+    def _drop_server(self) -> None:
+        self.cancel_timer()
+        if self.sconn is not None:
+            self.sconn.owner = None
+            self.sconn.close()
+            self.sconn = None
+
+    def term(self, state: str) -> None:
+        self.strm.term_state = state
+
+    def local_error(self, status: int, term: str, close: bool = False) -> None:
+        strm = self.strm
+        if strm.term_state == "--":
+            self.term(term)
+        strm.status = status
+        msg = error_message(strm, status, self.backend, self.ctx.frontend)
+        self.send_reply(msg, counted=False, force_close=close)
+
+    def send_reply(self, msg: HttpMessage, counted: bool = False, after: bool = True,
+                   force_close: bool = False) -> None:
+        """Send a response produced by hapx (rules, errors) and end the transaction."""
+        strm = self.strm
+        self.cancel_timer()
+        if msg.status == 0:
+            # an empty errorfile: close without answering
+            self.abort_all()
+            return
+        strm.res = msg
+        strm.status = msg.status
+        if after and self._after_rules(strm):
+            return
+        if "close" in connection_tokens(msg.headers) or force_close or not self.req_done:
+            self.keep_alive = False
+        headers = [(n, v) for n, v in msg.headers if n.lower() not in _HOP]
+        body = msg.body or b""
+        if not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers) \
+                and msg.status not in (204, 304):
+            headers.append(("content-length", str(len(body))))
+        if not self.keep_alive:
+            headers.append(("connection", "close"))
+        elif self.req.version == "1.0":
+            headers.append(("connection", "keep-alive"))
+        data = response_head(msg.status, msg.reason or reason_phrase(msg.status), headers)
+        if self.req.method != "HEAD":
+            data += body
+        strm.counters["bytes_out"] += len(data)
+        self.res_started = True
+        self.client.write(data)
+        self.complete()
+
+    def complete(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.cancel_timer()
+        self.finish_log()
+        if self.req_done or not self.started or self.invalid:
+            self.client.txn_done(self, self.keep_alive)
+        else:
+            # the request body is still coming: the response is sent, stop here
+            self.client.txn_done(self, False)
+
+    def abort_all(self) -> None:
+        self.finished = True
+        self.cancel_timer()
+        if self.sconn is not None:
+            self.sconn.owner = None
+            self.sconn.close()
+            self.sconn = None
+        self.finish_log()
+        self.client.abort()
+
+    def finish_log(self) -> None:
+        if self.logged:
+            return
+        self.logged = True
+        strm = self.strm
+        now = time.monotonic()
+        t = strm.timers
+        t["Ta"] = int((now - self.t_req) * 1000)
+        t["Tt"] = int((now - self.t_begin) * 1000)
+        known = sum(max(t.get(k, 0), 0) for k in ("TR", "Tw", "Tc", "Tr"))
+        t["Td"] = max(t["Ta"] - known, 0) if t.get("Tr", -1) >= 0 else -1
+        for fn in self.ctx.frontend.stream_end:
+            try:
+                fn(strm)
+            except Exception:  # noqa: BLE001 - a log sender must not break the data path
+                pass
