@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import sys
 import time
@@ -32,6 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hapx.core.config.model import Config, Proxy
+from hapx.core.config.parser import ParseContext
+from hapx.core.config.reader import SourceLine
+from hapx.core.errors import ConfigError
+from hapx.plugins.proxy_basics.lfsource import LogFormatSource, compile_in
 
 from .senders import (
     FdSender,
@@ -169,15 +174,41 @@ def _addr(ip: Any) -> str:
     return str(ip)
 
 
+_CAPTURE_ITEM = re.compile(r"(?:^|(?<=\s))%(?:\{[^}]*\})?(hrl|hsl|hr|hs)(?![A-Za-z0-9])\s*")
+
+
+def without_empty_captures(config: Config, px: Proxy, lf: Any) -> Any:
+    """``lf`` for ``px`` with the header-capture items (%hr %hs %hrl %hsl) of a direction
+    the proxy captures nothing in removed, with their separator: HAProxy prints nothing
+    for them and skips the space that follows."""
+    text = getattr(lf, "text", None)
+    if not text or "%" not in text:
+        return lf
+    caps = px.settings.get("captures") or {}
+    empty = {"hr": not caps.get("request"), "hrl": not caps.get("request"),
+             "hs": not caps.get("response"), "hsl": not caps.get("response")}
+    new = _CAPTURE_ITEM.sub(lambda m: "" if empty[m.group(1)] else m.group(0), text)
+    if new == text:
+        return lf
+    new = new.rstrip(" ") if not text.endswith(" ") else new
+    file, line = px.settings.get("log-format.where", (px.file, px.line))
+    ctx = ParseContext(config, SourceLine(file, line, ""), "log-format", [], px.kind, px)
+    try:
+        return compile_in(ctx, LogFormatSource(new, file, line, "log-format"))
+    except ConfigError:
+        return lf
+
+
 class StreamLogger:
     """The ``stream_end`` observer of a frontend: renders its log format and sends the
     line."""
 
-    def __init__(self, px: Proxy, log: ProxyLog) -> None:
+    def __init__(self, px: Proxy, log: ProxyLog, lf: Any = None) -> None:
         self.px = px
         self.log = log
         self.count = 0
-        lf = px.settings.get("log-format")
+        if lf is None:
+            lf = px.settings.get("log-format")
         self.lf = lf if lf is not None and getattr(lf, "render", None) else None
         sd = px.settings.get("log-format-sd")
         self.sd = sd if sd is not None and getattr(sd, "render", None) and log.needs_sd \
@@ -289,7 +320,10 @@ def install(config: Config) -> list[StreamLogger]:
             continue
         if any(isinstance(fn, StreamLogger) for fn in px.stream_end):
             continue
-        logger = StreamLogger(px, proxy_log(config, px))
+        lf = px.settings.get("log-format")
+        if lf is not None and getattr(lf, "render", None):
+            lf = without_empty_captures(config, px, lf)
+        logger = StreamLogger(px, proxy_log(config, px), lf)
         if not logger.log.loggers:
             continue
         px.stream_end.append(logger)

@@ -1,0 +1,292 @@
+"""Traffic log lines: what a frontend sends when a stream ends (HAProxy's exact tcplog and
+httplog layouts, the options that filter lines, levels, tags, structured data, the legacy
+"Connect from" line, the stop messages), to real receivers; then end to end with hapx as a
+real process, compared field by field with Debian's haproxy where it has the feature."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from hapx.core.config.parser import parse_config
+from hapx.core.errors import Diagnostics
+from hapx.core.loader import load_plugins
+from hapx.core.stream import HttpMessage, Session, Stream
+from hapx.plugins.logs import emit
+from netutil import UdpSyslog
+
+ACCEPT = time.mktime((2026, 3, 4, 5, 6, 7, 0, 0, -1)) + 0.089
+NOW = ACCEPT + 1
+LEGACY = time.strftime("%b %e %H:%M:%S", time.localtime(NOW))
+PID = os.getpid()
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    return load_plugins(warn=lambda text: None)
+
+
+@pytest.fixture
+def rx():
+    with UdpSyslog() as r:
+        yield r
+
+
+def load(tmp_path: Path, plugins, text: str):
+    cfg = tmp_path / "l.cfg"
+    cfg.write_text(text)
+    diag = Diagnostics(stream=io.StringIO())
+    config = parse_config([str(cfg)], plugins, diag)
+    assert not diag.alerts, diag.stream.getvalue()
+    return config
+
+
+def logger_of(px) -> emit.StreamLogger:
+    found = [fn for fn in px.stream_end if isinstance(fn, emit.StreamLogger)]
+    assert len(found) == 1
+    return found[0]
+
+
+def tcp_stream(config, fe_name="fe", **kw) -> Stream:
+    fe = next(p for p in config.proxies if p.name == fe_name)
+    be = config.backend("be")
+    sess = Session(src=ipaddress.ip_address("10.0.0.1"), src_port=41234,
+                   dst=ipaddress.ip_address("127.0.0.1"), dst_port=8080, frontend=fe,
+                   accept_date=ACCEPT)
+    strm = Stream(sess=sess, frontend=fe, backend=be, server=be.servers[0])
+    strm.timers.update(Tw=0, Tc=1, Tt=25)
+    strm.counters.update(bytes_in=5, bytes_out=7, act_conn=1, fe_conn=1, be_conn=1,
+                         srv_conn=1)
+    for key, value in kw.items():
+        setattr(strm, key, value)
+    return strm
+
+
+TCP_CFG = """
+global
+    log {addr} local0
+    log-tag hapx
+defaults
+    mode tcp
+    log global
+frontend fe
+    option tcplog
+    bind 127.0.0.1:1
+    default_backend be
+backend be
+    server s1 127.0.0.1:2
+"""
+
+
+def test_tcplog_line(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, TCP_CFG.format(addr=rx.address))
+    fe = config.proxies[0]
+    assert logger_of(fe).emit(tcp_stream(config), now=NOW)
+    assert rx.wait_for(1)[0] == (
+        f"<134>{LEGACY} hapx[{PID}]: 10.0.0.1:41234 [04/Mar/2026:05:06:07.089] fe be/s1 "
+        "0/1/25 7 -- 1/1/1/1/0 0/0")
+    assert rx.raw[0].endswith(b"0/0\n")
+    # through the stream_end list, as the engine calls it (the header time is now)
+    for fn in fe.stream_end:
+        fn(tcp_stream(config, term_state="SC", server=None))
+    line = rx.wait_for(2)[1]
+    assert re.fullmatch(r"<134>\w{3} [ \d]\d \d\d:\d\d:\d\d hapx\[\d+\]: 10\.0\.0\.1:41234 "
+                        r"\[04/Mar/2026:05:06:07\.089\] fe be/<NOSRV> 0/1/25 7 SC "
+                        r"1/1/1/1/0 0/0", line), line
+
+
+HTTP_CFG = """
+global
+    log {addr} local0
+    log-tag hapx
+defaults
+    mode http
+    log global
+frontend fe
+    option httplog
+    {extra}
+    bind 127.0.0.1:1
+    default_backend be
+backend be
+    server s1 127.0.0.1:2
+"""
+
+
+def http_stream(config, **kw) -> Stream:
+    strm = tcp_stream(config)
+    strm.request_date = ACCEPT + 0.002
+    strm.req = HttpMessage(method="GET", uri="/a?b=1", version="1.1")
+    strm.status = 200
+    strm.timers.update(Th=0, Ti=0, TR=1, Tw=0, Tc=1, Tr=3, Ta=6)
+    for key, value in kw.items():
+        setattr(strm, key, value)
+    return strm
+
+
+def test_httplog_line_and_levels(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, HTTP_CFG.format(addr=rx.address,
+                                                     extra="option log-separate-errors"))
+    log = logger_of(config.proxies[0])
+    assert log.emit(http_stream(config), now=NOW)
+    assert rx.wait_for(1)[0] == (
+        f"<134>{LEGACY} hapx[{PID}]: 10.0.0.1:41234 [04/Mar/2026:05:06:07.091] fe be/s1 "
+        '1/0/1/3/6 200 7 - - ---- 1/1/1/1/0 0/0 "GET /a?b=1 HTTP/1.1"')
+    # errors: 5xx, a server abort, retries -> err with log-separate-errors
+    log.emit(http_stream(config, status=503), now=NOW)
+    log.emit(http_stream(config, term_state="SD"), now=NOW)
+    log.emit(http_stream(config, conn_retries=1), now=NOW)
+    # a local reply (L) is not an error
+    log.emit(http_stream(config, term_state="LR", server=None), now=NOW)
+    msgs = rx.wait_for(5)
+    assert [m[:5] for m in msgs[1:]] == ["<131>", "<131>", "<131>", "<134>"]
+    assert " fe be/<NOSRV> " in msgs[4] and " LR-- " in msgs[4]
+    # set-log-level overrides, silent suppresses
+    assert log.emit(http_stream(config, log_level="notice"), now=NOW)
+    assert not log.emit(http_stream(config, log_level="silent"), now=NOW)
+    assert rx.wait_for(6)[5].startswith("<133>")
+    # no request parsed: <BADREQ>
+    log.emit(http_stream(config, req=None, status=400, term_state="CR"), now=NOW)
+    assert rx.wait_for(7)[6].endswith('"<BADREQ>"')
+
+
+def test_dontlognull_and_dontlog_normal(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, HTTP_CFG.format(
+        addr=rx.address, extra="option dontlognull\n    option dontlog-normal"))
+    log = logger_of(config.proxies[0])
+    empty = http_stream(config, term_state="CR", req=None)
+    empty.counters["bytes_in"] = 0
+    assert not log.emit(empty, now=NOW)  # nothing received: not logged even as an error
+    assert not log.emit(http_stream(config), now=NOW)  # normal: not logged
+    assert log.emit(http_stream(config, term_state="sH", status=504), now=NOW)
+    msgs = rx.wait_for(1)
+    assert len(msgs) == 1 and " 504 " in msgs[0] and msgs[0].startswith("<134>")
+
+
+def test_log_counter_and_formats(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, f"""
+global
+    log {rx.address} format rfc5424 local1
+    log {rx.address} format raw local2 err
+    log-send-hostname edge1
+defaults
+    mode tcp
+    log global
+frontend fe
+    log-tag front
+    log-format "%ci %lc %ft"
+    log-format-sd "[meta@1 fe=\\"%f\\"]"
+    bind 127.0.0.1:1
+    default_backend be
+backend be
+    server s1 127.0.0.1:2
+""")
+    log = logger_of(config.proxies[0])
+    log.emit(tcp_stream(config), now=NOW)
+    log.emit(tcp_stream(config, term_state="sD"), now=NOW)
+    iso = emit.build_header("iso", 0, 0, now=NOW, tag="", pid="", host=None)[:-1]
+    assert rx.wait_for(2) == [
+        f'<142>1 {iso} edge1 front {PID} - [meta@1 fe="fe"] 10.0.0.1 0 fe',
+        f'<142>1 {iso} edge1 front {PID} - [meta@1 fe="fe"] 10.0.0.1 1 fe',
+    ]
+
+
+def test_legacy_connect_line_and_no_log(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, f"""
+global
+    log {rx.address} local0
+defaults
+    log global
+frontend fe
+    bind 127.0.0.1:1
+    default_backend be
+frontend quiet
+    no log
+    bind 127.0.0.1:3
+    default_backend be
+frontend web
+    mode http
+    bind 127.0.0.1:4
+    default_backend be
+backend be
+    server s1 127.0.0.1:2
+""")
+    fe, quiet, web = config.proxies[:3]
+    assert not any(isinstance(fn, emit.StreamLogger) for fn in quiet.stream_end)
+    logger_of(fe).emit(tcp_stream(config), now=NOW)
+    second = tcp_stream(config, "web", first_req=False)
+    assert not logger_of(web).emit(second, now=NOW)  # once per connection
+    logger_of(web).emit(tcp_stream(config, "web"), now=NOW)
+    tag = emit.program_name()
+    assert rx.wait_for(2) == [
+        f"<134>{LEGACY} {tag}[{PID}]: Connect from 10.0.0.1:41234 to 127.0.0.1:8080 "
+        "(fe/TCP)",
+        f"<134>{LEGACY} {tag}[{PID}]: Connect from 10.0.0.1:41234 to 127.0.0.1:8080 "
+        "(web/HTTP)",
+    ]
+
+
+def test_stopped_messages(tmp_path, plugins, rx, capfd):
+    config = load(tmp_path, plugins, TCP_CFG.format(addr=rx.address))
+    texts = emit.stopped_messages(config)
+    assert texts == ["Proxy fe stopped (cumulated conns: FE: 0, BE: 0).",
+                     "Proxy be stopped (cumulated conns: FE: 0, BE: 0)."]
+    msgs = rx.wait_for(2)
+    assert [m.split(": ", 1)[1] for m in msgs] == texts
+    assert all(m.startswith("<132>") for m in msgs)
+    err = capfd.readouterr().err
+    assert f"[WARNING]  ({PID}) : Proxy fe stopped" in err
+
+
+def test_ring_and_backend_targets_are_not_active(tmp_path, plugins):
+    cfg = tmp_path / "r.cfg"
+    cfg.write_text("""
+global
+    log ring@buf0 local0
+frontend fe
+    log global
+    bind 127.0.0.1:1
+""")
+    diag = Diagnostics(stream=io.StringIO())
+    config = parse_config([str(cfg)], plugins, diag)
+    assert [(u.keyword, u.line) for u in config.inactive if u.keyword.startswith("log")] \
+        == [("log ring@buf0", 3)]
+    assert not any(isinstance(fn, emit.StreamLogger) for fn in config.proxies[0].stream_end)
+
+
+def test_install_is_idempotent(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, TCP_CFG.format(addr=rx.address))
+    assert emit.install(config) == []
+    assert len(config.proxies[0].stream_end) == 1
+
+
+def test_a_failing_render_never_raises(tmp_path, plugins, rx, capfd):
+    config = load(tmp_path, plugins, TCP_CFG.format(addr=rx.address))
+    fe = config.proxies[0]
+    broken = Stream(sess=None)  # type: ignore[arg-type]
+    for fn in fe.stream_end:
+        fn(broken)
+        fn(broken)
+    assert capfd.readouterr().err.count("[ALERT]") == 1
+
+
+def udp_free() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_header_captures_print_only_where_declared(tmp_path, plugins, rx):
+    config = load(tmp_path, plugins, HTTP_CFG.format(
+        addr=rx.address, extra="capture request header Host len 20"))
+    strm = http_stream(config)
+    strm.captures_req = ["example.com"]
+    logger_of(config.proxies[0]).emit(strm, now=NOW)
+    assert rx.wait_for(1)[0].endswith(' 0/0 {example.com} "GET /a?b=1 HTTP/1.1"')
