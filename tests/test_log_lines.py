@@ -290,3 +290,161 @@ def test_header_captures_print_only_where_declared(tmp_path, plugins, rx):
     strm.captures_req = ["example.com"]
     logger_of(config.proxies[0]).emit(strm, now=NOW)
     assert rx.wait_for(1)[0].endswith(' 0/0 {example.com} "GET /a?b=1 HTTP/1.1"')
+
+
+# -- end to end: hapx as a real process, Debian's haproxy as the oracle --------------------
+
+_HDR = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d [\w.-]+\[\d+\]: ")
+_DATE = re.compile(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\]")
+
+
+def normalize(line: str, port: int) -> list[str]:
+    """The fields of a log line without what differs between runs: the header's date,
+    tag and pid, the client port, the date, timer values (-1 stays: a stage not reached)
+    and the frontend's port."""
+    m = _HDR.match(line)
+    assert m, line
+    body = _DATE.sub("[DATE]", line[m.end():])
+    body = re.sub(r"^127\.0\.0\.1:\d+ ", "127.0.0.1:PORT ", body)
+    body = body.replace(str(port), "FEPORT")
+    fields = body.split(" ")
+    for i, f in enumerate(fields):
+        if re.fullmatch(r"-?\d+(/-?\d+){2,4}", f) and i == 4:  # the timers
+            fields[i] = "/".join("-1" if t == "-1" else "T" for t in f.split("/"))
+    return [f"<{m.group(1)}>", *fields]
+
+
+def engine_or_skip() -> None:
+    pytest.importorskip("hapx.core.runtime.engine",
+                        reason="the listeners/TCP engine has not landed yet")
+
+
+def run_both(cfg: str, request, ports: dict[str, int]):
+    """Run ``cfg`` in hapx, then in haproxy, each with its own syslog receiver and ports;
+    ``request(port)`` drives one exchange.  Returns {"hapx": line, "haproxy": line}."""
+    from netutil import free_port, have_haproxy, run_haproxy, run_hapx
+
+    out = {}
+    runners = [("hapx", run_hapx)] + ([("haproxy", run_haproxy)] if have_haproxy() else [])
+    for name, runner in runners:
+        fe_port = free_port()
+        with UdpSyslog() as syslog:
+            text = cfg.format(log=syslog.address, fe=fe_port, **ports)
+            with runner(text, ready_ports=[fe_port]):
+                request(fe_port)
+                line = syslog.wait_for(1, timeout=10)[0]
+            out[name] = normalize(line, fe_port)
+    return out
+
+
+E2E_HTTP = """
+global
+    log {log} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{fe}
+    http-request return status 200 content-type text/plain string hi if {{ path /local }}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{origin}
+"""
+
+
+def test_e2e_httplog_local_reply_matches_haproxy():
+    engine_or_skip()
+    from netutil import free_port, raw_exchange
+
+    def request(port: int) -> None:
+        raw_exchange(port, b"GET /local?x=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+
+    lines = run_both(E2E_HTTP, request, {"origin": free_port()})
+    hapx = lines["hapx"]
+    assert hapx[:7] == ["<134>", "127.0.0.1:PORT", "[DATE]", "fe", "fe/<NOSRV>",
+                        "T/-1/-1/-1/T", "200"], hapx
+    assert hapx[8:11] == ["-", "-", "LR--"] and hapx[12:] == [
+        "0/0", '"GET', "/local?x=1", 'HTTP/1.1"'], hapx
+    if "haproxy" in lines:
+        assert hapx == lines["haproxy"]
+
+
+def test_e2e_httplog_through_a_server_matches_haproxy():
+    engine_or_skip()
+    from netutil import OriginServer, raw_exchange
+
+    with OriginServer() as origin:
+        def request(port: int) -> None:
+            raw_exchange(port, b"GET /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+
+        lines = run_both(E2E_HTTP, request, {"origin": origin.port})
+    hapx = lines["hapx"]
+    assert hapx[4] == "be/s1" and hapx[9] == "----", hapx
+    if "haproxy" in lines:
+        assert hapx == lines["haproxy"]
+
+
+E2E_TCP = """
+global
+    log {log} local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{echo}
+"""
+
+
+def test_e2e_tcplog_matches_haproxy():
+    engine_or_skip()
+    from netutil import TcpEchoServer, raw_exchange
+
+    with TcpEchoServer() as echo:
+        def request(port: int) -> None:
+            assert raw_exchange(port, b"hello", shut_write=True) == b"hello"
+
+        lines = run_both(E2E_TCP, request, {"echo": echo.port})
+    hapx = lines["hapx"]
+    assert hapx[3:5] == ["fe", "be/s1"] and hapx[6] == "5", hapx
+    if "haproxy" in lines:
+        assert hapx == lines["haproxy"]
+
+
+def test_e2e_stdout_raw_and_dontlognull():
+    engine_or_skip()
+    from netutil import TcpEchoServer, free_port, raw_exchange, run_hapx, wait_until
+
+    fe = free_port()
+    with TcpEchoServer() as echo, run_hapx(f"""
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    option dontlognull
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{echo.port}
+""", ready_ports=[fe]) as proc:
+        socket.create_connection(("127.0.0.1", fe)).close()  # sends nothing: not logged
+        raw_exchange(fe, b"abc", shut_write=True)
+        wait_until(lambda: " fe be/s1 " in proc.stdout, 10)
+        lines = [ln for ln in proc.stdout.splitlines() if " fe be/" in ln]
+        assert len(lines) == 1 and re.match(r"127\.0\.0\.1:\d+ \[", lines[0]), proc.stdout
