@@ -1,0 +1,227 @@
+"""Processes for the benchmark: start one pinned to CPUs and optionally under a CPU quota
+(a cgroup), wait until it listens, read its CPU time, stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def cpu_layout() -> tuple[set[int], set[int]]:
+    """(CPUs for the proxy under test, CPUs for the load generator and the backend).  With
+    a single allowed CPU both share it."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) == 1:
+        return set(allowed), set(allowed)
+    return {allowed[0]}, set(allowed[1:])
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+# --------------------------------------------------------------------------- CPU quota
+
+class CpuQuota:
+    """A cgroup limiting its processes to ``percent`` % of one CPU: cgroup v2 ``cpu.max``
+    when /sys/fs/cgroup is a v2 hierarchy with a writable cpu controller, else cgroup v1
+    ``cpu.cfs_quota_us``.  ``path`` is None (and ``why`` says why) when neither works."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, percent: float):
+        self.percent = percent
+        self.path: Path | None = None
+        self.kind = ""
+        self.why = ""
+        quota = int(self.PERIOD_US * percent / 100)
+        name = f"hapx-bench-{os.getpid()}"
+        errors = []
+        v2 = Path("/sys/fs/cgroup")
+        if (v2 / "cgroup.controllers").exists():
+            try:
+                self._setup_v2(v2, name, quota)
+                return
+            except OSError as exc:
+                errors.append(f"cgroup v2: {exc}")
+        else:
+            errors.append("cgroup v2: /sys/fs/cgroup is not a v2 hierarchy")
+        v1 = Path("/sys/fs/cgroup/cpu")
+        if (v1 / "cpu.cfs_quota_us").exists():
+            try:
+                path = v1 / name
+                path.mkdir(exist_ok=True)
+                (path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+                (path / "cpu.cfs_quota_us").write_text(str(quota))
+                self.path, self.kind = path, "cgroup v1 cpu.cfs_quota_us"
+                return
+            except OSError as exc:
+                errors.append(f"cgroup v1: {exc}")
+        else:
+            errors.append("cgroup v1: no cpu controller mounted")
+        self.why = "; ".join(errors)
+
+    def _setup_v2(self, root: Path, name: str, quota: int) -> None:
+        here = Path("/proc/self/cgroup").read_text().strip().split("::", 1)[-1]
+        parent = root / here.lstrip("/")
+        # a process may not live in an inner node with controllers enabled: use the root's
+        # child when our own cgroup has processes
+        candidates = [root, parent] if parent != root else [root]
+        last: OSError | None = None
+        for base in candidates:
+            try:
+                ctl = (base / "cgroup.subtree_control")
+                if "cpu" not in ctl.read_text().split():
+                    ctl.write_text("+cpu")
+                path = base / name
+                path.mkdir(exist_ok=True)
+                (path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+                self.path, self.kind = path, "cgroup v2 cpu.max"
+                return
+            except OSError as exc:
+                last = exc
+        raise last or OSError("no usable cgroup v2 parent")
+
+    @property
+    def active(self) -> bool:
+        return self.path is not None
+
+    def describe(self) -> str:
+        if self.path is None:
+            return f"uncapped (cannot set a CPU quota: {self.why})"
+        return f"capped at {self.percent:g}% of one CPU ({self.kind})"
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (for Popen's preexec_fn)."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+
+# --------------------------------------------------------------------------- processes
+
+def _listening(port: int, pids: Iterable[int]) -> bool:
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(int(cols[9]))
+        except OSError:
+            continue
+    if not inodes:
+        return False
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                        return True
+    return False
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self, limit: int = 4000) -> str:
+        try:
+            text = self.log.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return text[-limit:]
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the process (all its threads), from /proc/<pid>/stat."""
+        with open(f"/proc/{self.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def wait_listening(self, ports: Iterable[int], timeout: float = 20.0) -> str | None:
+        """None once every port listens, else why not."""
+        deadline = time.monotonic() + timeout
+        for port in ports:
+            while not _listening(port, [self.pid]):
+                if not self.alive():
+                    return f"exited with status {self.popen.returncode}:\n{self.output()}"
+                if time.monotonic() > deadline:
+                    return f"port {port} did not listen within {timeout:g}s:\n{self.output()}"
+                time.sleep(0.02)
+        return None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(5)
+
+
+def start(name: str, argv: list[str], *, cpus: set[int], workdir: Path,
+          quota: CpuQuota | None = None, env: dict[str, str] | None = None) -> Proc:
+    """Start ``argv`` pinned to ``cpus`` (and inside ``quota``'s cgroup), output to a log
+    file in ``workdir``."""
+    log = workdir / f"{name}.log"
+
+    def pre() -> None:
+        os.sched_setaffinity(0, cpus)
+        if quota is not None:
+            quota.enter()
+
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, preexec_fn=pre, env=full_env)
+    return Proc(name, popen, log)

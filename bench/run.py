@@ -1,0 +1,433 @@
+"""Benchmark hapx against Debian's haproxy with the same configuration.
+
+    python bench/run.py [--rounds 3] [--duration 5] [--connections 50] [--quota 50]
+                        [--scenarios http-ka-100,...] [--proxies haproxy,hapx] [--json F]
+
+An nginx backend (Debian's nginx-light, its own temporary configuration on a 127.0.0.1
+port, serving 100 B and 16 KiB files) and wrk run on the second CPU; the proxy under test
+runs pinned to the first CPU, capped at ``--quota`` % of it when a cgroup CPU quota can be
+set (``--quota 0``: uncapped).  For each scenario the two proxies alternate over
+``--rounds`` rounds (a fresh process each time, a short warm-up, then the measured wrk
+run).  Printed per run: requests per second, p50/p99 latency (wrk --latency), CPU µs per
+request (utime+stime delta of the proxy from /proc/<pid>/stat over the run, divided by the
+requests wrk completed); per scenario: medians and the median of the per-round ratios
+hapx/haproxy.  When a proxy cannot start (hapx while its data path is missing), the reason
+is printed and the other proxy's figures are still given.
+
+Needs: nginx (nginx-light), wrk, haproxy.  Never run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from procs import CpuQuota, Proc, cpu_layout, cpu_model, free_ports, start  # noqa: E402
+from scenarios import SCENARIOS, Scenario, render  # noqa: E402
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {dir}/www;
+        location / {{ }}
+    }}
+}}
+"""
+
+
+# --------------------------------------------------------------------------- wrk
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non2xx: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(out: str) -> WrkResult:
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    if not m:
+        raise ValueError(f"wrk output not understood:\n{out}")
+    requests = int(m.group(1))
+    seconds = _ms(m.group(2) + m.group(3)) / 1000
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    errors = 0
+    em = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if em:
+        errors = sum(int(x) for x in em.groups())
+    nm = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return WrkResult(requests, seconds, rps, _ms(lat["50"]), _ms(lat["99"]), errors,
+                     int(nm.group(1)) if nm else 0)
+
+
+def run_wrk(url: str, *, duration: int, connections: int, threads: int, cpus: set[int],
+            extra: tuple[str, ...]) -> WrkResult:
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+            "--timeout", "5s", *extra, url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
+                         preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr}{out.stdout}")
+    return parse_wrk(out.stdout)
+
+
+# --------------------------------------------------------------------------- helpers
+
+class UdpSink:
+    """Counts the log datagrams the proxies send."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self.last = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.last = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.count += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def start_nginx(workdir: Path, cpus: set[int]) -> tuple[Proc, int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    ndir = workdir / "nginx"
+    (ndir / "www").mkdir(parents=True)
+    (ndir / "tmp").mkdir()
+    (ndir / "www" / "100").write_bytes(b"x" * 99 + b"\n")
+    (ndir / "www" / "16k").write_bytes(b"y" * 16383 + b"\n")
+    port = free_ports(1)[0]
+    conf = ndir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=ndir, port=port))
+    proc = start("nginx", [nginx, "-p", str(ndir), "-e", str(ndir / "nginx-error.log"),
+                           "-c", str(conf)], cpus=cpus, workdir=ndir)
+    why = proc.wait_listening([port], 10)
+    if why:
+        raise SystemExit(f"nginx did not start: {why}\n"
+                         f"{(ndir / 'nginx-error.log').read_text(errors='replace')}")
+    return proc, port
+
+
+@dataclass
+class Run:
+    scenario: str
+    proxy: str
+    round: int
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    cpu_us_per_req: float = 0.0
+    cpu_share: float = 0.0     # proxy CPU time / wall time of the measured run
+    requests: int = 0
+    errors: int = 0
+    non2xx: int = 0
+    logs: int = 0
+    failed: str = ""
+
+
+def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
+    if proxy == "haproxy":
+        return [args.haproxy, "-db", "-f", str(cfg)]
+    return [*shlex.split(args.hapx), "-db", "-f", str(cfg)]
+
+
+def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, workdir: Path,
+            be_port: int, proxy_cpus: set[int], load_cpus: set[int],
+            quota: CpuQuota | None) -> Run:
+    run = Run(scn.name, proxy, rnd)
+    sink = UdpSink() if scn.log_sink else None
+    fe = free_ports(1)[0]
+    cfg = workdir / f"{scn.name}-{proxy}.cfg"
+    cfg.write_text(render(scn, proxy, fe=fe, be=be_port, log=sink.port if sink else 9))
+    proc = start(f"{scn.name}-{proxy}-{rnd}", proxy_argv(proxy, cfg, args), cpus=proxy_cpus,
+                 workdir=workdir, quota=quota)
+    try:
+        why = proc.wait_listening([fe], 30)
+        if why:
+            run.failed = why.strip()
+            return run
+        url = f"http://127.0.0.1:{fe}{scn.path}"
+        common = dict(connections=args.connections, threads=args.threads, cpus=load_cpus,
+                      extra=scn.wrk_args)
+        if args.warmup > 0:
+            run_wrk(url, duration=args.warmup, **common)
+        if sink:
+            sink.count = 0
+        cpu0 = proc.cpu_seconds()
+        res = run_wrk(url, duration=args.duration, **common)
+        cpu1 = proc.cpu_seconds()
+        if not proc.alive():
+            run.failed = f"died during the run:\n{proc.output()}"
+            return run
+        run.rps, run.p50_ms, run.p99_ms = res.rps, res.p50_ms, res.p99_ms
+        run.requests, run.errors, run.non2xx = res.requests, res.errors, res.non2xx
+        run.cpu_us_per_req = (cpu1 - cpu0) * 1e6 / max(1, res.requests)
+        run.cpu_share = (cpu1 - cpu0) / max(0.001, res.seconds)
+        if sink:
+            deadline = time.monotonic() + 2
+            while sink.count < res.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            run.logs = sink.count
+        return run
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        run.failed = f"{exc}\n{proc.output()}"
+        return run
+    finally:
+        proc.stop()
+        if sink:
+            sink.close()
+
+
+def fmt_run(run: Run) -> str:
+    if run.failed:
+        first = run.failed.strip().splitlines()
+        return f"  round {run.round} {run.proxy:8} FAILED: " + "\n      ".join(first[-12:])
+    extra = ""
+    if run.errors or run.non2xx:
+        extra += f"  (socket errors {run.errors}, non-2xx {run.non2xx})"
+    if run.logs:
+        extra += f"  logs {run.logs}"
+    return (f"  round {run.round} {run.proxy:8} {run.rps:10.0f} req/s  p50 {run.p50_ms:7.2f} ms"
+            f"  p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_us_per_req:7.1f} µs/req"
+            f" ({run.cpu_share * 100:3.0f}% of a CPU){extra}")
+
+
+def summarize(scn: Scenario, runs: list[Run], proxies: list[str]) -> dict:
+    out: dict = {"scenario": scn.name, "title": scn.title}
+    for proxy in proxies:
+        ok = [r for r in runs if r.proxy == proxy and not r.failed]
+        if not ok:
+            out[proxy] = None
+            continue
+        out[proxy] = {
+            "rps": statistics.median(r.rps for r in ok),
+            "p50_ms": statistics.median(r.p50_ms for r in ok),
+            "p99_ms": statistics.median(r.p99_ms for r in ok),
+            "cpu_us_per_req": statistics.median(r.cpu_us_per_req for r in ok),
+            "cpu_share": statistics.median(r.cpu_share for r in ok),
+            "rounds": len(ok),
+        }
+    ratios = []
+    rounds = sorted({r.round for r in runs})
+    for rnd in rounds:
+        by = {r.proxy: r for r in runs if r.round == rnd and not r.failed}
+        if "hapx" in by and "haproxy" in by and by["haproxy"].rps > 0:
+            ratios.append(by["hapx"].rps / by["haproxy"].rps)
+    out["ratios"] = ratios
+    h, x = out.get("haproxy"), out.get("hapx")
+    out["cpu_ratio"] = (h["cpu_us_per_req"] / x["cpu_us_per_req"]
+                        if h and x and x["cpu_us_per_req"] > 0 else None)
+    out["median_ratio"] = statistics.median(ratios) if ratios else None
+    return out
+
+
+def markdown_table(summaries: list[dict]) -> str:
+    lines = ["| scenario | proxy | req/s | p50 ms | p99 ms | CPU µs/req | CPU used "
+             "| hapx/haproxy req/s (median of rounds) | hapx/haproxy per-core (µs/req) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in summaries:
+        ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "n/a"
+        cpu_ratio = f"{s['cpu_ratio']:.2f}" if s["cpu_ratio"] is not None else "n/a"
+        for proxy in ("haproxy", "hapx"):
+            if proxy not in s:
+                continue
+            fig = s[proxy]
+            if fig is None:
+                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | |")
+                continue
+            lines.append(f"| {s['title']} | {proxy} | {fig['rps']:.0f} | {fig['p50_ms']:.2f} | "
+                         f"{fig['p99_ms']:.2f} | {fig['cpu_us_per_req']:.1f} | "
+                         f"{fig['cpu_share'] * 100:.0f}% | {ratio if proxy == 'hapx' else ''} | "
+                         f"{cpu_ratio if proxy == 'hapx' else ''} |")
+    return "\n".join(lines)
+
+
+def check_tools(args: argparse.Namespace, proxies: list[str]) -> None:
+    missing = [t for t in ("wrk", "nginx") if not shutil.which(t) and
+               not os.access(f"/usr/sbin/{t}", os.X_OK)]
+    if "haproxy" in proxies and not os.access(args.haproxy, os.X_OK):
+        missing.append("haproxy")
+    if missing:
+        raise SystemExit(f"missing tools: {', '.join(missing)} (Debian: apt-get install -y "
+                         f"--no-install-recommends nginx-light wrk haproxy)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per measured run")
+    ap.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--quota", type=float, default=50.0,
+                    help="CPU quota of the proxy, %% of one CPU (0: uncapped)")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help=f"comma-separated, among: {', '.join(SCENARIOS)}")
+    ap.add_argument("--proxies", default="haproxy,hapx")
+    ap.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
+    ap.add_argument("--hapx", default=f"{shlex.quote(sys.executable)} -m hapx.core.cli.main",
+                    help="command starting hapx (without -db -f)")
+    ap.add_argument("--json", help="write every run and summary to this file")
+    ap.add_argument("--markdown", help="write the summary table to this file")
+    args = ap.parse_args(argv)
+
+    proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = [n for n in names + proxies if n not in SCENARIOS and n not in ("haproxy", "hapx")]
+    if unknown:
+        ap.error(f"unknown scenario/proxy: {', '.join(unknown)}")
+    check_tools(args, proxies)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                    else 1 << 20, hard))
+    proxy_cpus, load_cpus = cpu_layout()
+    os.sched_setaffinity(0, load_cpus)
+    quota = CpuQuota(args.quota) if args.quota > 0 else None
+    hapx_version = subprocess.run([*shlex.split(args.hapx), "-v"], capture_output=True,
+                                  text=True).stdout.strip().splitlines()[:1]
+    haproxy_version = subprocess.run([args.haproxy, "-v"], capture_output=True,
+                                     text=True).stdout.strip().splitlines()[:1]
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), "
+          f"Linux {platform.release()}, Python {platform.python_version()}")
+    print(f"proxies: {haproxy_version[0] if haproxy_version else 'haproxy ?'}; "
+          f"{hapx_version[0] if hapx_version else 'hapx ?'}")
+    print(f"layout: proxy on CPU {sorted(proxy_cpus)}, nginx + wrk on CPU {sorted(load_cpus)}; "
+          f"proxy {quota.describe() if quota else 'uncapped (--quota 0)'}")
+    print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+          f"(+{args.warmup:g}s warm-up), {args.rounds} rounds alternating")
+
+    workdir = Path(tempfile.mkdtemp(prefix="hapx-bench-"))
+    nginx, be_port = start_nginx(workdir, load_cpus)
+    all_runs: list[Run] = []
+    summaries: list[dict] = []
+    try:
+        for name in names:
+            scn = SCENARIOS[name]
+            print(f"\n== {scn.name}: {scn.title} ==", flush=True)
+            runs: list[Run] = []
+            dead: dict[str, str] = {}
+            for rnd in range(1, args.rounds + 1):
+                order = proxies if rnd % 2 else list(reversed(proxies))
+                for proxy in order:
+                    if proxy in dead:
+                        continue
+                    run = one_run(scn, proxy, rnd, args=args, workdir=workdir,
+                                  be_port=be_port, proxy_cpus=proxy_cpus,
+                                  load_cpus=load_cpus, quota=quota)
+                    print(fmt_run(run), flush=True)
+                    runs.append(run)
+                    if run.failed:      # a proxy that cannot run once is not retried
+                        dead[proxy] = run.failed
+            s = summarize(scn, runs, proxies)
+            summaries.append(s)
+            parts = []
+            for proxy in proxies:
+                fig = s.get(proxy)
+                if fig:
+                    parts.append(f"{proxy} {fig['rps']:.0f} req/s, p50 {fig['p50_ms']:.2f} ms, "
+                                 f"p99 {fig['p99_ms']:.2f} ms, {fig['cpu_us_per_req']:.1f} µs/req")
+                else:
+                    parts.append(f"{proxy} did not run")
+            ratio = s["median_ratio"]
+            print("  median: " + "; ".join(parts))
+            if ratio is not None:
+                print(f"  hapx/haproxy req/s per round: "
+                      f"{', '.join(f'{r:.2f}' for r in s['ratios'])}; median {ratio:.2f}")
+            if s["cpu_ratio"] is not None:
+                print(f"  per-core capacity hapx/haproxy (haproxy µs/req ÷ hapx µs/req): "
+                      f"{s['cpu_ratio']:.2f}")
+            limit = (quota.percent / 100) if quota and quota.active else 1.0
+            for proxy in proxies:
+                fig = s.get(proxy)
+                if fig and fig["cpu_share"] < 0.85 * limit:
+                    print(f"  note: {proxy} used {fig['cpu_share'] * 100:.0f}% of a CPU "
+                          f"(limit {limit * 100:.0f}%): the load side, not {proxy}, set "
+                          f"its req/s")
+            all_runs.extend(runs)
+    finally:
+        nginx.stop()
+        if quota:
+            quota.remove()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    table = markdown_table(summaries)
+    print("\n" + table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": {"cpus": os.cpu_count(), "model": cpu_model(),
+                        "kernel": platform.release()},
+            "quota": quota.describe() if quota else "uncapped",
+            "args": vars(args), "runs": [asdict(r) for r in all_runs],
+            "summaries": summaries}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

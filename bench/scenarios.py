@@ -1,0 +1,97 @@
+"""Benchmark scenarios: one configuration template for both proxies, and the wrk load.
+
+Placeholders: {fe} the proxy's frontend port, {be} nginx's port, {log} the UDP log sink's
+port, {proxy_global} lines only one proxy needs in `global` (haproxy: `nbthread 1`, so
+both proxies run one thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BASE_HTTP = """\
+global
+    maxconn 4096
+{proxy_global}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{be}
+"""
+
+RULES_HTTPLOG = """\
+global
+    maxconn 4096
+    log 127.0.0.1:{log} local0
+{proxy_global}
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind 127.0.0.1:{fe}
+    acl is_admin path_beg /admin
+    http-request deny if is_admin
+    http-request deny if {{ req.hdr_cnt(host) gt 1 }}
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Client-IP %[src]
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var(txn.path) path
+    http-request add-header X-Path %[var(txn.path)]
+    http-request del-header X-Debug
+    http-request set-header X-Host %[var(txn.host)]
+    http-request capture req.hdr(User-Agent) len 64
+    default_backend be
+backend be
+    server s1 127.0.0.1:{be}
+"""
+
+TCP = """\
+global
+    maxconn 4096
+{proxy_global}
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+listen tcp
+    bind 127.0.0.1:{fe}
+    server s1 127.0.0.1:{be}
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    config: str
+    path: str = "/100"
+    wrk_args: tuple[str, ...] = ()
+    log_sink: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("http-ka-100", "HTTP/1.1 keep-alive, 100 B", BASE_HTTP),
+    Scenario("http-ka-16k", "HTTP/1.1 keep-alive, 16 KiB", BASE_HTTP, path="/16k"),
+    Scenario("http-rules-log", "HTTP/1.1 keep-alive, 100 B, 10 http-request rules + httplog",
+             RULES_HTTPLOG, log_sink=True),
+    Scenario("http-close", "HTTP/1.1, new connection per request, 100 B", BASE_HTTP,
+             wrk_args=("-H", "Connection: close")),
+    Scenario("tcp-100", "TCP (mode tcp) carrying HTTP/1.1 keep-alive, 100 B", TCP),
+)}
+
+PROXY_GLOBAL = {"haproxy": "    nbthread 1", "hapx": ""}
+
+
+def render(scenario: Scenario, proxy: str, *, fe: int, be: int, log: int) -> str:
+    return scenario.config.format(fe=fe, be=be, log=log, proxy_global=PROXY_GLOBAL[proxy])
