@@ -89,6 +89,20 @@ def check_request_headers(headers: list[tuple[str, str]]) -> None:
         raise H1Error(400, "invalid content-length")
 
 
+def check_head_size(limits: H1Limits, first_line: int, headers: list[tuple[str, str]],
+                    response: bool) -> None:
+    """A complete head that would not fit HAProxy's buffer: 414 when the request line
+    alone is too long, else 431 (502 for a response)."""
+    size = first_line + 2 + sum(len(n) + len(v) + 4 for n, v in headers) + 2
+    if size <= limits.head_max:
+        return
+    if response:
+        raise H1Error(502, "response head too large")
+    if first_line + 2 > limits.head_max:
+        raise H1Error(414, "URI too long")
+    raise H1Error(431, "header block too large")
+
+
 class HeadTracker:
     """Counts the bytes of the current message head, to answer 414/431 like HAProxy when
     the head outgrows the buffer before it is complete."""

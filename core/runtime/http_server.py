@@ -108,7 +108,8 @@ class ServerConnection(asyncio.Protocol):
         self.owner.on_response_complete()
 
     def on_upgrade(self, rest: bytes) -> None:
-        self.owner.on_response_upgrade(rest)
+        if self.owner is not None:
+            self.owner.on_response_upgrade(rest)
 
     # -- helpers -----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:

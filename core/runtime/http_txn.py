@@ -145,6 +145,7 @@ class Transaction:
         self.head_sent = False
         self.res_started = False
         self.res_chunked_out = False
+        self.interim = False
         self.t_connect = self.t_sent = time.monotonic()
         self.server_ms: int | None = None
         self.res_framed = True
@@ -433,6 +434,7 @@ class Transaction:
         if self.finished:
             return
         if 100 <= status < 200 and status != 101:
+            self.interim = True
             self.client.write(response_head(status, reason or reason_phrase(status),
                                             [(n, v) for n, v in headers]))
             return
@@ -540,7 +542,10 @@ class Transaction:
         self.touch_server_timer()
 
     def on_response_complete(self) -> None:
-        if self.finished:
+        if self.interim:
+            self.interim = False
+            return
+        if self.finished or self.strm.status == 101:
             return
         if self.res_chunked_out:
             self.client.write(LAST_CHUNK)

@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import h11
-from hapx.core.proto.h1 import H1Error, H1Limits, HeadTracker, check_request_headers
+from hapx.core.proto.h1 import (
+    H1Error,
+    H1Limits,
+    HeadTracker,
+    check_head_size,
+    check_request_headers,
+)
 
 
 class H11Parser:
@@ -50,10 +56,12 @@ class H11Parser:
             self.conn.receive_data(data)
             self._events()
         except h11.RemoteProtocolError as exc:
-            if "too long" in str(exc) or "buffer" in str(exc).lower():
+            if exc.error_status_hint == 431 or "too long" in str(exc):
                 self.head.size = max(self.head.size, self.limits.head_max + 1)
                 self.head.check(self.response)
             raise H1Error(502 if self.response else 400, str(exc)) from None
+        except H1Error:
+            raise
         self.head.check(self.response)
 
     def _events(self) -> None:
@@ -110,6 +118,9 @@ class H11Parser:
     def _begin(self, ev: Any) -> None:
         if len(ev.headers) > self.limits.max_headers:
             raise H1Error(502 if self.response else 400, "too many headers")
+        first = len(getattr(ev, "target", b"")) + 14 + len(getattr(ev, "reason", b""))
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in ev.headers.raw_items()]
+        check_head_size(self.limits, first, headers, self.response)
         self.head.done()
         self.cb.on_message_begin()
 

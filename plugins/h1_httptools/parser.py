@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import httptools
-from hapx.core.proto.h1 import H1Error, H1Limits, HeadTracker, check_request_headers
+from hapx.core.proto.h1 import (
+    H1Error,
+    H1Limits,
+    HeadTracker,
+    check_head_size,
+    check_request_headers,
+)
 
 
 class HttptoolsParser:
@@ -110,6 +116,8 @@ class HttptoolsParser:
         p = self.p
         version = p.get_http_version()
         try:
+            first = len(self.url) + 14 if not self.response else len(self.status) + 13
+            check_head_size(self.limits, first, self.headers, self.response)
             if self.response:
                 self.status_code = p.get_status_code()
                 self.cb.on_headers(self.status_code, self.status.decode("latin-1"), version,
