@@ -151,6 +151,7 @@ class RawResponse:
     headers: list[tuple[str, str]]
     body: bytes
     rest: bytes = b""
+    trailers: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         low = name.lower()
@@ -160,52 +161,117 @@ class RawResponse:
         return default
 
 
-def parse_response(data: bytes, *, head_request: bool = False) -> RawResponse:
-    """Parse one HTTP/1 response from ``data`` (content-length, chunked or read-to-close
-    body).  Interim 1xx responses other than 101 are skipped.  ``rest`` holds what
-    follows the response."""
+class Incomplete(ValueError):
+    """More bytes are needed to parse the response."""
+
+
+def _parse_head(data: bytes) -> tuple[str, int, str, list[tuple[str, str]], bytes]:
+    head, sep, after = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise Incomplete(f"incomplete response head: {data[:200]!r}")
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, tail = lines[0].partition(" ")
+    code, _, reason = tail.partition(" ")
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name, value.strip()))
+    return version, int(code), reason, headers, after
+
+
+def _parse_chunked(data: bytes) -> tuple[bytes, list[tuple[str, str]], bytes]:
+    body = bytearray()
+    pos = 0
     while True:
-        head, sep, after = data.partition(b"\r\n\r\n")
-        if not sep:
-            raise ValueError(f"incomplete response head: {data[:200]!r}")
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, tail = lines[0].partition(" ")
-        code, _, reason = tail.partition(" ")
-        status = int(code)
-        headers = []
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers.append((name, value.strip()))
-        if 100 <= status < 200 and status != 101:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            raise Incomplete("incomplete chunk size")
+        size = int(data[pos:eol].split(b";")[0], 16)
+        pos = eol + 2
+        if size == 0:
+            break
+        if len(data) < pos + size + 2:
+            raise Incomplete("incomplete chunk")
+        body += data[pos:pos + size]
+        pos += size + 2
+    trailers = []
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            raise Incomplete("incomplete trailers")
+        line = data[pos:eol].decode("latin-1")
+        pos = eol + 2
+        if not line:
+            return bytes(body), trailers, data[pos:]
+        name, _, value = line.partition(":")
+        trailers.append((name, value.strip()))
+
+
+def parse_response(data: bytes, *, head_request: bool = False, eof: bool = True,
+                   interim: bool = False) -> RawResponse:
+    """Parse one HTTP/1 response from ``data`` (content-length, chunked or read-to-close
+    body).  Interim 1xx responses other than 101 are skipped unless ``interim``.  ``rest``
+    holds what follows the response.  Raises Incomplete when ``data`` does not hold the
+    whole response (a body delimited by the close needs ``eof``)."""
+    while True:
+        version, status, reason, headers, after = _parse_head(data)
+        if 100 <= status < 200 and status != 101 and not interim:
             data = after
             continue
         break
     resp = RawResponse(version, status, reason, headers, b"")
     te = (resp.header("transfer-encoding") or "").lower()
     cl = resp.header("content-length")
-    if head_request or status in (101, 204, 304):
+    if head_request or status in (101, 204, 304) or status < 200:
         resp.rest = after
     elif "chunked" in te:
-        body = bytearray()
-        pos = 0
-        while True:
-            eol = after.index(b"\r\n", pos)
-            size = int(after[pos:eol].split(b";")[0], 16)
-            pos = eol + 2
-            if size == 0:
-                end = after.index(b"\r\n\r\n", pos - 2) + 4
-                pos = end
-                break
-            body += after[pos:pos + size]
-            pos += size + 2
-        resp.body = bytes(body)
-        resp.rest = after[pos:]
+        resp.body, resp.trailers, resp.rest = _parse_chunked(after)
     elif cl is not None:
         n = int(cl)
+        if len(after) < n:
+            raise Incomplete(f"{len(after)} of {n} body bytes")
         resp.body, resp.rest = after[:n], after[n:]
+    elif not eof:
+        raise Incomplete("body delimited by the close")
     else:
         resp.body = after
     return resp
+
+
+def read_response(sock: socket.socket, *, head_request: bool = False, timeout: float = 5.0,
+                  buffer: bytearray | None = None, interim: bool = False) -> RawResponse:
+    """Read one complete response from ``sock`` (keep-alive friendly: bytes after it stay in
+    ``buffer`` when one is given, pass the same buffer to the next call).  Raises
+    WaitTimeout, or Incomplete if the peer closes mid-response."""
+    buf = buffer if buffer is not None else bytearray()
+    deadline = time.monotonic() + timeout
+    eof = False
+    while True:
+        if buf or eof:
+            try:
+                resp = parse_response(bytes(buf), head_request=head_request, eof=eof,
+                                      interim=interim)
+            except Incomplete:
+                if eof:
+                    raise
+            else:
+                buf[:] = resp.rest
+                return resp
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(f"no complete response within {timeout:g}s: {bytes(buf[:300])!r}")
+        sock.settimeout(left)
+        try:
+            piece = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            piece = b""
+        if not piece:
+            if not buf:
+                raise Incomplete("connection closed before any response byte")
+            eof = True
+        buf += piece
 
 
 # --------------------------------------------------------------------------- HTTP origin
@@ -258,8 +324,11 @@ class Response:
     ``Connection: close`` and close after the response.  ``action``: "respond" (default),
     "close" (close without answering), "reset" (close with a TCP RST), "raw" (send ``raw``
     bytes as they are, then close unless ``close=False``), "upgrade" (101, then echo every
-    byte received until the peer closes).  ``expect_continue``: answer a request's
-    ``Expect: 100-continue`` with a 100 before reading its body.
+    byte received until the peer closes).  A request's ``Expect: 100-continue`` is answered
+    with a 100 before its body is read.  ``read_body=False``: answer without reading the
+    request body (the connection closes after the answer).  ``truncate=N``: announce the
+    whole body but send only its first N bytes (no last chunk), then close: an aborted
+    response.
     """
     status: int = 200
     body: Body = b""
@@ -277,6 +346,7 @@ class Response:
     version: str = "HTTP/1.1"
     trailers: list[tuple[str, str]] = field(default_factory=list)
     read_body: bool = True
+    truncate: int | None = None
 
     @classmethod
     def upgrade(cls, protocol: str = "websocket", **kw: Any) -> Response:
@@ -436,6 +506,15 @@ class _ThreadedServer(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cut(pieces: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    left = limit
+    for piece in pieces:
+        if left <= 0:
+            return
+        yield piece[:left]
+        left -= len(piece)
 
 
 class OriginServer(_ThreadedServer):
@@ -604,8 +683,14 @@ class OriginServer(_ThreadedServer):
             pieces = body()
         else:
             pieces = body
+        if resp.truncate is not None:
+            pieces = _cut(pieces, resp.truncate)
         no_body = req.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
-        close = resp.close or self._client_wants_close(req)
+        close = resp.close or self._client_wants_close(req)   # announced
+        # closed after the answer without saying so beforehand:
+        silent_close = resp.truncate is not None or (not resp.read_body and (
+            req.header("content-length") not in (None, "0")
+            or req.header("transfer-encoding") is not None))
         if resp.status in (204, 304) or resp.status < 200:
             pass                       # never a body, never a length
         elif resp.chunked and req.method != "HEAD":
@@ -619,6 +704,7 @@ class OriginServer(_ThreadedServer):
         head = f"{resp.version} {resp.status} {reason}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
         head_bytes = head.encode("latin-1")
+        close = close or silent_close
         if no_body:
             sock.sendall(head_bytes)
             return not close
@@ -643,7 +729,7 @@ class OriginServer(_ThreadedServer):
                 sock.sendall(piece)
             head_bytes = b""
         tail = b""
-        if resp.chunked:
+        if resp.chunked and resp.truncate is None:
             tail = b"0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in resp.trailers).encode(
                 "latin-1") + b"\r\n"
         if head_bytes or tail:

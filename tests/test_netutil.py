@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 from netutil import (
+    Incomplete,
     OriginServer,
     ProxyFailure,
     Response,
@@ -28,6 +29,7 @@ from netutil import (
     parse_response,
     pattern,
     raw_exchange,
+    read_response,
     run_haproxy,
     run_hapx,
 )
@@ -240,6 +242,48 @@ def test_origin_serves_curl_in_parallel():
         assert outs == [b"s"] * 5
         assert time.monotonic() - t0 < 2.4
         assert origin.connections == 5
+
+
+def test_origin_truncated_responses_and_early_answer():
+    origin = OriginServer({
+        "/cut": Response(body=100_000, truncate=1000),
+        "/cutchunked": Response(body=100_000, chunked=True, truncate=10),
+        "/early": Response(413, b"too big", read_body=False),
+    })
+    with origin:
+        with socket.create_connection(("127.0.0.1", origin.port), timeout=5) as s:
+            s.sendall(b"GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
+            with pytest.raises(Incomplete):
+                read_response(s)
+        data = raw_exchange(origin.port, b"GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b"Content-Length: 100000" in head and b"Connection" not in head
+        assert body == pattern(1000)
+        data = raw_exchange(origin.port, b"GET /cutchunked HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert data.endswith(b"\r\n\r\n" + b"%x\r\n" % 10 + pattern(10) + b"\r\n")
+        data = raw_exchange(origin.port, b"POST /early HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Length: 1000000\r\n\r\npartial")
+        resp = parse_response(data)
+        assert (resp.status, resp.body) == (413, b"too big")
+        assert origin.last.body_len == 0
+
+
+def test_read_response_keepalive_pipelined():
+    origin = OriginServer({"/c": Response(body=[b"ab", b"cd"], chunked=True,
+                                          trailers=[("X-Sum", "4")])})
+    with origin, socket.create_connection(("127.0.0.1", origin.port), timeout=5) as s:
+        s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = bytearray()
+        first = read_response(s, buffer=buf)
+        second = read_response(s, buffer=buf)
+        third = read_response(s, buffer=buf, head_request=True)
+        assert first.body == b"ok\n" and second.body == b"abcd"
+        assert second.trailers == [("X-Sum", "4")]
+        assert third.header("content-length") == "3" and third.body == b""
+        assert origin.connections == 1 and [q.index for q in origin.requests] == [0, 1, 2]
+        with pytest.raises(WaitTimeout):
+            read_response(s, buffer=buf, timeout=0.2)
 
 
 # --------------------------------------------------------------------------- TCP servers
