@@ -15,7 +15,8 @@ from ..stream import HttpMessage
 from .pages import copy_message, default_page, parse_raw_response, reason
 
 
-def _from_reply(page: Any, status: int, strm: Any) -> HttpMessage | None:
+def reply_message(page: Any, status: int, strm: Any) -> HttpMessage | None:
+    """One override as the response to send (see the module's docstring for its shapes)."""
     if isinstance(page, HttpMessage):
         return copy_message(page)
     if isinstance(page, bytes | bytearray):
@@ -50,7 +51,7 @@ def error_message(strm: Any, status: int, *proxies: Any) -> HttpMessage:
             continue
         table = px.settings.get("http-errors")
         if table and status in table:
-            msg = _from_reply(table[status], status, strm)
+            msg = reply_message(table[status], status, strm)
             if msg is not None:
                 return msg
     return default_page(status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hapx.core.proto.errors import error_message, reply_message
 from hapx.core.rules import UnexpectedWord
 from hapx.core.stream import HttpMessage
 
@@ -19,7 +20,6 @@ from .pages import (
     REPLY_ERRFILE_STATUSES,
     RawResponseError,
     copy_message,
-    default_page,
     parse_raw_response,
     reason,
 )
@@ -70,34 +70,18 @@ class HttpReply:
 
 
 def error_page(strm: Any, status: int, proxy: Any = None, section: Any = None) -> HttpMessage:
-    """The page a proxy answers for ``status``: an ``http-errors`` section's (a dict
-    status -> page, or an object with such an ``errors`` dict), the proxy's ``errorfile``
-    (``proxy.settings["errorfiles"]``, same shape), else the built-in one.  Pages are
-    HttpMessage objects or raw HTTP/1 responses (bytes)."""
+    """The page a rule answers for ``status``: an ``http-errors`` section's when the rule
+    names one (``errorfiles <name>``), else the overrides of the rule's proxy, the stream's
+    backend and frontend (``errorfile``/``http-error``), else HAProxy's built-in page; the
+    same lookup as the data path's errors (:func:`hapx.core.proto.errors.error_message`)."""
     if section is not None:
-        found = _lookup_page(section, status)
-        if found is not None:
-            return found
-    for px in (proxy, getattr(strm, "backend", None), getattr(strm, "frontend", None)):
-        if px is None:
-            continue
-        found = _lookup_page(px.settings.get("errorfiles"), status)
-        if found is not None:
-            return found
-    return default_page(status)
-
-
-def _lookup_page(table: Any, status: int) -> HttpMessage | None:
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        table = getattr(table, "errors", None) or {}
-    page = table.get(status)
-    if isinstance(page, HttpMessage):
-        return copy_message(page)
-    if isinstance(page, bytes | bytearray):
-        return parse_raw_response(bytes(page))
-    return None
+        page = getattr(section, "errors", section).get(status)
+        if page is not None:
+            found = reply_message(page, status, strm)
+            if found is not None:
+                return found
+    return error_message(strm, status, proxy, getattr(strm, "backend", None),
+                         getattr(strm, "frontend", None))
 
 
 def _read(ctx: Any, path: str, dot: bool) -> bytes:
