@@ -68,6 +68,9 @@ http {{
 """
 
 
+HAPX_DEFAULT = f"{shlex.quote(sys.executable)} -m hapx.core.cli.main"
+
+
 # --------------------------------------------------------------------------- wrk
 
 @dataclass
@@ -79,6 +82,7 @@ class WrkResult:
     p99_ms: float
     errors: int
     non2xx: int
+    mib_per_s: float = 0.0
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -104,8 +108,11 @@ def parse_wrk(out: str) -> WrkResult:
     if em:
         errors = sum(int(x) for x in em.groups())
     nm = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    tm = re.search(r"Transfer/sec:\s+([\d.]+)([KMGT]?B)", out)
+    mib = float(tm.group(1)) * {"B": 2**-20, "KB": 2**-10, "MB": 1, "GB": 2**10,
+                                "TB": 2**20}[tm.group(2)] if tm else 0.0
     return WrkResult(requests, seconds, rps, _ms(lat["50"]), _ms(lat["99"]), errors,
-                     int(nm.group(1)) if nm else 0)
+                     int(nm.group(1)) if nm else 0, mib)
 
 
 def run_wrk(url: str, *, duration: int, connections: int, threads: int, cpus: set[int],
@@ -159,6 +166,7 @@ def start_nginx(workdir: Path, cpus: set[int]) -> tuple[Proc, int]:
     (ndir / "tmp").mkdir()
     (ndir / "www" / "100").write_bytes(b"x" * 99 + b"\n")
     (ndir / "www" / "16k").write_bytes(b"y" * 16383 + b"\n")
+    (ndir / "www" / "1m").write_bytes(b"z" * ((1 << 20) - 1) + b"\n")
     port = free_ports(1)[0]
     conf = ndir / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=ndir, port=port))
@@ -181,6 +189,7 @@ class Run:
     p99_ms: float = 0.0
     cpu_us_per_req: float = 0.0
     cpu_share: float = 0.0     # proxy CPU time / wall time of the measured run
+    mib_per_s: float = 0.0     # what wrk read, MiB per second
     requests: int = 0
     errors: int = 0
     non2xx: int = 0
@@ -191,12 +200,16 @@ class Run:
 def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
     if proxy == "haproxy":
         return [args.haproxy, "-db", "-f", str(cfg)]
+    if "{cfg}" in args.hapx:
+        return [w.replace("{cfg}", str(cfg)) for w in shlex.split(args.hapx)]
     return [*shlex.split(args.hapx), "-db", "-f", str(cfg)]
 
 
 def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, workdir: Path,
             be_port: int, proxy_cpus: set[int], load_cpus: set[int],
             quota: CpuQuota | None) -> Run:
+    if scn.uncapped:
+        quota = None
     run = Run(scn.name, proxy, rnd)
     sink = UdpSink() if scn.log_sink else None
     fe = free_ports(1)[0]
@@ -224,6 +237,7 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
             return run
         run.rps, run.p50_ms, run.p99_ms = res.rps, res.p50_ms, res.p99_ms
         run.requests, run.errors, run.non2xx = res.requests, res.errors, res.non2xx
+        run.mib_per_s = res.mib_per_s
         run.cpu_us_per_req = (cpu1 - cpu0) * 1e6 / max(1, res.requests)
         run.cpu_share = (cpu1 - cpu0) / max(0.001, res.seconds)
         if sink:
@@ -250,6 +264,8 @@ def fmt_run(run: Run) -> str:
         extra += f"  (socket errors {run.errors}, non-2xx {run.non2xx})"
     if run.logs:
         extra += f"  logs {run.logs}"
+    if run.mib_per_s >= 100:
+        extra += f"  {run.mib_per_s:.0f} MiB/s"
     return (f"  round {run.round} {run.proxy:8} {run.rps:10.0f} req/s  p50 {run.p50_ms:7.2f} ms"
             f"  p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_us_per_req:7.1f} µs/req"
             f" ({run.cpu_share * 100:3.0f}% of a CPU){extra}")
@@ -328,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated, among: {', '.join(SCENARIOS)}")
     ap.add_argument("--proxies", default="haproxy,hapx")
     ap.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
-    ap.add_argument("--hapx", default=f"{shlex.quote(sys.executable)} -m hapx.core.cli.main",
-                    help="command starting hapx (without -db -f)")
+    ap.add_argument("--hapx", default=HAPX_DEFAULT,
+                    help="command starting hapx: '-db -f <cfg>' is appended, or replaces "
+                         "a {cfg} in it")
     ap.add_argument("--json", help="write every run and summary to this file")
     ap.add_argument("--markdown", help="write the summary table to this file")
     args = ap.parse_args(argv)
@@ -348,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     proxy_cpus, load_cpus = cpu_layout()
     os.sched_setaffinity(0, load_cpus)
     quota = CpuQuota(args.quota) if args.quota > 0 else None
-    hapx_version = subprocess.run([*shlex.split(args.hapx), "-v"], capture_output=True,
-                                  text=True).stdout.strip().splitlines()[:1]
+    hapx_version = subprocess.run(
+        [*shlex.split(HAPX_DEFAULT if "{cfg}" in args.hapx else args.hapx), "-v"],
+        capture_output=True, text=True).stdout.strip().splitlines()[:1]
     haproxy_version = subprocess.run([args.haproxy, "-v"], capture_output=True,
                                      text=True).stdout.strip().splitlines()[:1]
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu_model()}), "

@@ -77,6 +77,7 @@ class Scenario:
     path: str = "/100"
     wrk_args: tuple[str, ...] = ()
     log_sink: bool = False
+    uncapped: bool = False      # throughput: the proxy runs without the CPU quota
     tags: tuple[str, ...] = field(default=())
 
 
@@ -88,6 +89,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("http-close", "HTTP/1.1, new connection per request, 100 B", BASE_HTTP,
              wrk_args=("-H", "Connection: close")),
     Scenario("tcp-100", "TCP (mode tcp) carrying HTTP/1.1 keep-alive, 100 B", TCP),
+    Scenario("tcp-1m", "TCP (mode tcp) throughput, 1 MiB responses, uncapped", TCP,
+             path="/1m", uncapped=True),
 )}
 
 PROXY_GLOBAL = {"haproxy": "    nbthread 1", "hapx": ""}

@@ -1147,6 +1147,11 @@ class ProxyProcess:
         self.pid = self.proc.pid
         self._stopping = False
 
+    @property
+    def workdir(self) -> Path:
+        """The directory holding the configuration, ``files`` and the output (= ``dir``)."""
+        return self.dir
+
     # ---- output
     @property
     def stderr(self) -> str:
