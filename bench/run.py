@@ -419,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             if s["cpu_ratio"] is not None:
                 print(f"  per-core capacity hapx/haproxy (haproxy µs/req ÷ hapx µs/req): "
                       f"{s['cpu_ratio']:.2f}")
-            limit = (quota.percent / 100) if quota and quota.active else 1.0
+            capped = quota is not None and quota.active and not scn.uncapped
+            limit = quota.percent / 100 if capped else 1.0
             for proxy in proxies:
                 fig = s.get(proxy)
                 if fig and fig["cpu_share"] < 0.85 * limit:
