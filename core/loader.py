@@ -199,6 +199,11 @@ def load_plugins(*, disabled: Iterable[str] = (), enabled_contrib: Iterable[str]
                        info=PluginInfo(name="kernel", group="(kernel)",
                                        module=kernel_sections.__name__,
                                        distribution="hapx", version=_hapx_version()))
+    from .runtime import engine  # the data path's lifecycle
+
+    plugins.add_plugin("engine", engine,
+                       info=PluginInfo(name="engine", group="(kernel)", module=engine.__name__,
+                                       distribution="hapx", version=_hapx_version()))
     plugins.discover()
     plugins.check_pending()
     return plugins

@@ -40,7 +40,7 @@ class UnexpectedWord(ConfigError):
 # ---------------------------------------------------------------------------------------------
 # Running
 
-def run_rules(rules: list[Rule], strm: Any) -> ActResult:
+def run_rules(rules: list[Rule], strm: Any, *, final: bool = False) -> ActResult:
     """Evaluate ``rules`` in order on ``strm``.
 
     A rule without a condition applies; a condition answering None (data not complete yet)
@@ -52,6 +52,8 @@ def run_rules(rules: list[Rule], strm: Any) -> ActResult:
 
     After a YIELD, the next call on the same stream and list resumes at the rule that
     yielded (kept in ``strm.ext["rule_resume"]``), so each action runs at most once per pass.
+    With ``final`` (the inspect delay expired, or no more data can come) a condition that
+    still cannot decide counts as not matching, as HAProxy does.
     """
     resume = strm.ext.get(_RESUME)
     start = resume.pop(id(rules), 0) if resume else 0
@@ -61,6 +63,8 @@ def run_rules(rules: list[Rule], strm: Any) -> ActResult:
         if cond is not None:
             verdict = cond.eval(strm)
             if verdict is None:
+                if final:
+                    continue
                 strm.ext.setdefault(_RESUME, {})[id(rules)] = idx
                 return ActResult.YIELD
             if not verdict:

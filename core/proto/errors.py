@@ -34,9 +34,9 @@ def reply_message(page: Any, status: int, strm: Any) -> HttpMessage | None:
     for hdr in getattr(page, "headers", ()) or ():
         msg.add(hdr.name, hdr.value.render(strm))
     ctype = getattr(page, "content_type", None)
+    msg.add("content-length", str(len(body)))
     if body and ctype:
         msg.add("content-type", ctype)
-    msg.add("content-length", str(len(body)))
     msg.body = body
     msg.body_complete = True
     return msg

@@ -21,6 +21,7 @@ from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
+from .accounting import assign_backend, assign_server, release
 from .http_server import ServerConnection, connect, pick_server, pool_of
 
 _HOP = frozenset({"connection", "keep-alive", "proxy-connection"})
@@ -247,6 +248,7 @@ class Transaction:
             self.local_error(503, "SC")
             return
         self.backend = strm.backend = backend
+        assign_backend(strm, backend)
         if backend is not ctx.frontend:
             rules = backend.rules.get("http-request")
             if rules and self._rules(rules):
@@ -306,6 +308,7 @@ class Transaction:
             self.local_error(503, "SC")
             return
         self.server = strm.server = srv
+        assign_server(strm, srv)
         mode = self._reuse_mode()
         conn = self._private_conn(srv)
         if conn is None and mode != "never":
@@ -482,16 +485,20 @@ class Transaction:
             out.append(("connection", "upgrade"))
         else:
             if not no_body and (chunked or length is None):
-                if self.req.version == "1.1":
+                if self.req.version == "1.1" and res.version != "1.0":
                     out.append(("transfer-encoding", "chunked"))
                     self.res_chunked_out = True
                 else:
                     self.keep_alive = False
+            # as HAProxy's H1 output: the server's version is kept; an HTTP/1.0 response
+            # closes by default and an HTTP/1.1 one stays open by default
             if not self.keep_alive:
-                out.append(("connection", "close"))
-            elif self.req.version == "1.0":
+                if res.version != "1.0":
+                    out.append(("connection", "close"))
+            elif self.req.version == "1.0" or res.version == "1.0":
                 out.append(("connection", "keep-alive"))
-        data = response_head(res.status, res.reason or reason_phrase(res.status), out)
+        data = response_head(res.status, res.reason or reason_phrase(res.status), out,
+                             res.version if res.version in ("1.0", "1.1") else "1.1")
         strm.counters["bytes_out"] += len(data)
         self.client.write(data)
 
@@ -718,6 +725,7 @@ class Transaction:
         t["Tt"] = int((now - self.t_begin) * 1000)
         known = sum(max(t.get(k, 0), 0) for k in ("TR", "Tw", "Tc", "Tr"))
         t["Td"] = max(t["Ta"] - known, 0) if t.get("Tr", -1) >= 0 else -1
+        release(strm)
         for fn in self.ctx.frontend.stream_end:
             try:
                 fn(strm)

@@ -41,7 +41,7 @@ def _parse_bind(ctx: Any, args: list[str]) -> None:
 @hookimpl
 def hapx_register_directives(directives: Any) -> None:
     directives.add(Directive(
-        "bind", sections=FRONTEND_KINDS, parse=_parse_bind, active=False,
+        "bind", sections=FRONTEND_KINDS, parse=_parse_bind,
         usage=f"bind {BIND_USAGE} [param*]",
         doc=f"bind {BIND_USAGE} [param*]\n\n"
             "Listen on one or more addresses: IPv4/IPv6 with a port or a port range (one "

@@ -19,7 +19,7 @@ from hapx.plugins.confkit import (
     v_time,
 )
 
-BIND_OPTIONS = OptionTable("bind")
+BIND_OPTIONS = OptionTable("bind", owner="binds", track_active=True)
 
 TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 LEVELS = ("user", "operator", "admin")
@@ -198,3 +198,8 @@ for _name, _check, _doc in _VALUED:
     BIND_OPTIONS.add(Opt(_name, 1, _check, _doc))
 for _name, _doc in _MULTI:
     BIND_OPTIONS.add(Opt(_name, 1, v_str, _doc, multi=True))
+
+# options whose runtime exists (the others are parsed, validated and reported as not yet
+# active until their feature lands: TLS, PROXY protocol, QUIC ...)
+BIND_OPTIONS.activate("name", "id", "maxconn", "backlog", "v4v6", "v6only", "transparent",
+                      "defer-accept", "mode", "uid", "gid", "user", "group")

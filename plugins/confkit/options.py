@@ -41,9 +41,21 @@ class Opt:
 class OptionTable:
     """A small registry of options (name -> :class:`Opt`) that other plugins may extend."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, owner: str = "", track_active: bool = False) -> None:
         self.what = what
         self.opts: dict[str, Opt] = {}
+        #: with ``track_active``, using an option whose runtime is missing (not in
+        #: ``active``) is recorded as a not-yet-active keyword (``server check``...)
+        self.track_active = track_active
+        self.owner = owner
+        self.active: set[str] = set()
+
+    def activate(self, *names: str) -> None:
+        """Declare options whose runtime exists."""
+        unknown = [n for n in names if n not in self.opts]
+        if unknown:
+            raise ValueError(f"unknown {self.what} option(s): {', '.join(unknown)}")
+        self.active.update(names)
 
     def add(self, *opts: Opt) -> None:
         for opt in opts:
@@ -97,6 +109,8 @@ class OptionTable:
                 out.setdefault(word, []).append(value)
             else:
                 out[word] = value
+            if self.track_active and word not in self.active and hasattr(ctx, "mark_inactive"):
+                ctx.mark_inactive(f"{self.what} {word}", "option", self.owner)
         return out
 
     def docs(self) -> str:

@@ -60,10 +60,10 @@ class HttpReply:
             body = self.fmt.render(strm).encode("latin-1", "replace")
         for name, value in self.headers:
             msg.add(name, value.render(strm))
-        if body and self.ctype:
-            msg.add("content-type", self.ctype)
         if self.status not in (204, 304):
             msg.add("content-length", str(len(body)))
+        if body and self.ctype:
+            msg.add("content-type", self.ctype)
         msg.body = body
         msg.body_complete = True
         return msg

@@ -309,10 +309,10 @@ def directives() -> list[Directive]:
                       "original destination address in an X-Original-To header.  Stored "
                       "like forwardfor (settings['originalto']); applied later."),
         Directive("option redispatch", sections=ALL_PROXIES, negatable=True,
-                  parse=_redispatch, active=False,
+                  parse=_redispatch,
                   doc="option redispatch [<interval>]\n\nOn connection failure, retry on "
                       "another server every <interval> retries (default -1: on the last "
-                      "one).  settings['redispatch'] holds the interval.  Applied later."),
+                      "one).  settings['redispatch'] holds the interval."),
         Directive("option http-restrict-req-hdr-names", sections=ALL_PROXIES,
                   negatable=True, parse=_restrict_hdr_names, active=False,
                   doc="option http-restrict-req-hdr-names { preserve | delete | reject }\n\n"

@@ -62,14 +62,14 @@ def _parse_default_server(ctx: Any, args: list[str]) -> None:
 def hapx_register_directives(directives: Any) -> None:
     directives.add(
         Directive("server", sections=frozenset({"backend", "listen"}), parse=_parse_server,
-                  active=False, usage="server <name> <address>[:[port]] [param*]",
+                  usage="server <name> <address>[:[port]] [param*]",
                   doc="server <name> <address>[:[port]] [param*]\n\nA server of the backend. "
                       "The address may be ip:port, [ipv6]:port, a host name (resolved at "
                       "start), unix@/path, abns@, sockpair@, udp@ (mode log), rhttp@; no "
                       "port = the client's destination port, +N/-N relative to it.  "
                       "Parameters:\n" + SERVER_OPTIONS.docs()),
         Directive(DEFAULT_SERVER, sections=BE_PROXIES, parse=_parse_default_server,
-                  active=False, usage="default-server [param*]",
+                  usage="default-server [param*]",
                   doc="default-server [param*]\n\nDefault parameters of the servers declared "
                       "after it (inherited through defaults sections); 'no-<param>' cancels "
                       "an inherited one."),

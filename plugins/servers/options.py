@@ -18,7 +18,7 @@ from hapx.plugins.confkit import (
     v_time,
 )
 
-SERVER_OPTIONS = OptionTable("server")
+SERVER_OPTIONS = OptionTable("server", owner="servers", track_active=True)
 TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
@@ -235,3 +235,8 @@ SERVER_OPTIONS.add(Opt("source", 0, None, "source <addr>[:<port>] [usesrc { <add
                                           "| client | clientip } ] [interface <name>]\n\n"
                                           "Source address of server connections.",
                        greedy=_source))
+
+# options whose runtime exists (the others are parsed, validated and reported as not yet
+# active until their feature lands: health checks, queues, TLS ...)
+SERVER_OPTIONS.activate("weight", "disabled", "enabled", "backup", "id",
+                        *(n for n in ("no-backup",) if n in SERVER_OPTIONS))

@@ -1,0 +1,202 @@
+"""Listening sockets and the accept loop.
+
+:func:`open_sockets` turns one bind address into listening sockets: IPv4/IPv6 (one socket
+per port of a range), unix paths (with mode/uid/gid), abstract sockets, an inherited
+listening descriptor (``fd@<n>``, adopted as is, never bound again) and ``sockpair@<n>``
+(a unix socket over which another process sends accepted connections).
+
+:class:`Listener` accepts with its own reader callback rather than ``create_server``, so the
+engine can stop accepting while ``maxconn`` is reached: the connections then wait in the
+kernel's accept queue, none is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import os
+import pwd
+import socket
+from collections.abc import Callable
+from typing import Any
+
+#: connections accepted per readiness event before giving the loop back
+ACCEPT_BURST = 64
+
+
+class BindError(OSError):
+    """A bind that failed; ``str()`` is HAProxy's wording without the prefix."""
+
+
+def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if addr.family == "inet6" else socket.AF_INET
+    host = str(addr.ip) if addr.ip is not None else ("::" if family == socket.AF_INET6 else "")
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            v6only = 1 if opts.get("v6only") else 0
+            if opts.get("v4v6"):
+                v6only = 0
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        if opts.get("transparent") and hasattr(socket, "IP_TRANSPARENT"):
+            sock.setsockopt(socket.SOL_IP, socket.IP_TRANSPARENT, 1)
+        if opts.get("defer-accept") and hasattr(socket, "TCP_DEFER_ACCEPT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError(exc.errno, f"cannot bind socket ({exc.strerror}) [{_show(addr, port)}]"
+                        ) from None
+    return sock
+
+
+def _show(addr: Any, port: int | None) -> str:
+    if addr.family in ("inet", "inet6"):
+        ip = str(addr.ip) if addr.ip is not None else ("::" if addr.family == "inet6"
+                                                       else "0.0.0.0")
+        return f"[{ip}]:{port}" if addr.family == "inet6" else f"{ip}:{port}"
+    return addr.text
+
+
+def _unix_socket(addr: Any, opts: dict[str, Any], backlog: int) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path = addr.sockaddr()
+    try:
+        if addr.family == "unix":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        sock.bind(path)
+        if addr.family == "unix":
+            _unix_perms(path, opts)
+        sock.listen(backlog)
+    except (OSError, KeyError) as exc:
+        sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) else f"unknown user or group {exc}"
+        raise BindError(getattr(exc, "errno", 0) or 0,
+                        f"cannot bind UNIX socket ({reason}) [{addr.path}]") from None
+    return sock
+
+
+def _unix_perms(path: str, opts: dict[str, Any]) -> None:
+    mode = opts.get("mode")
+    if mode is not None:
+        os.chmod(path, int(str(mode), 8) if not isinstance(mode, int) else mode)
+    uid = opts.get("uid")
+    gid = opts.get("gid")
+    if opts.get("user") is not None:
+        uid = pwd.getpwnam(str(opts["user"])).pw_uid
+    if opts.get("group") is not None:
+        gid = grp.getgrnam(str(opts["group"])).gr_gid
+    if uid is not None or gid is not None:
+        os.chown(path, int(uid) if uid is not None else -1, int(gid) if gid is not None else -1)
+
+
+def _inherited(addr: Any) -> socket.socket:
+    try:
+        sock = socket.socket(fileno=int(addr.fd))
+    except OSError as exc:
+        raise BindError(exc.errno, f"cannot use inherited fd {addr.fd} ({exc.strerror}) "
+                                   f"[{addr.text}]") from None
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET,
+                                                              socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise BindError(0, f"inherited fd {addr.fd} is not a listening stream socket "
+                           f"[{addr.text}]")
+    return sock
+
+
+def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
+                 ) -> list[tuple[str, socket.socket]]:
+    """Listening sockets for one bind address: (kind, socket) pairs where kind is
+    ``listen`` (accept on it) or ``sockpair`` (receive accepted connections over it)."""
+    if addr.family in ("inet", "inet6"):
+        return [("listen", _ip_socket(addr, port, opts, backlog)) for port in addr.ports]
+    if addr.family in ("unix", "abns", "abnsz"):
+        return [("listen", _unix_socket(addr, opts, backlog))]
+    if addr.family == "fd":
+        return [("listen", _inherited(addr))]
+    if addr.family == "sockpair":
+        try:
+            return [("sockpair", socket.socket(fileno=int(addr.fd)))]
+        except OSError as exc:
+            raise BindError(exc.errno, f"cannot use socketpair fd {addr.fd} "
+                                       f"({exc.strerror})") from None
+    raise BindError(0, f"'{addr.text}' cannot be used to accept connections")
+
+
+class Listener:
+    """One listening socket feeding accepted connections to ``on_accept(sock, listener)``."""
+
+    def __init__(self, sock: socket.socket, kind: str, bind: Any, frontend: Any,
+                 on_accept: Callable[[socket.socket, Listener], None]) -> None:
+        self.sock = sock
+        self.kind = kind
+        self.bind = bind
+        self.frontend = frontend
+        self.on_accept = on_accept
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.accepting = False
+        self.closed = False
+        sock.setblocking(False)
+
+    @property
+    def name(self) -> str:
+        try:
+            return str(self.sock.getsockname())
+        except OSError:
+            return "?"
+
+    def resume(self) -> None:
+        if self.accepting or self.closed:
+            return
+        self.loop = self.loop or asyncio.get_running_loop()
+        self.loop.add_reader(self.sock.fileno(), self._ready)
+        self.accepting = True
+
+    def pause(self) -> None:
+        if self.accepting and self.loop is not None:
+            self.loop.remove_reader(self.sock.fileno())
+        self.accepting = False
+
+    def close(self) -> None:
+        self.pause()
+        if not self.closed:
+            self.closed = True
+            path = None
+            if self.sock.family == socket.AF_UNIX:
+                with contextlib.suppress(OSError):
+                    name = self.sock.getsockname()
+                    path = name if isinstance(name, str) and name else None
+            self.sock.close()
+            if path and getattr(self.bind.address, "family", "") == "unix":
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+    def _ready(self) -> None:
+        for _ in range(ACCEPT_BURST):
+            if not self.accepting:
+                return
+            try:
+                if self.kind == "sockpair":
+                    conn = self._receive_fd()
+                    if conn is None:
+                        return
+                else:
+                    conn, _peer = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # EMFILE/ECONNABORTED...: try again on the next event
+            conn.setblocking(False)
+            self.on_accept(conn, self)
+
+    def _receive_fd(self) -> socket.socket | None:
+        _msg, fds, _flags, _addr = socket.recv_fds(self.sock, 1, 1)
+        if not fds:
+            if not _msg:  # the other end closed the socketpair
+                self.pause()
+            return None
+        return socket.socket(fileno=fds[0])
