@@ -389,3 +389,40 @@ backend be
                     s.close()
         finally:
             blackhole.close()
+
+
+def test_sockpair_bind_receives_connections_from_another_process(tmp_path):
+    """``bind sockpair@<fd>``: another process sends accepted connections over a unix
+    socketpair (SCM_RIGHTS) and hapx serves them."""
+    with TcpEchoServer() as echo:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cfg = tmp_path / "sp.cfg"
+        cfg.write_text(DEFAULTS + f"""
+frontend fe
+    bind sockpair@{theirs.fileno()}
+    default_backend be
+backend be
+    server s1 {echo.address}
+""")
+        proc = subprocess.Popen([sys.executable, "-m", "hapx.core.cli.main", "-db", "-f",
+                                 str(cfg)], pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+        theirs.close()
+        front = socket.socket()
+        front.bind(("127.0.0.1", 0))
+        front.listen(1)
+        try:
+            client = socket.create_connection(front.getsockname())
+            accepted, _ = front.accept()
+            time.sleep(0.5)  # let hapx start reading the socketpair
+            socket.send_fds(ours, [b"c"], [accepted.fileno()])
+            accepted.close()  # hapx holds its own copy now
+            client.sendall(b"passed along")
+            client.shutdown(socket.SHUT_WR)
+            assert recv_all(client) == b"passed along"
+            client.close()
+        finally:
+            front.close()
+            ours.close()
+            proc.terminate()
+            _out, err = proc.communicate(timeout=10)
+        assert b"Traceback" not in err
