@@ -14,6 +14,7 @@ from ..records import (
     Action,
     Balancer,
     CliCommand,
+    Codec,
     Converter,
     Directive,
     Feature,
@@ -44,6 +45,7 @@ KINDS: dict[str, tuple[type[Record], ...]] = {
     "aliases": (LogAlias,),
     "acls": (AclKeyword, PredefinedAcl),
     "features": (Feature,),
+    "codecs": (Codec,),
 }
 
 ALIASES = {
@@ -51,7 +53,7 @@ ALIASES = {
     "directive": "directives", "keywords": "directives", "section": "sections",
     "balancers": "balance", "balancer": "balance", "algorithms": "balance",
     "filter": "filters", "service": "services", "command": "commands", "cli": "commands",
-    "alias": "aliases", "acl": "acls", "feature": "features",
+    "alias": "aliases", "acl": "acls", "feature": "features", "codec": "codecs",
 }
 
 #: where a fetch may be used, grouped the way rules are written
