@@ -1,0 +1,124 @@
+"""Backends and servers for the data path (mode tcp and mode http).
+
+Interface::
+
+    choose_backend(frontend, strm) -> Proxy | None
+        # the frontend's switching rules (use_backend / default_backend); a ``listen``
+        # section without either serves itself; None: no backend (HAProxy answers 503 in
+        # HTTP, closes in TCP with term state "SC")
+    picker_for(backend) -> picker          # one per backend, cached in backend.ext["picker"]
+    pick_server(backend, strm) -> Server | None
+        # use-server rules first, then the balancer; DOWN/disabled servers are skipped
+    server_target(srv, strm) -> ("unix", path) | ("inet", (host, port))
+        # a port-less server uses the client's destination port, +N/-N is relative to it
+    await connect_server(srv, strm, factory, timeout_ms) -> (transport, protocol)
+        # raises ConnectError: .term is "SC" (refused/unreachable) or "sC" (timeout connect)
+    server_state(srv) -> ServerState       # srv.live, created on first use
+
+Server live counters (``cur_conn``) are the protocols' business: increment in
+``connection_made``, decrement in ``connection_lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from ..stream import ServerState
+
+PICKER = "picker"
+
+
+class ConnectError(Exception):
+    """A server connection that could not be established; ``term`` is the termination
+    state it gives the stream ("SC" refused or unreachable, "sC" connect timeout)."""
+
+    def __init__(self, term: str, reason: str) -> None:
+        super().__init__(reason)
+        self.term = term
+
+
+def choose_backend(frontend: Any, strm: Any) -> Any:
+    switching = frontend.settings.get("switching")
+    if switching is not None:
+        backend = switching(strm)
+        if backend is not None:
+            return backend
+    return frontend if frontend.is_backend else None
+
+
+class _RoundRobin:
+    """Used only for a backend without a ``balance`` setting (none is registered)."""
+
+    def __init__(self, servers: list[Any]) -> None:
+        self.servers = servers
+        self.it = itertools.cycle(range(len(servers))) if servers else None
+
+    def pick(self, strm: Any = None) -> Any:
+        if self.it is None:
+            return None
+        for _ in range(len(self.servers)):
+            srv = self.servers[next(self.it)]
+            if getattr(srv, "usable", True) and not getattr(srv, "disabled", False):
+                return srv
+        return None
+
+
+def picker_for(backend: Any) -> Any:
+    picker = backend.ext.get(PICKER)
+    if picker is None:
+        setting = backend.settings.get("balance")
+        picker = setting.build(backend) if setting is not None else None
+        if picker is None:
+            picker = _RoundRobin([s for s in backend.servers if not s.backup])
+        backend.ext[PICKER] = picker
+    return picker
+
+
+def pick_server(backend: Any, strm: Any) -> Any:
+    switch = backend.settings.get("server_switching")
+    if switch is not None:
+        srv = switch(strm)
+        if srv is not None and getattr(srv, "usable", True):
+            return srv
+    return picker_for(backend).pick(strm)
+
+
+def server_state(srv: Any) -> ServerState:
+    st = getattr(srv, "live", None)
+    if st is None:
+        st = srv.live = ServerState()
+    return st
+
+
+def server_target(srv: Any, strm: Any) -> tuple[str, Any]:
+    addr = srv.address
+    if addr.family in ("unix", "abns", "abnsz"):
+        return "unix", addr.sockaddr()
+    host = str(addr.ip) if addr.ip is not None else addr.host
+    port = addr.port
+    if addr.port_offset is not None:
+        port = int(strm.sess.dst_port or 0) + addr.port_offset
+    elif port is None:
+        port = strm.sess.dst_port
+    return "inet", (host, port)
+
+
+async def connect_server(srv: Any, strm: Any, factory: Callable[[], asyncio.Protocol],
+                         timeout_ms: int | None) -> tuple[Any, Any]:
+    loop = asyncio.get_running_loop()
+    kind, target = server_target(srv, strm)
+    if kind == "unix":
+        coro = loop.create_unix_connection(factory, target)
+    else:
+        coro = loop.create_connection(factory, *target)
+    try:
+        if timeout_ms:
+            return await asyncio.wait_for(coro, timeout_ms / 1000)
+        return await coro
+    except TimeoutError:
+        raise ConnectError("sC", f"timeout connect to {srv.name}") from None
+    except OSError as exc:
+        raise ConnectError("SC", f"{srv.name}: {exc.strerror or exc}") from None
