@@ -35,6 +35,8 @@ def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> sock
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if opts.get("reuseport") and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             v6only = 1 if opts.get("v6only") else 0
             if opts.get("v4v6"):
@@ -48,7 +50,7 @@ def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> sock
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise BindError(exc.errno, f"cannot bind socket ({exc.strerror}) [{_show(addr, port)}]"
+        raise BindError(exc.errno, f"cannot bind socket ({exc.strerror}) for [{_show(addr, port)}]"
                         ) from None
     return sock
 

@@ -29,6 +29,19 @@ MODES = {"tcp": "hapx.core.runtime.tcp", "http": "hapx.core.runtime.http1"}
 EXT = "engine"
 
 
+class ListenerError(RuntimeError):
+    """Some listeners could not be opened (each was reported in an [ALERT])."""
+
+
+def mode_factory(mode: str) -> Any:
+    """``frontend_factory`` of the module serving ``mode``, imported on first use."""
+    try:
+        module = importlib.import_module(MODES[mode])
+    except KeyError:
+        raise ListenerError(f"mode '{mode}' cannot serve a frontend") from None
+    return module.frontend_factory
+
+
 def proxy_state(px: Any) -> ProxyState:
     st = px.ext.get("state")
     if st is None:
@@ -63,38 +76,51 @@ class Engine:
         self.listeners: list[Listener] = []
         self.factories: dict[int, Any] = {}
         #: open client connections: protocol -> frontend
-        self.conns: dict[Any, Any] = {}
+        self.conns: dict[Any, Listener] = {}
+        #: connections per bind line (bind ``maxconn``), listeners per frontend
+        self.bind_conns: dict[int, int] = {}
+        self.by_frontend: dict[int, list[Listener]] = {}
+        self.global_paused = False
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.idle = asyncio.Event()
 
     # -- starting ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Open every listener; raise BindError (already reported) when one fails."""
+        """Open every listener; report each bind that fails as HAProxy does and raise
+        :class:`ListenerError` when one did."""
         self.loop = asyncio.get_running_loop()
+        reuseport = not self.config.global_.settings.get("noreuseport")
+        failed = False
         for fe in self.config.frontends:
             if fe.settings.get("disabled") or not fe.binds:
                 continue
-            module = importlib.import_module(MODES.get(fe.mode, MODES["tcp"]))
-            self.factories[id(fe)] = module.frontend_factory(self, fe)
+            self.factories[id(fe)] = mode_factory(fe.mode)(self, fe)
             proxy_state(fe)
             for bind in fe.binds:
-                self._open(fe, bind)
+                failed = not self._open(fe, bind, reuseport) or failed
+        if failed:
+            self.close_listeners()
+            raise ListenerError("Some protocols failed to start their listeners! Exiting.")
         for lst in self.listeners:
             lst.resume()
 
-    def _open(self, fe: Any, bind: Any) -> None:
+    def _open(self, fe: Any, bind: Any, reuseport: bool) -> bool:
         backlog = int(bind.opt("backlog") or fe.settings.get("backlog") or
                       fe.settings.get("maxconn") or 1024)
+        opts = dict(bind.options)
+        opts.setdefault("reuseport", reuseport)
         try:
-            socks = open_sockets(bind.address, bind.options, backlog)
+            socks = open_sockets(bind.address, opts, backlog)
         except BindError as exc:
-            self.close_listeners()
-            msg = f"Starting {fe.kind} {fe.name}: {exc.strerror or exc}"
-            _say("alert", msg)
-            raise BindError(exc.errno, msg) from None
+            _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
+                          f"{exc.strerror or exc}")
+            return False
         for kind, sock in socks:
-            self.listeners.append(Listener(sock, kind, bind, fe, self._accepted))
+            lst = Listener(sock, kind, bind, fe, self._accepted)
+            self.listeners.append(lst)
+            self.by_frontend.setdefault(id(fe), []).append(lst)
+        return True
 
     # -- accepting -----------------------------------------------------------------------------
     def _accepted(self, sock: socket.socket, listener: Listener) -> None:
@@ -103,22 +129,24 @@ class Engine:
             sock.close()
             return
         proto = self.factories[id(fe)]()
-        self._track(proto, fe)
+        self._track(proto, listener)
         assert self.loop is not None
         task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: proto, sock))
         task.add_done_callback(lambda t, p=proto: self._adopt_failed(t, p))
-        self._update_accepting(fe)
+        self._update_accepting(listener)
 
     def _adopt_failed(self, task: asyncio.Task, proto: Any) -> None:
         if task.cancelled() or task.exception() is not None:
             self._release(proto)
 
-    def _track(self, proto: Any, fe: Any) -> None:
-        self.conns[proto] = fe
+    def _track(self, proto: Any, listener: Listener) -> None:
+        fe = listener.frontend
+        self.conns[proto] = listener
         self.proc.act_conn += 1
         st = proxy_state(fe)
         st.cur_conn += 1
         st.cum_conn = getattr(st, "cum_conn", 0) + 1
+        self.bind_conns[id(listener.bind)] = self.bind_conns.get(id(listener.bind), 0) + 1
         lost = proto.connection_lost
 
         def connection_lost(exc: Exception | None) -> None:
@@ -129,39 +157,43 @@ class Engine:
         proto.connection_lost = connection_lost
 
     def _release(self, proto: Any) -> None:
-        fe = self.conns.pop(proto, None)
-        if fe is None:
+        listener = self.conns.pop(proto, None)
+        if listener is None:
             return
         self.proc.act_conn -= 1
-        proxy_state(fe).cur_conn -= 1
+        proxy_state(listener.frontend).cur_conn -= 1
+        self.bind_conns[id(listener.bind)] -= 1
         if self.stopping:
             if not self.conns:
                 self.idle.set()
             return
-        self._update_accepting(fe)
+        self._update_accepting(listener)
 
-    def _frontend_full(self, fe: Any) -> bool:
-        limit = int(fe.settings.get("maxconn") or 0)
-        return bool(limit) and proxy_state(fe).cur_conn >= limit
+    def _full(self, lst: Listener, full_global: bool) -> bool:
+        if full_global:
+            return True
+        limit = int(lst.frontend.settings.get("maxconn") or 0)
+        if limit and proxy_state(lst.frontend).cur_conn >= limit:
+            return True
+        return bool(lst.bind.maxconn) and self.bind_conns.get(id(lst.bind), 0) >= \
+            lst.bind.maxconn
 
-    def _update_accepting(self, fe: Any) -> None:
-        """Pause listeners while a limit is reached; resume when a slot frees."""
+    def _update_accepting(self, changed: Listener) -> None:
+        """Pause listeners while a limit is reached (the connections wait in the kernel's
+        accept queue); resume them when a slot frees."""
         if self.stopping:
             return
         full_global = self.proc.act_conn >= self.maxconn
+        if not full_global and not self.global_paused:
+            # only the limits of the listener's frontend and bind may have changed
+            for lst in self.by_frontend.get(id(changed.frontend), ()):
+                if not lst.closed:
+                    (lst.pause if self._full(lst, False) else lst.resume)()
+            return
+        self.global_paused = full_global
         for lst in self.listeners:
-            if lst.closed:
-                continue
-            if lst.frontend is not fe and not full_global and lst.accepting:
-                continue
-            full = full_global or self._frontend_full(lst.frontend)
-            if lst.bind.maxconn and not full:
-                mine = sum(1 for f in self.conns.values() if f is lst.frontend)
-                full = mine >= lst.bind.maxconn
-            if full:
-                lst.pause()
-            else:
-                lst.resume()
+            if not lst.closed:
+                (lst.pause if self._full(lst, full_global) else lst.resume)()
 
     # -- stopping ----------------------------------------------------------------------------
     def close_listeners(self) -> None:

@@ -1,37 +1,58 @@
 """``mode tcp``: one stream per client connection.
 
-At accept, ``tcp-request connection`` rules run; then ``tcp-request content`` rules, which may
-wait for data up to ``tcp-request inspect-delay``; the backend comes from the frontend's
-switching rules, the server from the backend's balancer; the connection to it is opened
-with ``timeout connect`` and ``retries``.  Data then flows both ways with backpressure (a
-side stops reading while the other side's write buffer is above its high-water mark), and a
-half-close on one side is passed to the other.  At the end the stream's timers, byte counts
-and termination state are set and the frontend's ``stream_end`` observers run (logs).
+At accept, ``tcp-request connection`` then ``tcp-request session`` rules run; then the
+frontend's ``tcp-request content`` rules, which may wait for data up to ``tcp-request
+inspect-delay``; the backend comes from the frontend's switching rules, then the backend's
+own ``tcp-request content`` rules run; the server comes from the backend's balancer and the
+connection to it is opened with ``timeout connect``, ``retries`` and ``option redispatch``.
+Data then flows both ways with backpressure (a side stops reading while the other side's
+write buffer is above its high-water mark), a half-close on one side is passed to the other
+and the stream ends when both directions are done.  ``tcp-response content`` rules of the
+backend see the server's first data (up to ``tcp-response inspect-delay``).
+
+Timeouts follow HAProxy: a side's inactivity timeout (``timeout client`` for the client,
+``timeout server`` for the server, both replaced by the backend's ``timeout tunnel`` once
+the server is connected) is pushed back by any transfer on that side, and in TCP mode data
+moving one way counts as activity on both; once a side is half-closed its timeout becomes
+``timeout client-fin`` / ``timeout server-fin``.
+
+A ``use-service`` action leaves ``strm.ext["service"]``: a TCP service applet is a callable
+``applet(strm, transport) -> asyncio.Protocol`` that serves the rest of the connection (the
+data received so far is passed to its ``data_received`` first).
+
+At the end the stream's timers, byte counts and termination state are set and the
+frontend's ``stream_end`` observers run (logs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import time
 from typing import Any
 
 from ..records import ActResult
 from ..rules import run_rules
-from ..stream import Session, Stream
+from ..stream import ServerConn, Session, Stream
 from .accounting import assign_backend, assign_server, release
-from .http_server import pick_server, server_state
+from .backend import ConnectError, choose_backend, connect_server, pick_server, server_state
+from .timers import timers_of
 
 TCP_CONN = "tcp-request connection"
+TCP_SESS = "tcp-request session"
 TCP_CONTENT = "tcp-request content"
-#: bytes buffered from the client while the server connection is being set up
+TCP_RES_CONTENT = "tcp-response content"
+#: bytes buffered from a side while the other is not ready (rules, connection)
 PENDING_MAX = 256 * 1024
+_STOP = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
+
+# phases of a stream
+FE_RULES, BE_RULES, CONNECTING, FORWARDING, SERVICE, DONE = range(6)
 
 
 def _addr(info: Any) -> tuple[Any, int]:
-    import ipaddress
-
     if isinstance(info, tuple) and len(info) >= 2:
         try:
             return ipaddress.ip_address(info[0]), int(info[1])
@@ -41,15 +62,48 @@ def _addr(info: Any) -> tuple[Any, int]:
 
 
 class _Side:
-    """State of one direction's end: transport, EOF seen, bytes moved."""
+    """One end of the stream: its transport, whether it sent EOF (``eof``), whether we shut
+    our writing towards it (``shut``), whether it is closed, and the bytes it sent."""
 
-    __slots__ = ("transport", "eof", "closed", "bytes")
+    __slots__ = ("transport", "eof", "shut", "closed", "bytes", "pending", "pending_len")
 
     def __init__(self) -> None:
         self.transport: Any = None
         self.eof = False
+        self.shut = False
         self.closed = False
         self.bytes = 0
+        self.pending: list[bytes] = []
+        self.pending_len = 0
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and not self.shut:
+            self.transport.write(data)
+
+    def write_eof(self) -> None:
+        if self.closed or self.shut:
+            return
+        self.shut = True
+        with contextlib.suppress(OSError, RuntimeError, AttributeError):
+            self.transport.write_eof()
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.closed:
+            with contextlib.suppress(RuntimeError, AttributeError):
+                self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.transport is not None and not self.closed:
+            with contextlib.suppress(RuntimeError, AttributeError):
+                self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
 
 
 class TcpFrontendContext:
@@ -58,32 +112,34 @@ class TcpFrontendContext:
     def __init__(self, engine: Any, frontend: Any) -> None:
         self.engine = engine
         self.frontend = frontend
-        self.config = engine.config
         t = frontend.timeouts
         self.t_client = t.get("client")
         self.t_client_fin = t.get("client-fin")
         self.conn_rules = frontend.rules.get(TCP_CONN, [])
+        self.sess_rules = frontend.rules.get(TCP_SESS, [])
         self.content_rules = frontend.rules.get(TCP_CONTENT, [])
         self.inspect_delay = frontend.settings.get("tcp-request inspect-delay") or 0
-        self.switching = frontend.settings.get("switching")
 
 
 class TcpClient(asyncio.Protocol):
-    """The client side of a TCP stream (and the owner of the whole stream)."""
+    """The client side of a TCP stream, and the owner of the whole stream."""
 
     def __init__(self, ctx: TcpFrontendContext) -> None:
         self.ctx = ctx
         self.cli = _Side()
         self.srv = _Side()
-        self.server_proto: TcpServer | None = None
-        self.pending: list[bytes] = []
-        self.pending_len = 0
         self.strm: Stream | None = None
+        self.phase = FE_RULES
         self.t0 = time.monotonic()
-        self.timer: asyncio.TimerHandle | None = None
-        self.inspect_deadline = 0.0
-        self.inspect_timer: asyncio.TimerHandle | None = None
-        self.deciding = True
+        self.wheel = timers_of()
+        self.timer: Any = None
+        self.idle_ms = 0
+        self.idle_term = "cD"
+        self.inspect: Any = None
+        self.res_deciding = False
+        self.res_inspect: Any = None
+        self.service: Any = None
+        self.srv_counted = False
         self.finished = False
         self.term = "--"
         self.connect_task: asyncio.Task | None = None
@@ -96,137 +152,227 @@ class TcpClient(asyncio.Protocol):
         dst, dport = _addr(transport.get_extra_info("sockname"))
         sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
                        frontend=ctx.frontend)
-        self.strm = Stream(sess=sess, frontend=ctx.frontend, proc=ctx.engine.proc)
-        self.strm.timers.update({"Tw": -1, "Tc": -1, "Tt": -1})
-        if ctx.conn_rules:
-            verdict = run_rules(ctx.conn_rules, self.strm)
-            if verdict in (ActResult.DENY, ActResult.ABORT, ActResult.ERROR):
-                self.strm.counters["denied_conn"] = 1
-                transport.abort()
-                self.finished = True  # HAProxy does not log rejected connections
-                return
-        self.inspect_deadline = self.t0 + ctx.inspect_delay / 1000
-        self.arm_client_timeout()
+        strm = self.strm = Stream(sess=sess, frontend=ctx.frontend, proc=ctx.engine.proc)
+        strm.timers.update({"Tw": -1, "Tc": -1, "Tt": -1})
+        # rejected connections and sessions are not logged, as in HAProxy
+        if ctx.conn_rules and run_rules(ctx.conn_rules, strm, final=True) in _STOP:
+            strm.counters["denied_conn"] = 1
+            self.drop()
+            return
+        if ctx.sess_rules and run_rules(ctx.sess_rules, strm, final=True) in _STOP:
+            strm.counters["denied_sess"] = 1
+            self.drop()
+            return
+        self.idle_ms, self.idle_term = ctx.t_client or 0, "cR"
+        if self.idle_ms:
+            self.timer = self.wheel.schedule(self.deadline(), self.expire)
         self.decide()
+
+    def drop(self) -> None:
+        self.finished = True
+        self.phase = DONE
+        self.cli.abort()
 
     def data_received(self, data: bytes) -> None:
         self.cli.bytes += len(data)
-        self.arm_client_timeout()
-        if self.deciding or self.srv.transport is None:
-            self.pending.append(data)
-            self.pending_len += len(data)
+        if self.timer is not None:
+            self.timer.reschedule(self.deadline())
+        phase = self.phase
+        if phase == FORWARDING:
+            self.srv.write(data)
+            return
+        if phase == SERVICE:
+            self.service.data_received(data)
+            return
+        if phase == DONE:
+            return
+        cli = self.cli
+        cli.pending.append(data)
+        cli.pending_len += len(data)
+        if phase != CONNECTING:
             assert self.strm is not None
             self.strm.req_buffer += data
-            if self.pending_len > PENDING_MAX:
-                self.cli.transport.pause_reading()
-            if self.deciding:
-                self.decide()
-            return
-        self.srv.transport.write(data)
+        if cli.pending_len > PENDING_MAX:
+            cli.pause()
+        if phase in (FE_RULES, BE_RULES):
+            self.decide()
 
     def eof_received(self) -> bool:
         self.cli.eof = True
-        if self.deciding:
+        if self.phase == SERVICE:
+            return bool(self.service.eof_received())
+        if self.phase in (FE_RULES, BE_RULES):
             self.decide(final=True)
-        elif self.srv.transport is not None and not self.pending:
-            with contextlib.suppress(OSError, RuntimeError):
-                self.srv.transport.write_eof()
-        self.maybe_finish()
+        elif self.phase == FORWARDING:
+            self.srv.write_eof()
+            self.update_timeouts()
+        self.maybe_close()
         return True  # keep our write side open for the server's answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.cli.closed = True
-        if not self.finished and self.term == "--":
-            self.term = "CD" if self.srv.transport is not None else "CC"
-            if exc is None and self.cli.eof:
-                self.term = "--"
+        if self.phase == SERVICE:
+            with contextlib.suppress(Exception):
+                self.service.connection_lost(exc)
+        elif not self.finished and self.term == "--":
+            clean = exc is None and self.cli.eof
+            if self.phase in (FE_RULES, BE_RULES):
+                self.term = "CR"
+            elif self.phase == CONNECTING:
+                self.term = "CC"
+            elif not clean:
+                self.term = "CD"
         if self.srv.transport is not None and not self.srv.closed:
-            if self.srv.eof or self.cli.eof:
-                with contextlib.suppress(OSError, RuntimeError):
-                    self.srv.transport.write_eof()
-                self.srv.transport.close()
+            if self.cli.eof and exc is None:
+                self.srv.write_eof()
+                if self.srv.eof:
+                    self.srv.close()
             else:
-                self.srv.transport.abort()
+                self.srv.abort()
         if self.connect_task is not None and not self.connect_task.done():
             self.connect_task.cancel()
-        self.finish()
+        self.maybe_finish()
 
     def pause_writing(self) -> None:
-        if self.srv.transport is not None:
-            self.srv.transport.pause_reading()
+        self.srv.pause()
 
     def resume_writing(self) -> None:
-        if self.srv.transport is not None and not self.srv.closed:
-            self.srv.transport.resume_reading()
+        if not self.res_deciding:
+            self.srv.resume()
 
     def soft_stop(self) -> None:
         """TCP streams are left to finish by themselves on a graceful stop."""
 
     # -- timeouts ------------------------------------------------------------------------------
-    def arm_client_timeout(self) -> None:
-        timeout = self.ctx.t_client
-        if self.cli.eof and self.ctx.t_client_fin:
-            timeout = self.ctx.t_client_fin
-        self.arm(timeout, "cD")
+    def deadline(self) -> float:
+        return self.wheel.loop.time() * 1000 + self.idle_ms
 
-    def arm(self, ms: int | None, term: str) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if ms:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(ms / 1000, self.expire, term)
-
-    def expire(self, term: str) -> None:
-        self.timer = None
-        if self.deciding:
-            self.decide(final=True)
-            return
-        self.term = term if self.srv.transport is not None else "cR"
-        self.abort_both()
-
-    def abort_both(self) -> None:
-        if self.cli.transport is not None and not self.cli.closed:
-            self.cli.transport.abort()
-        if self.srv.transport is not None and not self.srv.closed:
-            self.srv.transport.abort()
-
-    # -- content rules, backend and server ----------------------------------------------------
-    def decide(self, final: bool = False) -> None:
+    def update_timeouts(self) -> None:
+        """Recompute the inactivity limit after a change of phase or a half-close."""
         ctx = self.ctx
         strm = self.strm
         assert strm is not None
-        if ctx.content_rules:
-            final = final or time.monotonic() >= self.inspect_deadline
-            verdict = run_rules(ctx.content_rules, strm, final=final)
-            if verdict == ActResult.YIELD:
-                if self.inspect_timer is None:
-                    loop = asyncio.get_running_loop()
-                    self.inspect_timer = loop.call_later(
-                        max(0.0, self.inspect_deadline - time.monotonic()), self.decide, True)
-                return
-            if verdict in (ActResult.DENY, ActResult.ABORT, ActResult.ERROR):
-                self.deciding = False
-                self.term = "PR"
-                strm.counters["denied_req"] = 1
-                self.cli.transport.abort()
-                return
-        if not self.deciding:
+        bt = strm.backend.timeouts if strm.backend is not None else {}
+        tunnel = bt.get("tunnel")
+        client = tunnel or ctx.t_client
+        server = tunnel or bt.get("server")
+        if (self.cli.eof or self.cli.shut) and ctx.t_client_fin:
+            client = ctx.t_client_fin
+        if (self.srv.eof or self.srv.shut) and bt.get("server-fin"):
+            server = bt.get("server-fin")
+        if client and (not server or client <= server):
+            self.idle_ms, self.idle_term = client, "cD"
+        elif server:
+            self.idle_ms, self.idle_term = server, "sD"
+        else:
+            self.idle_ms = 0
+        if not self.idle_ms:
+            if self.timer is not None:
+                self.timer.cancel()
             return
-        self.deciding = False
-        if self.inspect_timer is not None:
-            self.inspect_timer.cancel()
-            self.inspect_timer = None
-        backend = ctx.switching(strm) if ctx.switching is not None else None
-        if backend is None and ctx.frontend.is_backend:
-            backend = ctx.frontend
-        if backend is None:
-            self.term = "SC"
-            self.cli.transport.abort()
+        if self.timer is None:
+            self.timer = self.wheel.schedule(self.deadline(), self.expire)
+        else:
+            self.timer.reschedule(self.deadline())
+
+    def expire(self) -> None:
+        if self.finished or self.phase == SERVICE:
             return
-        strm.backend = backend
-        assign_backend(strm, backend)
-        self.connect_task = asyncio.get_running_loop().create_task(self.connect(backend))
+        phase = self.phase
+        if phase in (FE_RULES, BE_RULES):
+            self.term = "cR"
+        elif phase == CONNECTING:
+            self.term = "cC"
+        else:
+            self.term = self.idle_term
+        self.phase = DONE
+        self.cli.abort()
+        self.srv.abort()
+        if self.connect_task is not None and not self.connect_task.done():
+            self.connect_task.cancel()
+
+    # -- content rules, backend and server ----------------------------------------------------
+    def decide(self, final: bool = False) -> None:
+        strm = self.strm
+        assert strm is not None
+        if self.phase == FE_RULES:
+            rules = self.ctx.content_rules
+            if rules and not self.run_content(rules, self.ctx.inspect_delay, final):
+                return
+            if self.phase != FE_RULES:
+                return
+            if strm.ext.get("service") is not None:
+                self.start_service(strm.ext["service"])
+                return
+            backend = choose_backend(self.ctx.frontend, strm)
+            if backend is None:
+                self.term = "SC"
+                self.phase = DONE
+                self.cli.abort()
+                return
+            strm.backend = backend
+            assign_backend(strm, backend)
+            self.phase = BE_RULES
+            if self.inspect is not None:
+                self.inspect.cancel()
+                self.inspect = None
+        if self.phase == BE_RULES:
+            backend = strm.backend
+            rules = backend.rules.get(TCP_CONTENT, []) if backend is not self.ctx.frontend \
+                else []
+            if rules and not self.run_content(
+                    rules, backend.settings.get("tcp-request inspect-delay") or 0, final):
+                return
+            if self.phase != BE_RULES:
+                return
+            if self.inspect is not None:
+                self.inspect.cancel()
+                self.inspect = None
+            if strm.ext.get("service") is not None:
+                self.start_service(strm.ext["service"])
+                return
+            self.phase = CONNECTING
+            self.connect_task = asyncio.get_running_loop().create_task(self.connect(backend))
+
+    def run_content(self, rules: list[Any], delay: int, final: bool) -> bool:
+        """Run content rules; True when evaluation is over and the stream goes on."""
+        strm = self.strm
+        assert strm is not None
+        if self.inspect is None and delay and not final:
+            self.inspect = self.wheel.schedule(self.wheel.loop.time() * 1000 + delay,
+                                               self.decide, True)
+        final = final or not delay or self.cli.pending_len > PENDING_MAX
+        verdict = run_rules(rules, strm, final=final)
+        if verdict == ActResult.YIELD:
+            return False
+        if verdict in _STOP:
+            self.term = "PR"
+            strm.counters["denied_req"] = 1
+            self.phase = DONE
+            if self.inspect is not None:
+                self.inspect.cancel()
+            self.cli.abort()
+            return False
+        return True
+
+    def start_service(self, applet: Any) -> None:
+        """Hand the connection to a TCP service (``use-service``)."""
+        self.phase = SERVICE
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.inspect is not None:
+            self.inspect.cancel()
+        strm = self.strm
+        assert strm is not None
+        self.service = applet(strm, self.cli.transport)
+        data = b"".join(self.cli.pending)
+        self.cli.pending.clear()
+        self.cli.pending_len = 0
+        self.cli.resume()
+        if data:
+            self.service.data_received(data)
+        if self.cli.eof:
+            self.service.eof_received()
 
     async def connect(self, backend: Any) -> None:
         strm = self.strm
@@ -235,7 +381,7 @@ class TcpClient(asyncio.Protocol):
         timeout = backend.timeouts.get("connect")
         t_start = time.monotonic()
         strm.timers["Tw"] = 0
-        last_error = "SC"
+        term = "SC"
         interval = backend.settings.get("redispatch", -1) if backend.options.get(
             "redispatch") else 0
         for attempt in range(retries + 1):
@@ -244,136 +390,161 @@ class TcpClient(asyncio.Protocol):
             srv = strm.server if attempt and not redispatch else None
             if srv is None:
                 srv = pick_server(backend, strm)
-            if redispatch:
-                strm.redispatched = True
             if srv is None:
-                last_error = "SC"
+                term = "SC"
                 break
+            if redispatch and srv is not strm.server:
+                strm.redispatched = True
             strm.server = srv
+            strm.conn_retries = attempt
             assign_server(strm, srv)
             try:
-                await self.open(srv, strm, timeout)
-            except (OSError, TimeoutError):
-                strm.conn_retries = attempt + 1 if attempt < retries else attempt
-                last_error = "SC"
+                await connect_server(srv, strm, lambda: TcpServer(self), timeout)
+            except ConnectError as exc:
+                term = exc.term
                 continue
             strm.timers["Tc"] = int((time.monotonic() - t_start) * 1000)
             self.connected()
             return
-        self.term = last_error
-        if not self.cli.closed:
-            self.cli.transport.abort()
-
-    async def open(self, srv: Any, strm: Stream, timeout: int | None) -> None:
-        loop = asyncio.get_running_loop()
-        addr = srv.address
-        proto = TcpServer(self)
-        if addr.family == "unix":
-            coro = loop.create_unix_connection(lambda: proto, addr.path)
-        else:
-            host = str(addr.ip) if addr.ip is not None else addr.host
-            port = addr.port
-            if port is None:
-                port = strm.sess.dst_port
-            if getattr(addr, "port_offset", None):
-                port = strm.sess.dst_port + addr.port_offset
-            coro = loop.create_connection(lambda: proto, host, port)
-        if timeout:
-            await asyncio.wait_for(coro, timeout / 1000)
-        else:
-            await coro
-        self.server_proto = proto
+        self.term = term
+        self.phase = DONE
+        self.cli.abort()
 
     def connected(self) -> None:
-        if self.cli.closed:
-            self.srv.transport.close()
+        if self.cli.closed or self.phase != CONNECTING:
+            self.srv.abort()
             return
-        for chunk in self.pending:
+        self.phase = FORWARDING
+        strm = self.strm
+        assert strm is not None
+        res_rules = strm.backend.rules.get(TCP_RES_CONTENT)
+        if res_rules:
+            self.res_deciding = True
+            delay = strm.backend.settings.get("tcp-response inspect-delay") or 0
+            if delay:
+                self.res_inspect = self.wheel.schedule(
+                    self.wheel.loop.time() * 1000 + delay, self.decide_response, True)
+        for chunk in self.cli.pending:
             self.srv.transport.write(chunk)
-        self.pending.clear()
-        self.pending_len = 0
-        self.cli.transport.resume_reading()
+        self.cli.pending.clear()
+        self.cli.pending_len = 0
+        self.cli.resume()
         if self.cli.eof:
-            with contextlib.suppress(OSError, RuntimeError):
-                self.srv.transport.write_eof()
-        self.arm_data_timeout()
-
-    def arm_data_timeout(self) -> None:
-        backend = self.strm.backend if self.strm is not None else None
-        t = backend.timeouts if backend is not None else {}
-        tunnel = t.get("tunnel") or self.ctx.frontend.timeouts.get("tunnel")
-        if tunnel:
-            self.arm(tunnel, "cD")
-            return
-        # the shorter of both sides' inactivity timeouts triggers first
-        client, server = self.ctx.t_client, t.get("server")
-        if client and (not server or client <= server):
-            self.arm(client, "cD")
-        elif server:
-            self.arm(server, "sD")
+            self.srv.write_eof()
+        self.update_timeouts()
 
     # -- server events (called by TcpServer) ------------------------------------------------------
     def server_made(self, transport: Any) -> None:
         self.srv.transport = transport
+        strm = self.strm
+        assert strm is not None
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        assert self.strm is not None
-        server_state(self.strm.server).cur_conn += 1
+        src, sport = _addr(transport.get_extra_info("sockname"))
+        dst, dport = _addr(transport.get_extra_info("peername"))
+        strm.srv_conn = ServerConn(src=src, src_port=sport, dst=dst, dst_port=dport)
+        server_state(strm.server).cur_conn += 1
+        self.srv_counted = True
 
     def server_data(self, data: bytes) -> None:
         self.srv.bytes += len(data)
-        self.arm_data_timeout()
-        if not self.cli.closed:
-            self.cli.transport.write(data)
+        if self.timer is not None:
+            self.timer.reschedule(self.deadline())
+        if self.res_deciding:
+            srv = self.srv
+            srv.pending.append(data)
+            srv.pending_len += len(data)
+            assert self.strm is not None
+            self.strm.res_buffer += data
+            self.decide_response(srv.pending_len > PENDING_MAX)
+            return
+        self.cli.write(data)
+
+    def decide_response(self, final: bool = False) -> None:
+        if not self.res_deciding or self.phase != FORWARDING:
+            return
+        strm = self.strm
+        assert strm is not None
+        delay = strm.backend.settings.get("tcp-response inspect-delay") or 0
+        final = final or not delay or self.srv.eof
+        verdict = run_rules(strm.backend.rules[TCP_RES_CONTENT], strm, final=final)
+        if verdict == ActResult.YIELD:
+            if self.srv.pending_len > PENDING_MAX:
+                self.srv.pause()
+            return
+        self.res_deciding = False
+        if self.res_inspect is not None:
+            self.res_inspect.cancel()
+        if verdict in _STOP:
+            self.term = "PD"
+            self.phase = DONE
+            self.cli.abort()
+            self.srv.abort()
+            return
+        for chunk in self.srv.pending:
+            self.cli.write(chunk)
+        self.srv.pending.clear()
+        self.srv.pending_len = 0
+        self.srv.resume()
+        if self.srv.eof:
+            self.cli.write_eof()
+            self.maybe_close()
 
     def server_eof(self) -> None:
         self.srv.eof = True
-        if not self.cli.closed:
-            with contextlib.suppress(OSError, RuntimeError):
-                self.cli.transport.write_eof()
-        self.maybe_finish()
+        if self.res_deciding:
+            self.decide_response(True)
+        if not self.res_deciding:
+            self.cli.write_eof()
+        self.update_timeouts()
+        self.maybe_close()
 
     def server_lost(self, exc: Exception | None) -> None:
         self.srv.closed = True
-        assert self.strm is not None
-        if self.strm.server is not None:
-            server_state(self.strm.server).cur_conn -= 1
-        if not self.cli.closed:
-            if exc is not None and not self.srv.eof:
+        strm = self.strm
+        assert strm is not None
+        if self.srv_counted:
+            self.srv_counted = False
+            server_state(strm.server).cur_conn -= 1
+        if not self.cli.closed and self.phase != DONE:
+            if exc is not None or not self.srv.eof:
                 if self.term == "--":
                     self.term = "SD"
-                self.cli.transport.abort()
+                self.phase = DONE
+                self.cli.abort()
             else:
-                with contextlib.suppress(OSError, RuntimeError):
-                    self.cli.transport.write_eof()
+                self.cli.write_eof()
                 if self.cli.eof:
-                    self.cli.transport.close()
+                    self.cli.close()
+        self.maybe_finish()
 
     def server_pause_writing(self) -> None:
-        if not self.cli.closed:
-            self.cli.transport.pause_reading()
+        self.cli.pause()
 
     def server_resume_writing(self) -> None:
-        if not self.cli.closed:
-            self.cli.transport.resume_reading()
+        self.cli.resume()
 
     # -- end ---------------------------------------------------------------------------------------
+    def maybe_close(self) -> None:
+        """Both directions are done: close both ends (pending writes are flushed first)."""
+        if self.cli.eof and self.srv.eof and not self.res_deciding:
+            self.cli.close()
+            self.srv.close()
+
     def maybe_finish(self) -> None:
-        if self.cli.eof and self.srv.eof:
-            if not self.cli.closed:
-                self.cli.transport.close()
-            if self.srv.transport is not None and not self.srv.closed:
-                self.srv.transport.close()
+        if self.cli.closed and (self.srv.transport is None or self.srv.closed):
+            self.finish()
 
     def finish(self) -> None:
         if self.finished:
             return
         self.finished = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.phase = DONE
+        for handle in (self.timer, self.inspect, self.res_inspect):
+            if handle is not None:
+                handle.cancel()
         strm = self.strm
         if strm is None:
             return
@@ -388,6 +559,8 @@ class TcpClient(asyncio.Protocol):
 
 class TcpServer(asyncio.Protocol):
     """The server side of a TCP stream: forwards its events to the client side."""
+
+    __slots__ = ("owner",)
 
     def __init__(self, owner: TcpClient) -> None:
         self.owner = owner
