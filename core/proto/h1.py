@@ -78,6 +78,8 @@ def check_request_headers(headers: list[tuple[str, str]]) -> None:
     codings: list[str] = []
     lengths: set[str] = set()
     for name, value in headers:
+        if len(name) not in (14, 17):  # cheap filter: content-length, transfer-encoding
+            continue
         low = name.lower()
         if low == "transfer-encoding":
             codings += [c.strip().lower() for c in value.split(",") if c.strip()]
@@ -90,10 +92,13 @@ def check_request_headers(headers: list[tuple[str, str]]) -> None:
 
 
 def check_head_size(limits: H1Limits, first_line: int, headers: list[tuple[str, str]],
-                    response: bool) -> None:
+                    response: bool, headers_size: int | None = None) -> None:
     """A complete head that would not fit HAProxy's buffer: 414 when the request line
-    alone is too long, else 431 (502 for a response)."""
-    size = first_line + 2 + sum(len(n) + len(v) + 4 for n, v in headers) + 2
+    alone is too long, else 431 (502 for a response).  ``headers_size``: the size of the
+    header lines (``name: value`` and CRLF each) when the caller counted it."""
+    if headers_size is None:
+        headers_size = sum(len(n) + len(v) + 4 for n, v in headers)
+    size = first_line + 2 + headers_size + 2
     if size <= limits.head_max:
         return
     if response:
@@ -146,14 +151,14 @@ def encode_headers(headers: list[tuple[str, str]]) -> list[str]:
 
 
 def request_head(method: str, uri: str, version: str, headers: list[tuple[str, str]]) -> bytes:
-    parts = [f"{method} {uri} HTTP/{version}\r\n", *encode_headers(headers), "\r\n"]
-    return "".join(parts).encode("latin-1", "replace")
+    lines = "".join([f"{n.lower()}: {v}\r\n" for n, v in headers])
+    return f"{method} {uri} HTTP/{version}\r\n{lines}\r\n".encode("latin-1", "replace")
 
 
 def response_head(status: int, reason: str, headers: list[tuple[str, str]],
                   version: str = "1.1") -> bytes:
-    parts = [f"HTTP/{version} {status} {reason}\r\n", *encode_headers(headers), "\r\n"]
-    return "".join(parts).encode("latin-1", "replace")
+    lines = "".join([f"{n.lower()}: {v}\r\n" for n, v in headers])
+    return f"HTTP/{version} {status} {reason}\r\n{lines}\r\n".encode("latin-1", "replace")
 
 
 def chunk(data: bytes) -> bytes:
@@ -163,24 +168,77 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-def connection_tokens(headers: list[tuple[str, str]]) -> set[str]:
-    out: set[str] = set()
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+def connection_tokens(headers: list[tuple[str, str]]) -> set[str] | frozenset[str]:
+    out: set[str] | None = None
     for name, value in headers:
-        if name.lower() == "connection":
+        if len(name) == 10 and name.lower() == "connection":
+            if out is None:
+                out = set()
             out.update(t.strip().lower() for t in value.split(",") if t.strip())
-    return out
+    return _NO_TOKENS if out is None else out
 
 
 def body_framing(headers: list[tuple[str, str]]) -> tuple[bool, int | None]:
     """(chunked, content-length) of a message from its headers."""
+    chunked, length, _tokens, _upgrade = head_info(headers)
+    return chunked, length
+
+
+def head_info(headers: list[tuple[str, str]]
+              ) -> tuple[bool, int | None, set[str] | frozenset[str], bool]:
+    """One pass over a message's headers: (chunked, content-length, Connection tokens,
+    whether an Upgrade header is present)."""
     chunked = False
     length: int | None = None
+    tokens: set[str] | None = None
+    upgrade = False
     for name, value in headers:
-        low = name.lower()
-        if low == "transfer-encoding":
-            chunked = value.replace(" ", "").lower().endswith("chunked")
-        elif low == "content-length" and value.strip().isdigit():
-            length = int(value.strip())
+        n = len(name)
+        if n == 10:
+            if name.lower() == "connection":
+                if tokens is None:
+                    tokens = set()
+                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+        elif n == 14:
+            if name.lower() == "content-length":
+                v = value.strip()
+                if v.isdigit():
+                    length = int(v)
+        elif n == 17:
+            if name.lower() == "transfer-encoding":
+                chunked = value.replace(" ", "").lower().endswith("chunked")
+        elif n == 7 and name.lower() == "upgrade":
+            upgrade = True
     if chunked:
         length = None
-    return chunked, length
+    return chunked, length, _NO_TOKENS if tokens is None else tokens, upgrade
+
+
+def has_upgrade(headers: list[tuple[str, str]]) -> bool:
+    """Whether an Upgrade header is present."""
+    for name, _value in headers:
+        if len(name) == 7 and name.lower() == "upgrade":
+            return True
+    return False
+
+
+#: hop-by-hop headers hapx never forwards (lower case)
+HOP_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection"})
+
+
+def without_hop(headers: list[tuple[str, str]], drop_te: bool = False
+                ) -> list[tuple[str, str]]:
+    """``headers`` without the hop-by-hop ones (and without Transfer-Encoding when
+    ``drop_te``)."""
+    out = []
+    for h in headers:
+        n = len(h[0])
+        if n == 10 or n == 16 or (drop_te and n == 17):
+            low = h[0].lower()
+            if low in HOP_HEADERS or (drop_te and low == "transfer-encoding"):
+                continue
+        out.append(h)
+    return out

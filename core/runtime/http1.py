@@ -20,6 +20,9 @@ from typing import Any
 from ..proto.h1 import H1Error, H1Limits
 from ..stream import ProcState, Session
 from .http_txn import FrontendContext, Transaction
+from .timers import timers_of
+
+_monotonic = time.monotonic
 
 
 def _addr(info: Any) -> tuple[Any, int]:
@@ -32,7 +35,13 @@ def _addr(info: Any) -> tuple[Any, int]:
 
 
 class ClientConnection(asyncio.Protocol):
-    """One client connection of an HTTP frontend."""
+    """One client connection of an HTTP frontend.
+
+    Timeouts use two handles of the loop's timer wheel, kept for the connection's life:
+    ``timer`` for the client side (http-request, http-keep-alive) and ``srv_timer`` for
+    the server side of the current transaction; arming one only moves its deadline.
+    Writes made while a server's data is being parsed are gathered (``corked``) and sent
+    in one ``write`` when that data is processed."""
 
     def __init__(self, ctx: FrontendContext) -> None:
         self.ctx = ctx
@@ -43,18 +52,26 @@ class ClientConnection(asyncio.Protocol):
         self.closed = False
         self.closing = False
         self.timer: Any = None
+        self.timer_cb: Any = None
+        self.srv_timer: Any = None
+        self.srv_txn: Transaction | None = None
         self.read_paused: set[str] = set()
         self.tunnel: Any = None
         self.nreq = 0
-        self.idle_since = time.monotonic()
+        self.idle_since = _monotonic()
         self.sess: Session | None = None
         self.head_bytes = 0
         self.dead_parser = False
         self.last: Transaction | None = None
+        self.corked = False
+        self.out: list[bytes] = []
+        self.stop_asked = False
 
     # -- asyncio ---------------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        if self.ctx.wheel is None:
+            self.ctx.wheel = timers_of()
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -92,7 +109,13 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.out = []
         self.cancel_timer()
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.srv_timer is not None:
+            self.srv_timer.cancel()
+        self.srv_txn = None
         if self.tunnel is not None:
             self.tunnel.client_closed()
         for txn in list(self.txns):
@@ -149,8 +172,22 @@ class ClientConnection(asyncio.Protocol):
 
     # -- called by transactions -------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if not self.closed:
+        if self.corked:
+            self.out.append(data)
+        elif not self.closed:
             self.transport.write(data)
+
+    def cork(self) -> None:
+        """Gather the writes until :meth:`uncork` (while a server's data is parsed)."""
+        self.corked = True
+
+    def uncork(self) -> None:
+        self.corked = False
+        out = self.out
+        if out:
+            self.out = []
+            if not self.closed:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def txn_done(self, txn: Transaction, keep_alive: bool) -> None:
         """A transaction finished its response: start the next one or wait for one."""
@@ -158,8 +195,8 @@ class ClientConnection(asyncio.Protocol):
             self.txns.popleft()
         if self.parsing is txn:
             self.parsing = None
-        self.idle_since = time.monotonic()
-        if not keep_alive or self.dead_parser or self.ctx.stopping():
+        self.idle_since = _monotonic()
+        if not keep_alive or self.dead_parser or self.stop_asked or self.ctx.stopping():
             self.close()
             return
         self.resume_reading("pipeline")
@@ -188,29 +225,72 @@ class ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         self.closing = True
         self.cancel_timer()
+        if self.out:
+            self.uncork()
         if not self.closed:
             self.transport.close()
 
     def abort(self) -> None:
         self.closing = True
         self.cancel_timer()
+        self.out = []
         if not self.closed:
             self.transport.abort()
 
+    def soft_stop(self) -> None:
+        """A graceful stop began: close now when idle between requests, else let the
+        current request finish and close after its response (no keep-alive)."""
+        self.stop_asked = True
+        if self.closed or self.closing or self.tunnel is not None:
+            return
+        for txn in self.txns:
+            txn.keep_alive = False
+        if not self.txns and self.parsing is None and self.head_bytes == 0:
+            self.close()
+
     # -- timers -------------------------------------------------------------------------------
     def arm(self, ms: int | None, callback: Any) -> None:
-        self.cancel_timer()
-        if ms:
-            self.timer = asyncio.get_running_loop().call_later(ms / 1000, callback)
+        """Run ``callback`` in ``ms`` milliseconds (replaces the armed client timeout)."""
+        if not ms:
+            self.timer_cb = None
+            return
+        self.timer_cb = callback
+        wheel = self.ctx.wheel
+        deadline = wheel.loop.time() * 1000 + ms
+        timer = self.timer
+        if timer is None:
+            self.timer = wheel.schedule(deadline, self._timer_fired)
+        else:
+            timer.reschedule(deadline)
 
     def cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer_cb = None
+
+    def _timer_fired(self) -> None:
+        cb = self.timer_cb
+        self.timer_cb = None
+        if cb is not None:
+            cb()
+
+    def arm_server(self, txn: Transaction, ms: int) -> None:
+        """The server-side timeout of ``txn`` (the transaction being served)."""
+        self.srv_txn = txn
+        wheel = self.ctx.wheel
+        deadline = wheel.loop.time() * 1000 + ms
+        timer = self.srv_timer
+        if timer is None:
+            self.srv_timer = wheel.schedule(deadline, self._srv_timer_fired)
+        else:
+            timer.reschedule(deadline)
+
+    def _srv_timer_fired(self) -> None:
+        txn = self.srv_txn
+        self.srv_txn = None
+        if txn is not None:
+            txn.server_timeout()
 
     def request_timeout(self) -> None:
         """timeout http-request: the request head did not arrive in time -> 408."""
-        self.timer = None
         if self.txns or self.closed:
             return
         if self.head_bytes == 0 and self.nreq > 0:
@@ -220,7 +300,6 @@ class ClientConnection(asyncio.Protocol):
         self.bad_request(408, term="cR")
 
     def keepalive_timeout(self) -> None:
-        self.timer = None
         if not self.txns and self.head_bytes == 0:
             self.close()
         elif not self.txns:

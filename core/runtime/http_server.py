@@ -13,6 +13,7 @@ from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
 from ..stream import ServerState
+from .backend import server_target
 
 
 def server_state(srv: Any) -> ServerState:
@@ -41,10 +42,17 @@ class ServerConnection(asyncio.Protocol):
         self.uses = 0
         self.private_to: Any = None
         self.write_paused = False
+        #: the port of the server's address (0 when unknown)
+        self.peer_port = 0
+        #: (host, port) for a server written without a fixed port (see target_key)
+        self.target: Any = None
 
     # -- asyncio -----------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer_port = peer[1]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -62,10 +70,15 @@ class ServerConnection(asyncio.Protocol):
             # an idle connection receiving data is unusable
             self.close()
             return
+        client = owner.client
+        # what this data makes the transaction send to its client goes out in one write
+        client.cork()
         try:
             self.parser.feed(data)
         except H1Error:
             owner.server_error(self, "bad")
+        finally:
+            client.uncork()
 
     def eof_received(self) -> bool:
         return False
@@ -129,7 +142,8 @@ class ServerPool:
     def __init__(self) -> None:
         self.idle: list[ServerConnection] = []
 
-    def take(self, private_to: Any = None, shared: bool = True) -> ServerConnection | None:
+    def take(self, private_to: Any = None, shared: bool = True,
+             target: Any = None) -> ServerConnection | None:
         for i in range(len(self.idle) - 1, -1, -1):
             conn = self.idle[i]
             if conn.closed:
@@ -138,6 +152,8 @@ class ServerPool:
             if conn.private_to is not None and conn.private_to is not private_to:
                 continue
             if conn.private_to is None and not shared:
+                continue
+            if conn.target != target:
                 continue
             del self.idle[i]
             return conn
@@ -210,12 +226,32 @@ def pick_server(backend: Any, strm: Any) -> Any:
         return picker.pick()
 
 
-async def connect(srv: Any, factory: Any, timeout_ms: int | None) -> ServerConnection:
-    """Open a connection to ``srv`` within ``timeout_ms`` (None: no limit)."""
+def target_key(srv: Any, strm: Any) -> Any:
+    """None for a server with a fixed address; for a server written without a port (or
+    with a ``+N``/``-N`` offset) the (host, port) this stream goes to, since the port
+    follows the client's destination port: idle connections are reused only for the
+    same target."""
+    addr = srv.address
+    if addr.port is not None and addr.port_offset is None:
+        return None
+    if addr.family in ("unix", "abns", "abnsz"):
+        return None
+    return server_target(srv, strm)[1]
+
+
+async def connect(srv: Any, factory: Any, timeout_ms: int | None,
+                  strm: Any = None) -> ServerConnection:
+    """Open a connection to ``srv`` within ``timeout_ms`` (None: no limit).  A server
+    written without a port uses the client's destination port (``strm.sess.dst_port``),
+    ``+N``/``-N`` offsets are relative to it."""
     loop = asyncio.get_running_loop()
     addr = srv.address
+    target = None
     if addr.family == "unix" or addr.path:
         coro = loop.create_unix_connection(factory, addr.path)
+    elif strm is not None and (addr.port is None or addr.port_offset is not None):
+        kind, target = server_target(srv, strm)
+        coro = loop.create_connection(factory, *target)
     else:
         host = str(addr.ip) if addr.ip is not None else addr.host
         coro = loop.create_connection(factory, host, addr.port)
@@ -225,4 +261,5 @@ async def connect(srv: Any, factory: Any, timeout_ms: int | None) -> ServerConne
     else:
         _tr, proto = await coro
     proto.connect_ms = int((time.monotonic() - t0) * 1000)
+    proto.target = target
     return proto

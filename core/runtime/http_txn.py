@@ -11,21 +11,49 @@ from ..proto.errors import error_message
 from ..proto.h1 import (
     LAST_CHUNK,
     H1Limits,
-    body_framing,
     chunk,
     connection_tokens,
+    has_upgrade,
+    head_info,
     request_head,
     response_head,
+    without_hop,
 )
 from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
 from .accounting import assign_backend, assign_server, release
-from .http_server import ServerConnection, connect, pick_server, pool_of
+from .http_server import ServerConnection, connect, pick_server, pool_of, target_key
 
-_HOP = frozenset({"connection", "keep-alive", "proxy-connection"})
 _BUFFER_LIMIT = 256 * 1024
+_CONT, _STOP, _YIELD = ActResult.CONT, ActResult.STOP, ActResult.YIELD
+_ABORT, _DENY, _ERROR = ActResult.ABORT, ActResult.DENY, ActResult.ERROR
+_PASS = frozenset({_CONT, _STOP, _YIELD})
+_monotonic = time.monotonic
+_time = time.time
+
+
+class BackendInfo:
+    """What the data path reads from a backend for every request, computed once."""
+
+    __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
+                 "rules_req", "rules_res", "rules_after", "port_less")
+
+    def __init__(self, backend: Any, ctx: FrontendContext) -> None:
+        self.backend = backend
+        opts = backend.options
+        self.close = bool(ctx.httpclose or ctx.server_close or opts.get("httpclose")
+                          or opts.get("http-server-close"))
+        self.reuse = str(backend.settings.get("http-reuse", "safe"))
+        self.retries = int(backend.settings.get("retries", 3))
+        self.t_server = backend.timeouts.get("server")
+        self.t_connect = backend.timeouts.get("connect")
+        other = backend is not ctx.frontend
+        self.rules_req = list(backend.rules.get("http-request") or ()) if other else []
+        self.rules_res = list(backend.rules.get("http-response") or ()) if other else []
+        self.rules_after = (list(backend.rules.get("http-after-response") or ())
+                            if other else [])
 
 
 class FrontendContext:
@@ -49,6 +77,15 @@ class FrontendContext:
         self.httpclose = bool(frontend.options.get("httpclose"))
         self.server_close = bool(frontend.options.get("http-server-close"))
         self.private: dict[int, list[ServerConnection]] = {}
+        #: the loop's timer wheel (set by the first connection)
+        self.wheel: Any = None
+        self.backends: dict[int, BackendInfo] = {}
+
+    def backend_info(self, backend: Any) -> BackendInfo:
+        info = self.backends.get(id(backend))
+        if info is None or info.backend is not backend:
+            info = self.backends[id(backend)] = BackendInfo(backend, self)
+        return info
 
     def stopping(self) -> bool:
         return bool(getattr(self.proc, "stopping", False))
@@ -119,18 +156,18 @@ class Transaction:
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
                  head_bytes: int) -> None:
         self.client = client
-        self.ctx: FrontendContext = client.ctx
-        now = time.monotonic()
+        ctx = self.ctx = client.ctx
+        now = _monotonic()
         self.t_begin = idle_since
         self.t_req = now
-        self.req = HttpMessage(method=method, uri=uri, version=version, headers=headers)
-        self.strm = Stream(sess=client.sess, frontend=self.ctx.frontend, req=self.req,
-                           proc=self.ctx.proc, first_req=first)
-        self.strm.request_date = time.time()
-        self.strm.timers = {"Th": 0, "Ti": int((now - idle_since) * 1000), "TR": 0,
-                            "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1}
-        self.strm.counters = {"bytes_in": head_bytes, "bytes_out": 0}
-        self.req_chunked, self.req_len = body_framing(headers)
+        self.req = req = HttpMessage(method, uri, version, 0, "", headers)
+        self.strm = strm = Stream(client.sess, ctx.frontend, None, None, req,
+                                  proc=ctx.proc, first_req=first)
+        strm.request_date = _time()
+        strm.timers = {"Th": 0, "Ti": int((now - idle_since) * 1000), "TR": 0,
+                       "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1}
+        strm.counters = {"bytes_in": head_bytes, "bytes_out": 0}
+        self.req_chunked, self.req_len, tokens, self.req_upgrade = head_info(headers)
         #: a request without a body is complete with its head
         self.req_done = not self.req_chunked and not self.req_len
         self.req_buf: list[bytes] = []
@@ -147,24 +184,22 @@ class Transaction:
         self.res_started = False
         self.res_chunked_out = False
         self.interim = False
-        self.t_connect = self.t_sent = time.monotonic()
+        self.t_connect = self.t_sent = now
         self.server_ms: int | None = None
         self.res_framed = True
         self.res_discard = False
-        self.keep_alive = self._client_wants_keepalive()
+        if ctx.httpclose:
+            self.keep_alive = False
+        elif version == "1.0":
+            self.keep_alive = "keep-alive" in tokens
+        else:
+            self.keep_alive = "close" not in tokens
         self.srv_keep = True
-        self.timer: Any = None
         self.retries_left = 3
         self.logged = False
+        self.binfo: BackendInfo | None = None
 
     # -- request side ----------------------------------------------------------------------------
-    def _client_wants_keepalive(self) -> bool:
-        if self.ctx.httpclose:
-            return False
-        tokens = connection_tokens(self.req.headers)
-        if self.req.version == "1.0":
-            return "keep-alive" in tokens
-        return "close" not in tokens
 
     def request_body(self, data: bytes) -> None:
         self.strm.counters["bytes_in"] += len(data)
@@ -238,7 +273,7 @@ class Transaction:
             status, term = self.pending_error
             self.local_error(status, term, close=True)
             return
-        strm.timers["TR"] = int((time.monotonic() - self.t_req) * 1000)
+        strm.timers["TR"] = int((_monotonic() - self.t_req) * 1000)
         ctx = self.ctx
         if ctx.rules_req and self._rules(ctx.rules_req):
             return
@@ -248,12 +283,11 @@ class Transaction:
             self.local_error(503, "SC")
             return
         self.backend = strm.backend = backend
+        self.binfo = info = ctx.backend_info(backend)
         assign_backend(strm, backend)
-        if backend is not ctx.frontend:
-            rules = backend.rules.get("http-request")
-            if rules and self._rules(rules):
-                return
-        self.retries_left = int(backend.settings.get("retries", 3))
+        if info.rules_req and self._rules(info.rules_req):
+            return
+        self.retries_left = info.retries
         self._forwardfor()
         self._choose_and_connect()
 
@@ -261,8 +295,9 @@ class Transaction:
         """Run request rules; True when they answered or aborted the request."""
         strm = self.strm
         ret = run_rules(rules, strm)
-        if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
-            strm.ext.pop("rule_resume", None)
+        if ret in _PASS:
+            if "rule_resume" in strm.ext:
+                del strm.ext["rule_resume"]
             return False
         reply = strm.ext.pop("http_reply", None)
         if ret == ActResult.ABORT:
@@ -299,6 +334,9 @@ class Transaction:
             return
 
     def _reuse_mode(self) -> str:
+        info = self.binfo
+        if info is not None:
+            return info.reuse
         return str(self.backend.settings.get("http-reuse", "safe"))
 
     def _choose_and_connect(self) -> None:
@@ -310,16 +348,21 @@ class Transaction:
         self.server = strm.server = srv
         assign_server(strm, srv)
         mode = self._reuse_mode()
-        conn = self._private_conn(srv)
+        conn = self._private_conn(srv) if self.ctx.private else None
+        target = target_key(srv, strm)
+        if conn is not None and conn.target != target:
+            conn.close()
+            conn = None
         if conn is None and mode != "never":
             shared = mode in ("aggressive", "always") or not strm.first_req
-            conn = pool_of(srv).take(shared=shared)
+            conn = pool_of(srv).take(shared=shared, target=target)
         if conn is not None:
-            strm.timers["Tw"] = 0
-            strm.timers["Tc"] = 0
+            timers = strm.timers
+            timers["Tw"] = 0
+            timers["Tc"] = 0
             self.attach(conn, reused=True)
             return
-        self.t_connect = time.monotonic()
+        self.t_connect = _monotonic()
         asyncio.get_running_loop().create_task(self._connect(srv))
 
     def _private_conn(self, srv: Any) -> ServerConnection | None:
@@ -342,7 +385,7 @@ class Transaction:
 
         while True:
             try:
-                conn = await connect(srv, factory, backend.timeouts.get("connect"))
+                conn = await connect(srv, factory, backend.timeouts.get("connect"), self.strm)
             except (TimeoutError, OSError) as exc:
                 if self.finished:
                     return
@@ -359,21 +402,20 @@ class Transaction:
             conn.close()
             return
         self.strm.timers["Tw"] = 0
-        self.strm.timers["Tc"] = int((time.monotonic() - self.t_connect) * 1000)
+        self.strm.timers["Tc"] = int((_monotonic() - self.t_connect) * 1000)
         self.attach(conn, reused=False)
 
     def attach(self, conn: ServerConnection, reused: bool) -> None:
         self.sconn = conn
         conn.owner = self
         conn.uses += 1
-        self.strm.srv_conn = ServerConn(reused=reused, http_major=1)
-        peer = conn.transport.get_extra_info("peername")
-        if isinstance(peer, tuple):
-            self.strm.srv_conn.dst_port = peer[1]
-        self.t_sent = time.monotonic()
-        conn.parser.expect(self.req.method, self.upgrade_rest is not None or
-                           self.req.get("upgrade") is not None)
-        conn.write(self._request_head())
+        sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, 1)
+        sc.dst_port = conn.peer_port
+        self.t_sent = _monotonic()
+        req = self.req
+        upgrade = self.upgrade_rest is not None or has_upgrade(req.headers)
+        conn.parser.expect(req.method, upgrade)
+        conn.write(self._request_head(upgrade))
         self.head_sent = True
         if self.req_buf:
             data = b"".join(self.req_buf)
@@ -385,16 +427,13 @@ class Transaction:
             conn.write(LAST_CHUNK)
         self.arm_server_timer()
 
-    def _request_head(self) -> bytes:
+    def _request_head(self, upgrade: bool) -> bytes:
         req = self.req
-        upgrade = self.upgrade_rest is not None or req.get("upgrade") is not None
-        tokens = connection_tokens(req.headers)
-        headers = [(n, v) for n, v in req.headers if n.lower() not in _HOP]
-        close = self.ctx.httpclose or self.ctx.server_close or bool(
-            self.backend.options.get("httpclose") or self.backend.options.get(
-                "http-server-close"))
+        headers = without_hop(req.headers)
+        info = self.binfo
+        close = info.close if info is not None else BackendInfo(self.backend, self.ctx).close
         self.srv_keep = not close
-        if upgrade and "upgrade" in tokens:
+        if upgrade and "upgrade" in connection_tokens(req.headers):
             headers.append(("connection", "upgrade"))
         elif close:
             headers.append(("connection", "close"))
@@ -402,26 +441,26 @@ class Transaction:
 
     # -- server timers -----------------------------------------------------------------------
     def arm_server_timer(self) -> None:
-        ms = self.strm.ext.get("timeouts", {}).get("server") or self.backend.timeouts.get(
-            "server")
+        timeouts = self.strm.ext.get("timeouts")
+        ms = (timeouts.get("server") if timeouts else None) or (
+            self.binfo.t_server if self.binfo is not None else
+            self.backend.timeouts.get("server"))
         self.server_ms = ms
-        self.cancel_timer()
         if ms:
-            self.timer = asyncio.get_running_loop().call_later(ms / 1000, self.server_timeout)
+            self.client.arm_server(self, ms)
+        else:
+            self.cancel_timer()
 
     def touch_server_timer(self) -> None:
-        if self.timer is not None and self.server_ms:
-            self.timer.cancel()
-            self.timer = asyncio.get_running_loop().call_later(self.server_ms / 1000,
-                                                               self.server_timeout)
+        if self.server_ms and self.client.srv_txn is self:
+            self.client.arm_server(self, self.server_ms)
 
     def cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        client = self.client
+        if client.srv_txn is self:
+            client.srv_txn = None
 
     def server_timeout(self) -> None:
-        self.timer = None
         if self.finished:
             return
         if self.res_started:
@@ -442,16 +481,15 @@ class Transaction:
                                             [(n, v) for n, v in headers]))
             return
         strm = self.strm
-        strm.timers["Tr"] = int((time.monotonic() - self.t_sent) * 1000)
-        res = HttpMessage(version=version, status=status, reason=reason, headers=headers)
+        strm.timers["Tr"] = int((_monotonic() - self.t_sent) * 1000)
+        res = HttpMessage("", "", version, status, reason, headers)
         strm.res = res
         strm.status = status
-        tokens = connection_tokens(headers)
+        chunked, length, tokens, _upgrade = head_info(headers)
         if version == "1.0":
             self.srv_keep = self.srv_keep and "keep-alive" in tokens
         else:
             self.srv_keep = self.srv_keep and "close" not in tokens
-        chunked, length = body_framing(headers)
         no_body = (self.req.method == "HEAD" or status in (204, 304) or status == 101)
         self.res_framed = no_body or chunked or length is not None
         if not self.res_framed:
@@ -459,7 +497,7 @@ class Transaction:
         # http-response rules: backend then frontend, then http-after-response
         for rules in self._response_rulesets():
             ret = run_rules(rules, strm)
-            if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
+            if ret in _PASS:
                 continue
             reply = strm.ext.pop("http_reply", None)
             self._drop_server()
@@ -479,8 +517,7 @@ class Transaction:
         if self._after_rules(strm):
             return
         self.res_started = True
-        out = [(n, v) for n, v in res.headers
-               if n.lower() not in _HOP and n.lower() != "transfer-encoding"]
+        out = without_hop(res.headers, drop_te=True)
         if status == 101:
             out.append(("connection", "upgrade"))
         else:
@@ -506,7 +543,8 @@ class Transaction:
         out = []
         be = self.backend
         if be is not None and be is not self.ctx.frontend:
-            rules = be.rules.get("http-response")
+            rules = self.binfo.rules_res if self.binfo is not None else be.rules.get(
+                "http-response")
             if rules:
                 out.append(rules)
         if self.ctx.rules_res:
@@ -519,14 +557,17 @@ class Transaction:
         sets = []
         be = self.backend
         if be is not None and be is not self.ctx.frontend:
-            rules = be.rules.get("http-after-response")
+            rules = self.binfo.rules_after if self.binfo is not None else be.rules.get(
+                "http-after-response")
             if rules:
                 sets.append(rules)
         if self.ctx.rules_after:
             sets.append(self.ctx.rules_after)
+        if not sets:
+            return False
         for rules in sets:
             ret = run_rules(rules, strm)
-            if ret in (ActResult.CONT, ActResult.STOP, ActResult.YIELD):
+            if ret in _PASS:
                 continue
             strm.ext.pop("http_reply", None)
             if ret == ActResult.ABORT:
@@ -675,7 +716,7 @@ class Transaction:
             return
         if "close" in connection_tokens(msg.headers) or force_close or not self.req_done:
             self.keep_alive = False
-        headers = [(n, v) for n, v in msg.headers if n.lower() not in _HOP]
+        headers = without_hop(msg.headers)
         body = msg.body or b""
         if not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers) \
                 and msg.status not in (204, 304):
@@ -719,12 +760,17 @@ class Transaction:
             return
         self.logged = True
         strm = self.strm
-        now = time.monotonic()
+        now = _monotonic()
         t = strm.timers
         t["Ta"] = int((now - self.t_req) * 1000)
         t["Tt"] = int((now - self.t_begin) * 1000)
-        known = sum(max(t.get(k, 0), 0) for k in ("TR", "Tw", "Tc", "Tr"))
-        t["Td"] = max(t["Ta"] - known, 0) if t.get("Tr", -1) >= 0 else -1
+        tr = t.get("Tr", -1)
+        if tr >= 0:
+            known = (max(t.get("TR", 0), 0) + max(t.get("Tw", 0), 0)
+                     + max(t.get("Tc", 0), 0) + tr)
+            t["Td"] = max(t["Ta"] - known, 0)
+        else:
+            t["Td"] = -1
         release(strm)
         for fn in self.ctx.frontend.stream_end:
             try:

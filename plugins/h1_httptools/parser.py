@@ -37,6 +37,8 @@ class HttptoolsParser:
         self.url = b""
         self.status = b""
         self.headers: list[tuple[str, str]] = []
+        self.hsize = 0
+        self.max_headers = self.limits.max_headers
 
     # -- interface --------------------------------------------------------------------------------
     def expect(self, method: str, upgrade: bool = False) -> None:
@@ -97,6 +99,7 @@ class HttptoolsParser:
         self.url = b""
         self.status = b""
         self.headers = []
+        self.hsize = 0
         self.cb.on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -106,10 +109,12 @@ class HttptoolsParser:
         self.status += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(self.headers) >= self.limits.max_headers:
+        headers = self.headers
+        if len(headers) >= self.max_headers:
             self.error = H1Error(502 if self.response else 400, "too many headers")
             raise self.error
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self.hsize += len(name) + len(value) + 4
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self.head.done()
@@ -117,7 +122,7 @@ class HttptoolsParser:
         version = p.get_http_version()
         try:
             first = len(self.url) + 14 if not self.response else len(self.status) + 13
-            check_head_size(self.limits, first, self.headers, self.response)
+            check_head_size(self.limits, first, self.headers, self.response, self.hsize)
             if self.response:
                 self.status_code = p.get_status_code()
                 self.cb.on_headers(self.status_code, self.status.decode("latin-1"), version,
