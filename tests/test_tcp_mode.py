@@ -5,6 +5,7 @@ timeouts and termination states."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -223,3 +224,267 @@ backend be
             blackhole.close()
 
 
+
+
+LOGGED = """
+global
+    log {syslog} local0
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 2s
+    timeout client {client}
+    timeout server {server}
+"""
+
+
+def _term(line: str) -> str:
+    """The termination state of a tcplog line (after the byte count)."""
+    words = line.split()
+    idx = next(i for i, w in enumerate(words) if w.count("/") == 2 and w[0].isdigit()
+               or w.startswith("-1/"))
+    return words[idx + 2]
+
+
+def test_timeouts_give_haproxy_termination_states():
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    with TcpSinkServer() as sink, TcpEchoServer() as echo, UdpSyslog() as syslog:
+        p_cli, p_srv, p_tun, p_conn = free_ports(4)
+        cfg = LOGGED.format(syslog=syslog.address, client="300ms", server="10s") + f"""
+frontend fe_cli
+    bind 127.0.0.1:{p_cli}
+    default_backend sink
+frontend fe_srv
+    timeout client 10s
+    bind 127.0.0.1:{p_srv}
+    default_backend sink_short
+frontend fe_tun
+    timeout client 10s
+    bind 127.0.0.1:{p_tun}
+    default_backend tunnel
+frontend fe_conn
+    timeout client 10s
+    bind 127.0.0.1:{p_conn}
+    default_backend hole
+backend sink
+    server s {sink.address}
+backend sink_short
+    timeout server 300ms
+    server s {sink.address}
+backend tunnel
+    timeout server 100ms
+    timeout tunnel 1s
+    server s {echo.address}
+backend hole
+    timeout connect 200ms
+    retries 0
+    server s 127.0.0.1:{blackhole.getsockname()[1]}
+"""
+        try:
+            with run_hapx(cfg, ready_ports=[p_cli, p_srv, p_tun, p_conn]):
+                blocked = []
+                for _ in range(3):  # fill the backlog: later connects hang
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.connect_ex(blackhole.getsockname())
+                    blocked.append(s)
+                for port, term in ((p_cli, "cD"), (p_srv, "sD")):
+                    with socket.create_connection(("127.0.0.1", port)) as sock:
+                        sock.sendall(b"x")
+                        t0 = time.monotonic()
+                        assert recv_all(sock) == b""
+                        assert 0.25 < time.monotonic() - t0 < 3
+                    line = syslog.wait_for(1, timeout=5)[-1]
+                    assert _term(line) == term, line
+                    syslog.clear()
+                # the tunnel timeout replaces the shorter server timeout
+                with socket.create_connection(("127.0.0.1", p_tun)) as sock:
+                    sock.settimeout(5)
+                    for _ in range(3):
+                        time.sleep(0.3)
+                        sock.sendall(b"t")
+                        assert sock.recv(1) == b"t"
+                    t0 = time.monotonic()
+                    assert recv_all(sock) == b""
+                    assert 0.8 < time.monotonic() - t0 < 3
+                with socket.create_connection(("127.0.0.1", p_conn)) as sock:
+                    assert recv_all(sock) == b""
+                lines = syslog.wait_for(2, timeout=5)
+                for s in blocked:
+                    s.close()
+        finally:
+            blackhole.close()
+        assert any(" fe_tun tunnel/s " in x and _term(x) == "cD" for x in lines), lines
+        assert any(" fe_conn hole/s " in x and _term(x) == "sC" for x in lines), lines
+
+
+class _SilentServer:
+    """Accepts one connection, reads until the client's EOF, then holds the connection open
+    without answering (a server that never closes its side)."""
+
+    def __init__(self) -> None:
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.address = f"127.0.0.1:{self.lsock.getsockname()[1]}"
+        self.got_eof = threading.Event()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            conn, _ = self.lsock.accept()
+        except OSError:
+            return
+        self.conns.append(conn)
+        while conn.recv(65536):
+            pass
+        self.got_eof.set()
+
+    def close(self) -> None:
+        self.lsock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_server_fin_timeout_after_a_half_close():
+    """Once the client's half-close has been passed to the server, ``timeout server-fin``
+    bounds the wait for the server instead of the longer ``timeout server``."""
+    silent = _SilentServer()
+    with UdpSyslog() as syslog:
+        fe = free_port()
+        cfg = LOGGED.format(syslog=syslog.address, client="10s", server="10s") + f"""
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend be
+backend be
+    timeout server-fin 300ms
+    server s {silent.address}
+"""
+        try:
+            with run_hapx(cfg, ready_ports=[fe]):
+                with socket.create_connection(("127.0.0.1", fe)) as sock:
+                    sock.sendall(b"bye")
+                    sock.shutdown(socket.SHUT_WR)
+                    t0 = time.monotonic()
+                    assert recv_all(sock) == b""
+                    assert 0.25 < time.monotonic() - t0 < 3
+                line = syslog.wait_for(1, timeout=5)[0]
+            assert silent.got_eof.is_set()  # our half-close reached the server
+        finally:
+            silent.close()
+        assert _term(line) == "sD", line
+
+
+def test_server_address_forms_disabled_servers_and_live_counters():
+    """A port-less server uses the client's destination port, ``+N`` is relative to it;
+    disabled servers get no traffic."""
+    with TcpEchoServer() as echo:
+        port = int(echo.address.rsplit(":", 1)[1])
+        fe = free_port()
+        cfg = DEFAULTS + f"""
+frontend same
+    bind 127.0.0.1:{port - 1}
+    default_backend plus_one
+backend plus_one
+    server off 127.0.0.1:9 disabled
+    server s 127.0.0.1:+1
+listen portless
+    bind 127.0.0.2:{port}
+    server s 127.0.0.1
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend plus_one
+"""
+        with run_hapx(cfg, ready_ports=[port - 1, ("127.0.0.2", port), fe]):
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", port - 1)) as sock:
+                    sock.sendall(b"relative")
+                    sock.shutdown(socket.SHUT_WR)
+                    assert recv_all(sock) == b"relative"
+            with socket.create_connection(("127.0.0.2", port)) as sock:
+                sock.sendall(b"same port")
+                sock.shutdown(socket.SHUT_WR)
+                assert recv_all(sock) == b"same port"
+
+
+def test_session_backend_and_response_rules():
+    with TcpEchoServer() as echo, TcpSinkServer(send=5, half_close=True) as sink:
+        p1, p2, p3 = free_ports(3)
+        cfg = DEFAULTS + f"""
+frontend fe
+    bind 127.0.0.1:{p1}
+    tcp-request session reject if {{ dst_port {p1} }} {{ src 127.0.0.2 }}
+    tcp-request inspect-delay 1s
+    tcp-request content accept if {{ req.len ge 2 }}
+    use_backend picky if {{ req.payload(0,2) -m str ok no }}
+    default_backend be
+backend picky
+    tcp-request inspect-delay 1s
+    tcp-request content reject if {{ req.payload(0,2) -m str no }}
+    server s {echo.address}
+backend be
+    server s {echo.address}
+listen answers
+    bind 127.0.0.1:{p2}
+    tcp-response inspect-delay 1s
+    tcp-response content reject if {{ res.payload(0,3) -m str 012 }}
+    server s {sink.address}
+listen passes
+    bind 127.0.0.1:{p3}
+    tcp-response inspect-delay 1s
+    tcp-response content accept if {{ res.len ge 5 }}
+    tcp-response content reject
+    server s {sink.address}
+"""
+        with run_hapx(cfg, ready_ports=[p1, p2, p3]):
+            for payload, expected in ((b"ok!", b"ok!"), (b"no!", b""), (b"zz", b"zz")):
+                with socket.create_connection(("127.0.0.1", p1)) as sock:
+                    sock.sendall(payload)
+                    sock.shutdown(socket.SHUT_WR)
+                    try:
+                        got = recv_all(sock)
+                    except ConnectionResetError:
+                        got = b""
+                    assert got == expected, payload
+            with socket.create_connection(("127.0.0.1", p1),
+                                          source_address=("127.0.0.2", 0)) as sock:
+                try:
+                    assert recv_all(sock) == b""  # rejected at session level
+                except ConnectionResetError:
+                    pass
+            with socket.create_connection(("127.0.0.1", p2)) as sock:
+                try:
+                    assert recv_all(sock) == b""  # the server's answer was rejected
+                except ConnectionResetError:
+                    pass
+            with socket.create_connection(("127.0.0.1", p3)) as sock:
+                assert recv_all(sock) == b"01234"
+
+
+def test_socat_and_curl_clients_through_tcp_mode():
+    """Real clients: socat pipes a file through, curl speaks HTTP to an HTTP origin behind a
+    tcp-mode proxy."""
+    from netutil import OriginServer, Response
+
+    with TcpEchoServer() as echo, OriginServer({"/": Response(body=b"hello curl")}) as web:
+        p1, p2 = free_ports(2)
+        cfg = DEFAULTS + f"""
+listen echo
+    bind 127.0.0.1:{p1}
+    server s {echo.address}
+listen web
+    bind 127.0.0.1:{p2}
+    server s {web.address}
+"""
+        payload = b"".join(iter_pattern(3 * 1024 * 1024))
+        with run_hapx(cfg, ready_ports=[p1, p2]):
+            res = subprocess.run(["socat", "-t", "5", "-", f"TCP:127.0.0.1:{p1}"],
+                                 input=payload, capture_output=True, timeout=30)
+            assert res.stdout == payload
+            res = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{p2}/"],
+                                 capture_output=True, timeout=30)
+            assert res.stdout == b"hello curl"
