@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntFlag
+from ipaddress import IPv4Address
 from typing import Any
 
 from ..errors import ConfigError
@@ -207,16 +208,59 @@ class LogFormat:
         return f"LogFormat({self.text!r})"
 
 
+#: options that need more than "the text, or '-' when empty" (the general path)
+_SPECIAL = _QUOTE | _HEXA | _ESC | _BIN | _JSON | _CBOR | _HTTP
+_IPV4_TEXT: dict[int, str] = {}
+
+
+def _ipv4_text(ip: Any) -> str:
+    """str(ip) of an IPv4Address, remembered by its integer value."""
+    key = ip._ip
+    text = _IPV4_TEXT.get(key)
+    if text is None:
+        if len(_IPV4_TEXT) > 4096:
+            _IPV4_TEXT.clear()
+        text = _IPV4_TEXT[key] = str(ip)
+    return text
+
+
 def _node_fn(node: LogNode) -> Render:
     opts, typecast = int(node.options), node.typecast
+    plain = not opts & _SPECIAL and typecast == T.SAME
     if node.expr is not None:
         ev = node.expr.eval
+        if plain:
+            # the common case, "%[expr]" or "%ci" in a log line: a string or an address
+            # printed as it is; everything else goes through format_sample
+            missing = _missing(opts)
+            t_str, t_ipv4 = T.STR, T.IPV4
+
+            def render_expr_plain(strm: Any) -> str:
+                smp = ev(strm)
+                if smp is None:
+                    return missing
+                t = smp.type
+                if t is t_str:
+                    text = smp.value
+                    if text and "\x00" not in text:
+                        return text
+                elif t is t_ipv4 and type(smp.value) is IPv4Address:
+                    return _ipv4_text(smp.value)
+                return format_sample(smp, opts, typecast)
+            return render_expr_plain
 
         def render_expr(strm: Any) -> str:
             return format_sample(ev(strm), opts, typecast)
         return render_expr
     assert node.alias is not None and node.alias.render is not None
     fn = node.alias.render
+    if plain:
+        def render_alias_plain(strm: Any) -> str:
+            value = fn(strm, opts)
+            if value.__class__ is str and value and "\x00" not in value:
+                return value
+            return format_rendered(value, opts, typecast)
+        return render_alias_plain
 
     def render_alias(strm: Any) -> str:
         return format_rendered(fn(strm, opts), opts, typecast)

@@ -28,6 +28,7 @@ item that prints nothing (header captures on a proxy without captures).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time as _time
 from typing import Any
@@ -47,15 +48,33 @@ def _tz(tm: _time.struct_time) -> str:
     return f"{sign}{off // 60:02d}{off % 60:02d}"
 
 
-def _date(ts: float, *, utc: bool, millis: bool, zone: bool) -> str:
-    tm = _time.gmtime(ts) if utc else _time.localtime(ts)
+def _date_text(sec: int, utc: bool, zone: bool) -> str:
+    tm = _time.gmtime(sec) if utc else _time.localtime(sec)
     out = (f"{tm.tm_mday:02d}/{_MONTHS[tm.tm_mon - 1]}/{tm.tm_year}:{tm.tm_hour:02d}:"
            f"{tm.tm_min:02d}:{tm.tm_sec:02d}")
-    if millis:
-        out += f".{int(ts * 1000) % 1000:03d}"
     if zone:
         out += " +0000" if utc else f" {_tz(tm)}"
     return out
+
+
+#: (utc, zone) -> (second, its text): dates are formatted once per second
+_DATES: dict[tuple[bool, bool], tuple[int, str]] = {}
+
+
+def _date(ts: float, *, utc: bool, millis: bool, zone: bool) -> str:
+    sec = int(ts // 1)
+    key = (utc, zone and not millis)
+    hit = _DATES.get(key)
+    if hit is not None and hit[0] == sec:
+        text = hit[1]
+    else:
+        text = _date_text(sec, utc, zone and not millis)
+        _DATES[key] = (sec, text)
+    if millis:
+        text += f".{int(ts * 1000) % 1000:03d}"
+        if zone:
+            text += " +0000" if utc else f" {_tz(_time.gmtime(sec) if utc else _time.localtime(sec))}"
+    return text
 
 
 def _accept(strm: Any) -> float:
@@ -118,13 +137,19 @@ def _req(strm: Any) -> Any:
 _URL_ENCODE = {i: f"#{i:02X}" for i in (*range(32), *range(127, 256), ord('"'), ord("#"))}
 
 
+_URL_ENCODED = re.compile(r'[\x00-\x1f\x7f-\xff"#]')
+
+
 def _request_line(strm: Any, _o: Any = None) -> str:
     """The request line, '#XX'-encoded like HAProxy's url_encode_map; ``<BADREQ>`` when
     no request was parsed."""
-    r = _req(strm)
+    r = strm.req
     if r is None or not r.method:
         return "<BADREQ>"
-    return f"{r.method} {r.uri} HTTP/{r.version}".translate(_URL_ENCODE)
+    line = f"{r.method} {r.uri} HTTP/{r.version}"
+    if _URL_ENCODED.search(line) is None:
+        return line
+    return line.translate(_URL_ENCODE)
 
 
 def _uri_no_query(r: Any) -> str:
@@ -140,7 +165,12 @@ def _query(r: Any) -> str:
 _HDR_ESCAPE = frozenset('"#{|}')
 
 
+_HDR_ENCODED = re.compile(r'[\x00-\x1f\x7f-\uffff"#{|}]')
+
+
 def _hdr_encode(value: str) -> str:
+    if _HDR_ENCODED.search(value) is None:
+        return value
     return "".join(f"#{ord(c):02X}" if c in _HDR_ESCAPE or ord(c) < 32 or ord(c) > 126
                    else c for c in value)
 
@@ -189,11 +219,17 @@ def _r(fn: Any) -> Any:
 
 
 def _t(name: str) -> Any:
-    return _r(lambda s: str(_timer(s, name)))
+    def render(strm: Any, _options: Any = None) -> str:
+        value = strm.timers.get(name)
+        return str(value if value is not None else _timer(strm, name))
+    return render
 
 
 def _c(name: str) -> Any:
-    return _r(lambda s: str(_count(s, name)))
+    def render(strm: Any, _options: Any = None) -> str:
+        value = strm.counters.get(name)
+        return str(value if value is not None else _count(strm, name))
+    return render
 
 
 # name: (fetch or None, render or None, uses, explanation)

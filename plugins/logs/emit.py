@@ -53,6 +53,18 @@ from .targets import LEVELS, LogTarget
 
 LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO = 3, 4, 5, 6
 _LEVEL_CODES = {name: i for i, name in enumerate(LEVELS)}
+#: log formats whose header holds no sub-second time and no structured data
+_SECOND_FORMATS = frozenset({"", "local", "rfc3164", "priority", "short", "raw"})
+
+
+def frame_bytes(header: bytes, message: bytes, maxlen: int) -> bytes:
+    """:func:`~.senders.frame` with the header already encoded."""
+    if message and message[-1] in (10, 0):
+        message = message.rstrip(b"\n\x00")
+    data = header + message
+    if len(data) > maxlen - 1:
+        data = data[:maxlen - 1]
+    return data + b"\n"
 
 
 def program_name() -> str:
@@ -139,6 +151,9 @@ class ProxyLog:
         self.tag = tag
         self.host = host
         self.needs_sd = any(lg.target.format == "rfc5424" for lg in self.loggers)
+        #: (logger index, level) -> (pid, second, encoded header) for the formats whose
+        #: header changes at most once per second
+        self._headers: dict[tuple[int, int], tuple[int, int, bytes]] = {}
 
     def send(self, level: int, message: bytes, *, sd: str = "",
              now: float | None = None) -> int:
@@ -146,17 +161,29 @@ class ProxyLog:
         did."""
         if now is None:
             now = time.time()
-        pid = str(os.getpid())
+        pid = os.getpid()
+        sec = int(now)
         count = 0
-        for lg in self.loggers:
+        for i, lg in enumerate(self.loggers):
             t = lg.target
             if level > t.level:
                 continue
             if lg.sampler is not None and not lg.sampler.take():
                 continue
-            header = build_header(t.format, t.facility, max(level, t.minlevel), now=now,
-                                  tag=self.tag, pid=pid, host=self.host, sd=sd)
-            lg.sender.send(frame(header, message, t.maxlen))
+            lvl = max(level, t.minlevel)
+            if t.format in _SECOND_FORMATS:
+                key = (i, lvl)
+                hit = self._headers.get(key)
+                if hit is None or hit[1] != sec or hit[0] != pid:
+                    head = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
+                                        pid=str(pid), host=self.host, sd=sd)
+                    hit = self._headers[key] = (pid, sec, head.encode("latin-1", "replace"))
+                data = frame_bytes(hit[2], message, t.maxlen)
+            else:
+                header = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
+                                      pid=str(pid), host=self.host, sd=sd)
+                data = frame(header, message, t.maxlen)
+            lg.sender.send(data)
             count += 1
         return count
 
