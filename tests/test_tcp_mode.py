@@ -112,7 +112,7 @@ backend be
 def test_connect_failure_retries_then_redispatches_and_logs():
     dead = free_port()
     with TcpEchoServer() as echo, UdpSyslog() as syslog:
-        fe = free_port()
+        fe, fe2 = free_ports(2)
         cfg = f"""
 global
     log {syslog.address} local0
@@ -129,12 +129,11 @@ backend be
     server dead 127.0.0.1:{dead}
     server live {echo.address}
 frontend fe2
-    bind 127.0.0.1:{fe + 1 if fe < 65000 else fe - 1}
+    bind 127.0.0.1:{fe2}
     default_backend onlydead
 backend onlydead
     server dead 127.0.0.1:{dead}
 """
-        fe2 = fe + 1 if fe < 65000 else fe - 1
         with run_hapx(cfg, ready_ports=[fe, fe2]):
             with socket.create_connection(("127.0.0.1", fe)) as sock:
                 sock.sendall(b"hello")

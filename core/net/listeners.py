@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import grp
 import os
 import pwd
@@ -23,6 +24,8 @@ from typing import Any
 
 #: connections accepted per readiness event before giving the loop back
 ACCEPT_BURST = 64
+#: seconds an accept loop rests when the process is out of descriptors or memory
+RESOURCE_PAUSE = 0.1
 
 
 class BindError(OSError):
@@ -190,8 +193,14 @@ class Listener:
                     conn, _peer = self.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
-                return  # EMFILE/ECONNABORTED...: try again on the next event
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # out of resources: stop polling a ready socket for a moment rather
+                    # than spinning; the connections wait in the kernel's queue
+                    self.pause()
+                    if self.loop is not None:
+                        self.loop.call_later(RESOURCE_PAUSE, self.resume)
+                return  # ECONNABORTED...: try again on the next event
             conn.setblocking(False)
             self.on_accept(conn, self)
 

@@ -231,7 +231,9 @@ class TcpClient(asyncio.Protocol):
                 self.srv.abort()
         if self.connect_task is not None and not self.connect_task.done():
             self.connect_task.cancel()
-        self.maybe_finish()
+        # the stream ends with its client connection (the server side is closing now):
+        # observers see it still counted, as HAProxy logs before releasing the connection
+        self.finish()
 
     def pause_writing(self) -> None:
         self.srv.pause()
