@@ -487,3 +487,35 @@ listen web
             res = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{p2}/"],
                                  capture_output=True, timeout=30)
             assert res.stdout == b"hello curl"
+
+
+def test_timer_wheel_fires_never_early_and_follows_reschedules():
+    import asyncio
+
+    from hapx.core.runtime.timers import TICK_MS, now_ms, timers_of
+
+    async def scenario() -> list[tuple[str, float]]:
+        wheel = timers_of()
+        fired: list[tuple[str, float]] = []
+        t0 = now_ms()
+
+        def note(name: str) -> None:
+            fired.append((name, now_ms() - t0))
+        wheel.schedule(t0 + 50, note, "plain")
+        later = wheel.schedule(t0 + 30, note, "pushed back")
+        earlier = wheel.schedule(t0 + 200, note, "pulled in")
+        gone = wheel.schedule(t0 + 40, note, "cancelled")
+        revived = wheel.schedule(t0 + 20, note, "revived")
+        later.reschedule(t0 + 120)
+        earlier.reschedule(t0 + 10)
+        gone.cancel()
+        revived.cancel()
+        revived.reschedule(t0 + 80)
+        await asyncio.sleep(0.3)
+        assert len(wheel) == 0
+        return fired
+
+    fired = asyncio.run(scenario())
+    assert [name for name, _ in fired] == ["pulled in", "plain", "revived", "pushed back"]
+    for (_name, at), due in zip(fired, (10, 50, 80, 120), strict=True):
+        assert due <= at < due + TICK_MS + 40

@@ -144,6 +144,7 @@ class Listener:
         self.on_accept = on_accept
         self.loop: asyncio.AbstractEventLoop | None = None
         self.accepting = False
+        self.resting = False
         self.closed = False
         sock.setblocking(False)
 
@@ -154,6 +155,11 @@ class Listener:
         except OSError:
             return "?"
 
+    def _rested(self) -> None:
+        if self.resting:
+            self.resting = False
+            self.resume()
+
     def resume(self) -> None:
         if self.accepting or self.closed:
             return
@@ -162,6 +168,7 @@ class Listener:
         self.accepting = True
 
     def pause(self) -> None:
+        self.resting = False  # the engine's decision wins over a rest in progress
         if self.accepting and self.loop is not None:
             self.loop.remove_reader(self.sock.fileno())
         self.accepting = False
@@ -198,8 +205,9 @@ class Listener:
                     # out of resources: stop polling a ready socket for a moment rather
                     # than spinning; the connections wait in the kernel's queue
                     self.pause()
+                    self.resting = True
                     if self.loop is not None:
-                        self.loop.call_later(RESOURCE_PAUSE, self.resume)
+                        self.loop.call_later(RESOURCE_PAUSE, self._rested)
                 return  # ECONNABORTED...: try again on the next event
             conn.setblocking(False)
             self.on_accept(conn, self)

@@ -116,7 +116,8 @@ class TimerWheel:
                 except Exception as exc:  # noqa: BLE001 - one callback never stops the wheel
                     self.loop.call_exception_handler({
                         "message": "timer callback failed", "exception": exc})
-        if self.ticks and self.armed is None:
+        # handles filed again above may have armed a later slot than the earliest one
+        if self.ticks and (self.armed is None or self.armed_tick != self.ticks[0]):
             self._arm(self.ticks[0])
 
     def __len__(self) -> int:
