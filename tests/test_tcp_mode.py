@@ -519,3 +519,46 @@ def test_timer_wheel_fires_never_early_and_follows_reschedules():
     assert [name for name, _ in fired] == ["pulled in", "plain", "revived", "pushed back"]
     for (_name, at), due in zip(fired, (10, 50, 80, 120), strict=True):
         assert due <= at < due + TICK_MS + 40
+
+
+def test_retries_wait_the_turn_around_timer_on_a_refusing_server():
+    """A refused connection is retried on the same server after min(timeout connect, 1s),
+    ``retries`` times, then the client is closed with SC; a redispatch goes elsewhere at
+    once."""
+    dead = free_port()
+    with TcpEchoServer() as echo, UdpSyslog() as syslog:
+        p1, p2 = free_ports(2)
+        cfg = LOGGED.format(syslog=syslog.address, client="10s", server="10s") + f"""
+frontend fe
+    bind 127.0.0.1:{p1}
+    default_backend dead
+frontend fe2
+    bind 127.0.0.1:{p2}
+    default_backend spread
+backend dead
+    timeout connect 200ms
+    retries 2
+    server s 127.0.0.1:{dead}
+backend spread
+    retries 1
+    option redispatch 1
+    balance static-rr
+    server d 127.0.0.1:{dead}
+    server live {echo.address}
+"""
+        with run_hapx(cfg, ready_ports=[p1, p2]):
+            with socket.create_connection(("127.0.0.1", p1)) as sock:
+                t0 = time.monotonic()
+                assert recv_all(sock) == b""
+                assert 0.35 < time.monotonic() - t0 < 3  # two waits of 200ms
+            with socket.create_connection(("127.0.0.1", p2)) as sock:
+                t0 = time.monotonic()
+                sock.sendall(b"again")
+                sock.shutdown(socket.SHUT_WR)
+                assert recv_all(sock) == b"again"
+                assert time.monotonic() - t0 < 0.5
+            lines = syslog.wait_for(2, timeout=5)
+        failed = next(x for x in lines if " fe dead/s " in x)
+        assert _term(failed) == "SC" and " 1/1/0/0/2 " in failed, failed
+        moved = next(x for x in lines if " fe2 spread/live " in x)
+        assert _term(moved) == "--" and "/+1 " in moved, moved

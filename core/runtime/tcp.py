@@ -46,6 +46,8 @@ TCP_CONTENT = "tcp-request content"
 TCP_RES_CONTENT = "tcp-response content"
 #: bytes buffered from a side while the other is not ready (rules, connection)
 PENDING_MAX = 256 * 1024
+#: HAProxy's longest wait before retrying a server that refused a connection (ms)
+TURN_AROUND = 1000
 _STOP = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 # phases of a stream
@@ -387,8 +389,9 @@ class TcpClient(asyncio.Protocol):
         interval = backend.settings.get("redispatch", -1) if backend.options.get(
             "redispatch") else 0
         for attempt in range(retries + 1):
+            # option redispatch <P>: every Pth retry; <-N>: the Nth retry before the last
             redispatch = attempt > 0 and interval != 0 and (
-                attempt % interval == 0 if interval > 0 else attempt == retries)
+                attempt % interval == 0 if interval > 0 else attempt == retries + 1 + interval)
             srv = strm.server if attempt and not redispatch else None
             if srv is None:
                 srv = pick_server(backend, strm)
@@ -397,9 +400,13 @@ class TcpClient(asyncio.Protocol):
                 break
             if redispatch and srv is not strm.server:
                 strm.redispatched = True
-            strm.server = srv
             strm.conn_retries = attempt
             assign_server(strm, srv)
+            if attempt and term == "SC" and srv is strm.server and not redispatch:
+                # HAProxy's turn-around timer: a server that refused will likely refuse
+                # again at once, so wait min(timeout connect, 1s) before retrying it
+                await asyncio.sleep(min(timeout or TURN_AROUND, TURN_AROUND) / 1000)
+            strm.server = srv
             try:
                 await connect_server(srv, strm, lambda: TcpServer(self), timeout)
             except ConnectError as exc:
