@@ -27,6 +27,7 @@ _TCP_RULESETS = frozenset({RuleSet.TCP_REQ_CONN, RuleSet.TCP_REQ_SESS, RuleSet.T
 
 
 _RESUME = "rule_resume"
+_CONT, _YIELD = ActResult.CONT, ActResult.YIELD
 
 
 class UnexpectedWord(ConfigError):
@@ -55,7 +56,8 @@ def run_rules(rules: list[Rule], strm: Any, *, final: bool = False) -> ActResult
     With ``final`` (the inspect delay expired, or no more data can come) a condition that
     still cannot decide counts as not matching, as HAProxy does.
     """
-    resume = strm.ext.get(_RESUME)
+    ext = strm.ext
+    resume = ext.get(_RESUME) if ext else None
     start = resume.pop(id(rules), 0) if resume else 0
     for idx in range(start, len(rules)):
         rule = rules[idx]
@@ -66,16 +68,16 @@ def run_rules(rules: list[Rule], strm: Any, *, final: bool = False) -> ActResult
                 if final:
                     continue
                 strm.ext.setdefault(_RESUME, {})[id(rules)] = idx
-                return ActResult.YIELD
+                return _YIELD
             if not verdict:
                 continue
         ret = rule.action.run(strm)
-        if ret == ActResult.YIELD:
+        if ret == _CONT:
+            continue
+        if ret == _YIELD:
             strm.ext.setdefault(_RESUME, {})[id(rules)] = idx
-            return ret
-        if ret != ActResult.CONT:
-            return ret
-    return ActResult.CONT
+        return ret
+    return _CONT
 
 
 # ---------------------------------------------------------------------------------------------

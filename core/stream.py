@@ -30,10 +30,12 @@ class HttpMessage:
     trailers: list[tuple[str, str]] = field(default_factory=list)
 
     # -- headers -------------------------------------------------------------------------------
+    # (names are compared by length first: lower() runs only on the candidates)
     def get_all(self, name: str) -> list[str]:
         """Every full value of the header ``name`` (case-insensitive), in order."""
         low = name.lower()
-        return [v for n, v in self.headers if n.lower() == low]
+        size = len(low)
+        return [v for n, v in self.headers if len(n) == size and n.lower() == low]
 
     def get(self, name: str) -> str | None:
         vals = self.get_all(name)
@@ -44,9 +46,13 @@ class HttpMessage:
 
     def remove(self, name: str) -> int:
         low = name.lower()
-        before = len(self.headers)
-        self.headers = [(n, v) for n, v in self.headers if n.lower() != low]
-        return before - len(self.headers)
+        size = len(low)
+        headers = self.headers
+        kept = [h for h in headers if len(h[0]) != size or h[0].lower() != low]
+        if len(kept) == len(headers):
+            return 0
+        self.headers = kept
+        return len(headers) - len(kept)
 
     def set(self, name: str, value: str) -> None:
         self.remove(name)

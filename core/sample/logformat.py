@@ -249,6 +249,17 @@ def _node_fn(node: LogNode) -> Render:
                 return format_sample(smp, opts, typecast)
             return render_expr_plain
 
+        if not opts & (_SPECIAL & ~_HTTP) and typecast == T.SAME:
+            # a header value or a body ("http" context): addresses need no escaping
+            t_ipv4 = T.IPV4
+
+            def render_expr_http(strm: Any) -> str:
+                smp = ev(strm)
+                if smp is not None and smp.type is t_ipv4 and type(smp.value) is IPv4Address:
+                    return _ipv4_text(smp.value)
+                return format_sample(smp, opts, typecast)
+            return render_expr_http
+
         def render_expr(strm: Any) -> str:
             return format_sample(ev(strm), opts, typecast)
         return render_expr
