@@ -6,25 +6,12 @@ connection establishment with ``timeout connect`` and retries.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import socket
 import time
 from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
-from ..stream import ServerState
-from .backend import server_target
-
-
-def server_state(srv: Any) -> ServerState:
-    st = getattr(srv, "live", None)
-    if st is None:
-        st = ServerState()
-        try:
-            srv.live = st
-        except AttributeError:
-            pass
-    return st
+from .backend import server_state, server_target
 
 
 class ServerConnection(asyncio.Protocol):
@@ -184,46 +171,6 @@ def pool_of(srv: Any) -> ServerPool:
         pool = ServerPool()
         srv._hapx_pool = pool
     return pool
-
-
-class _RoundRobin:
-    def __init__(self, servers: list[Any]) -> None:
-        self.servers = servers
-        self.it = itertools.cycle(range(len(servers))) if servers else None
-
-    def pick(self, strm: Any = None) -> Any:
-        if self.it is None:
-            return None
-        for _ in range(len(self.servers)):
-            srv = self.servers[next(self.it)]
-            if getattr(srv, "usable", True) and not getattr(srv, "disabled", False):
-                return srv
-        return None
-
-
-def picker_for(backend: Any) -> Any:
-    """The load-balancing picker of ``backend``, built once (``backend.ext["picker"]``)."""
-    picker = backend.ext.get("picker")
-    if picker is None:
-        setting = backend.settings.get("balance")
-        picker = setting.build(backend) if setting is not None else None
-        if picker is None:
-            picker = _RoundRobin([s for s in backend.servers if not s.backup])
-        backend.ext["picker"] = picker
-    return picker
-
-
-def pick_server(backend: Any, strm: Any) -> Any:
-    switch = backend.settings.get("server_switching")
-    if switch is not None:
-        srv = switch(strm)
-        if srv is not None and getattr(srv, "usable", True):
-            return srv
-    picker = picker_for(backend)
-    try:
-        return picker.pick(strm)
-    except TypeError:
-        return picker.pick()
 
 
 def target_key(srv: Any, strm: Any) -> Any:

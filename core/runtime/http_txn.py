@@ -24,7 +24,8 @@ from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
 from .accounting import assign_backend, assign_server, release
-from .http_server import ServerConnection, connect, pick_server, pool_of, target_key
+from .backend import pick_server
+from .http_server import ServerConnection, connect, pool_of, target_key
 
 _BUFFER_LIMIT = 256 * 1024
 _CONT, _STOP, _YIELD = ActResult.CONT, ActResult.STOP, ActResult.YIELD

@@ -1,6 +1,6 @@
 """``bind`` lines of frontends and listen sections: addresses, port ranges and the options of
-HAProxy's section 5.1.  Listeners are opened by the data path (a later issue): the directive
-is registered inactive and only parses and validates."""
+HAProxy's section 5.1.  The engine (core/runtime/engine.py) opens the listeners; options whose
+runtime is missing (TLS, PROXY protocol, QUIC ...) are reported as not yet active."""
 
 from __future__ import annotations
 
