@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpMessage:
     """A request or a response: start line, headers, body and trailers."""
 
@@ -77,7 +77,7 @@ class HttpMessage:
         return None if q < 0 else self.uri[q + 1:]
 
 
-@dataclass
+@dataclass(slots=True)
 class Session:
     """One client connection."""
 
@@ -105,9 +105,11 @@ class Session:
     conn_err: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Stream:
-    """One request (HTTP) or one connection's flow (TCP) through a frontend and a backend."""
+    """One request (HTTP) or one connection's flow (TCP) through a frontend and a backend.
+
+    The HTTP/1 data path builds it with positional arguments in this field order."""
 
     sess: Session
     frontend: Any = None
@@ -149,7 +151,7 @@ class Stream:
     first_req: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class ServerConn:
     """The connection to a server used by a stream."""
 

@@ -155,6 +155,23 @@ def request_head(method: str, uri: str, version: str, headers: list[tuple[str, s
     return f"{method} {uri} HTTP/{version}\r\n{lines}\r\n".encode("latin-1", "replace")
 
 
+def forward_request_head(method: str, uri: str, headers: list[tuple[str, str]],
+                         last: str = "") -> bytes:
+    """``request_head(method, uri, "1.1", without_hop(headers) + [last])`` in one pass:
+    ``last`` is a complete extra header line (``"connection: close\r\n"``) or empty."""
+    lines = [f"{method} {uri} HTTP/1.1\r\n"]
+    add = lines.append
+    hop = HOP_HEADERS
+    for n, v in headers:
+        k = len(n)
+        if (k == 10 or k == 16) and n.lower() in hop:
+            continue
+        add(f"{n.lower()}: {v}\r\n")
+    add(last)
+    add("\r\n")
+    return "".join(lines).encode("latin-1", "replace")
+
+
 def response_head(status: int, reason: str, headers: list[tuple[str, str]],
                   version: str = "1.1") -> bytes:
     lines = "".join([f"{n.lower()}: {v}\r\n" for n, v in headers])

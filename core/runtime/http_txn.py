@@ -13,9 +13,9 @@ from ..proto.h1 import (
     H1Limits,
     chunk,
     connection_tokens,
+    forward_request_head,
     has_upgrade,
     head_info,
-    request_head,
     response_head,
     without_hop,
 )
@@ -153,6 +153,14 @@ class _Tunnel:
 class Transaction:
     """One request/response exchange of a client connection."""
 
+    __slots__ = ("client", "ctx", "t_begin", "t_req", "req", "strm", "req_chunked",
+                 "req_len", "req_upgrade", "req_done", "req_buf", "req_buffered",
+                 "upgrade_rest", "started", "finished", "invalid", "pending_error",
+                 "backend", "server", "sconn", "head_sent", "res_started",
+                 "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
+                 "res_framed", "res_discard", "keep_alive", "srv_keep", "retries_left",
+                 "logged", "binfo")
+
     def __init__(self, client: Any, method: str, uri: str, version: str,
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
                  head_bytes: int) -> None:
@@ -161,30 +169,26 @@ class Transaction:
         now = _monotonic()
         self.t_begin = idle_since
         self.t_req = now
-        self.req = req = HttpMessage(method, uri, version, 0, "", headers)
-        self.strm = strm = Stream(client.sess, ctx.frontend, None, None, req,
-                                  proc=ctx.proc, first_req=first)
-        strm.request_date = _time()
-        strm.timers = {"Th": 0, "Ti": int((now - idle_since) * 1000), "TR": 0,
-                       "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1}
-        strm.counters = {"bytes_in": head_bytes, "bytes_out": 0}
+        self.req = req = HttpMessage(method, uri, version, 0, "", headers, None, False, [])
+        # timers and counters are passed in: their default factories are not run
+        self.strm = Stream(client.sess, ctx.frontend, None, None, req, None, {}, {}, {},
+                           b"", b"", 0, None, _time(), -1, None, [], [],
+                           {"Th": 0, "Ti": int((now - idle_since) * 1000), "TR": 0,
+                            "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1},
+                           {"bytes_in": head_bytes, "bytes_out": 0}, "--", {}, ctx.proc,
+                           None, 0, False, None, first)
         self.req_chunked, self.req_len, tokens, self.req_upgrade = head_info(headers)
         #: a request without a body is complete with its head
         self.req_done = not self.req_chunked and not self.req_len
         self.req_buf: list[bytes] = []
         self.req_buffered = 0
         self.upgrade_rest: bytes | None = None
-        self.started = False
-        self.finished = False
-        self.invalid = False
+        self.started = self.finished = self.invalid = False
         self.pending_error: tuple[int, str] | None = None
         self.backend: Any = None
         self.server: Any = None
         self.sconn: ServerConnection | None = None
-        self.head_sent = False
-        self.res_started = False
-        self.res_chunked_out = False
-        self.interim = False
+        self.head_sent = self.res_started = self.res_chunked_out = self.interim = False
         self.t_connect = self.t_sent = now
         self.server_ms: int | None = None
         self.res_framed = True
@@ -430,15 +434,16 @@ class Transaction:
 
     def _request_head(self, upgrade: bool) -> bytes:
         req = self.req
-        headers = without_hop(req.headers)
         info = self.binfo
         close = info.close if info is not None else BackendInfo(self.backend, self.ctx).close
         self.srv_keep = not close
         if upgrade and "upgrade" in connection_tokens(req.headers):
-            headers.append(("connection", "upgrade"))
+            last = "connection: upgrade\r\n"
         elif close:
-            headers.append(("connection", "close"))
-        return request_head(req.method, req.uri, "1.1", headers)
+            last = "connection: close\r\n"
+        else:
+            last = ""
+        return forward_request_head(req.method, req.uri, req.headers, last)
 
     # -- server timers -----------------------------------------------------------------------
     def arm_server_timer(self) -> None:
