@@ -9,6 +9,7 @@ wait).  Declaring the same name again adds alternatives, OR-ed in order.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
@@ -70,6 +71,33 @@ class AclExpr:
     @property
     def points(self) -> Point:
         return available_points(self.uses)
+
+    def tester(self) -> Callable[[Any], bool | None]:
+        """A function ``strm -> True (MATCH) / False (NOMATCH) / None (MISS)`` with the
+        same result as :meth:`exec`, without the result enum; a single-valued fetch is
+        tested without building the list of its values."""
+        test = self._test
+        if self.expr.fetch.values is not None:
+            eval_all = self._eval_all
+
+            def test_all(strm: Any) -> bool | None:
+                may_change = False
+                for smp in eval_all(strm):
+                    if test(smp):
+                        return True
+                    may_change = bool(smp.flags & F_MAY_CHANGE)
+                return None if may_change else False
+            return test_all
+        ev = self.expr.eval
+
+        def test_one(strm: Any) -> bool | None:
+            smp = ev(strm)
+            if smp is None:
+                return False
+            if test(smp):
+                return True
+            return None if smp.flags & F_MAY_CHANGE else False
+        return test_one
 
     def exec(self, strm: Any) -> AclResult:
         """Try each value of the sample until one matches."""

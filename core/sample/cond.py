@@ -8,6 +8,7 @@ complete) makes the whole condition answer None so the rule can wait.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError
@@ -45,6 +46,9 @@ class Condition:
         self.text = text
         self.suites = suites
         self.unless = unless
+        # compiled on the first evaluation, once every ``acl`` line of the configuration
+        # has been read (a later line with the same name adds to the ACL)
+        self.eval = self._first_eval  # type: ignore[method-assign]
 
     @property
     def uses(self) -> Use:
@@ -73,14 +77,78 @@ class Condition:
                 cond_res = _MISS
         return cond_res
 
-    def eval(self, strm: Any) -> bool | None:
+    def eval(self, strm: Any) -> bool | None:  # replaced per instance by compile()
         res = self.exec(strm)
         if res == _MISS:
             return None
         return (res == _MATCH) != self.unless
 
+    def _first_eval(self, strm: Any) -> bool | None:
+        self.eval = self.compile()  # type: ignore[method-assign]
+        return self.eval(strm)
+
+    def compile(self) -> Callable[[Any], bool | None]:
+        """One function ``strm -> True/False/None`` with the result of :meth:`eval`: a
+        condition of one ACL is that ACL's own test."""
+        suites = [[_term_tester(t) for t in suite] for suite in self.suites]
+        unless = self.unless
+        if len(suites) == 1 and len(suites[0]) == 1:
+            one = suites[0][0]
+            if not unless:
+                return one
+
+            def eval_unless(strm: Any) -> bool | None:
+                res = one(strm)
+                return None if res is None else not res
+            return eval_unless
+
+        def eval_any(strm: Any) -> bool | None:
+            miss = False
+            for suite in suites:
+                res: bool | None = True
+                for test in suite:
+                    res = test(strm)
+                    if res is not True:
+                        break
+                if res is True:
+                    return not unless
+                if res is None:
+                    miss = True
+            return None if miss else unless
+        return eval_any
+
     def __repr__(self) -> str:
         return f"Condition({self.text!r})"
+
+
+def _acl_tester(acl: Acl) -> Callable[[Any], bool | None]:
+    """``strm -> True (MATCH) / False (NOMATCH) / None (MISS)`` for an ACL: its
+    alternatives in order, the first match wins, a MISS is kept."""
+    testers = [e.tester() for e in acl.exprs]
+    if len(testers) == 1:
+        return testers[0]
+
+    def test_acl(strm: Any) -> bool | None:
+        res: bool | None = False
+        for test in testers:
+            r = test(strm)
+            if r:
+                return True
+            if r is None:
+                res = None
+        return res
+    return test_acl
+
+
+def _term_tester(term: Term) -> Callable[[Any], bool | None]:
+    test = _acl_tester(term.acl)
+    if not term.neg:
+        return test
+
+    def test_not(strm: Any) -> bool | None:
+        res = test(strm)
+        return None if res is None else not res
+    return test_not
 
 
 def split_condition(words: list[str]) -> tuple[list[str], list[str] | None]:

@@ -23,6 +23,8 @@ from ..records import SmpType
 from .cast import can_cast, caster
 from .types import Sample
 
+_STR, _SINT = SmpType.STR, SmpType.SINT
+
 #: the methods, in HAProxy's order
 METHODS = ("found", "bool", "int", "ip", "bin", "len", "str", "beg", "sub", "dir", "dom",
            "end", "reg", "regm")
@@ -201,6 +203,18 @@ class IntMatcher(Matcher):
             else:
                 self.ranges.append((lo, hi, hit, idx))
         self._only_exact = all(lo is not None and lo == hi for lo, hi, _, _ in self.ranges)
+        self._bounds = tuple((lo, hi) for lo, hi, _, _ in self.ranges)
+
+    def match(self, smp: Sample) -> bool:
+        if smp.type is not _SINT or self.length:
+            return self.find(smp) is not None
+        n = smp.value
+        if self._only_exact:
+            return n in self.exact
+        for lo, hi in self._bounds:
+            if (lo is None or n >= lo) and (hi is None or n <= hi):
+                return True
+        return False
 
     def find(self, smp: Sample) -> Hit | None:
         if self.length:
@@ -475,6 +489,17 @@ class PrefixTreeMatcher(Matcher):
             self.prefixes.setdefault(key, Hit(key, value))
         self.lengths = sorted({len(k) for k in self.prefixes}, reverse=True)
 
+    def match(self, smp: Sample) -> bool:
+        if smp.type is not _STR:
+            return self.find(smp) is not None
+        s = smp.value
+        prefixes = self.prefixes
+        n = len(s)
+        for length in self.lengths:
+            if length <= n and s[:length] in prefixes:
+                return True
+        return False
+
     def find(self, smp: Sample) -> Hit | None:
         s = sample_str(smp)
         if s is None:
@@ -614,7 +639,19 @@ class RefMatcher(Matcher):
         self.value_parser = value_parser
         self.use_values = use_values
         self.matcher = self._build(strict=True)
+        self._bind()
         ref.subscribe(self.rebuild)
+
+    def _bind(self) -> None:
+        # the compiled matcher's own methods, called directly (rebound on every rebuild)
+        self._match = self.matcher.match
+        self._find = self.matcher.find
+
+    def match(self, smp: Sample) -> bool:
+        return self._match(smp)
+
+    def find(self, smp: Sample) -> Hit | None:
+        return self._find(smp)
 
     def _compile(self, items: list[tuple[str, Any]]) -> Matcher:
         return build_matcher(self.method, items, icase=self.icase, resolve=self.resolve,
@@ -638,12 +675,10 @@ class RefMatcher(Matcher):
 
     def rebuild(self) -> None:
         self.matcher = self._build(strict=False)
+        self._bind()
 
     def release(self) -> None:
         self.ref.unsubscribe(self.rebuild)
-
-    def find(self, smp: Sample) -> Hit | None:
-        return self.matcher.find(smp)
 
     def __len__(self) -> int:
         return len(self.matcher)

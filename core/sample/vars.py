@@ -69,6 +69,11 @@ class VarRef:
         self._store = _STORES[scope]
 
     @property
+    def store_of(self) -> Callable[[Any], dict[str, Any]]:
+        """The function giving the dict that holds this scope's variables of a stream."""
+        return self._store
+
+    @property
     def full_name(self) -> str:
         return f"{self.scope}.{self.name}"
 

@@ -35,25 +35,36 @@ def expand_backrefs(template: str, m: re.Match[str]) -> str:
     return "".join(out)
 
 
+_CONT = ActResult.CONT
+
+
 class AddHeader(ActionRule):
     def __init__(self, name: str, fmt: Any, response: bool, replace: bool) -> None:
         self.name, self.fmt, self.response, self.replace = name, fmt, response, replace
+        self._render = fmt.render
+        self._low, self._size = name.lower(), len(name)
 
     def run(self, strm: Any) -> ActResult:
-        msg = message(strm, self.response)
+        msg = strm.res if self.response else strm.req
         if msg is None:
-            return ActResult.CONT
-        value = self.fmt.render(strm)
+            return _CONT
+        value = self._render(strm)
         if self.replace:
-            msg.remove(self.name)
+            # remove only when present: names are compared by length before lower()
+            low, size = self._low, self._size
+            for hname, _ in msg.headers:
+                if len(hname) == size and hname.lower() == low:
+                    msg.remove(self.name)
+                    break
         msg.add(self.name, value)
-        return ActResult.CONT
+        return _CONT
 
 
 class DelHeader(ActionRule):
     def __init__(self, name: str, method: str, response: bool) -> None:
         self.response = response
         low = name.lower()
+        self._exact = (low, len(low)) if method == "str" else None
         tests = {
             "str": lambda n: n.lower() == low,
             "beg": lambda n: n.lower().startswith(low),
@@ -67,10 +78,20 @@ class DelHeader(ActionRule):
             self.test = tests[method]
 
     def run(self, strm: Any) -> ActResult:
-        msg = message(strm, self.response)
-        if msg is not None:
-            msg.headers = [(n, v) for n, v in msg.headers if not self.test(n)]
-        return ActResult.CONT
+        msg = strm.res if self.response else strm.req
+        if msg is None:
+            return _CONT
+        headers = msg.headers
+        exact = self._exact
+        if exact is not None:
+            low, size = exact
+            kept = [h for h in headers if len(h[0]) != size or h[0].lower() != low]
+        else:
+            test = self.test
+            kept = [h for h in headers if not test(h[0])]
+        if len(kept) != len(headers):
+            msg.headers = kept
+        return _CONT
 
 
 class ReplaceHeader(ActionRule):

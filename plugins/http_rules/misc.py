@@ -8,6 +8,7 @@ from typing import Any
 from hapx.core.config.units import UnitError, parse_size, parse_time
 from hapx.core.records import Action, ActionRule, ActResult, RuleSet, SmpType
 from hapx.core.rules import UnexpectedWord
+from hapx.core.sample.cast import cast
 
 from .common import ALL_SETS, REQ_RES, REQ_SETS, RES_SETS, no_args, on_response
 from .common import ruleset_of as _ruleset
@@ -51,14 +52,13 @@ class Capture(ActionRule):
         self.lengths = lengths  # the proxy's declared slot lengths (read at run time)
 
     def run(self, strm: Any) -> ActResult:
-        from hapx.core.sample.cast import cast
-
         smp = self.expr.eval(strm)
         if smp is None:
             return ActResult.CONT
-        smp = cast(smp, SmpType.STR)
-        if smp is None:
-            return ActResult.CONT
+        if smp.type is not SmpType.STR:
+            smp = cast(smp, SmpType.STR)
+            if smp is None:
+                return ActResult.CONT
         length = self.length if self.length is not None else (
             self.lengths[self.slot] if self.slot < len(self.lengths) else 64)
         slots = strm.captures_res if self.response else strm.captures_req

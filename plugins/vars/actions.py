@@ -30,12 +30,26 @@ class SetVar(ActionRule):
         self.var = var
         self.expr = expr
         self.conds = conds
+        if not conds:
+            # no condition: store a copy of the value straight into the scope's dict
+            self.run = _set_plain(var, expr.eval)  # type: ignore[method-assign]
 
     def run(self, strm: Any) -> ActResult:
         smp = self.expr.eval(strm)
         if smp is not None:
             store(self.var, strm, smp, self.conds)
         return ActResult.CONT
+
+
+def _set_plain(var: VarRef, ev: Any) -> Any:
+    scope_dict, name, cont = var.store_of, var.name, ActResult.CONT
+
+    def run(strm: Any) -> ActResult:
+        smp = ev(strm)
+        if smp is not None:
+            scope_dict(strm)[name] = Sample(smp.type, smp.value)
+        return cont
+    return run
 
 
 class SetVarFmt(ActionRule):
