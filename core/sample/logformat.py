@@ -302,14 +302,75 @@ def _build_render(nodes: list[LogNode], options: LogOpt) -> Render:
         return lambda strm: const
     if len(parts) == 1:
         return parts[0]
-    template = [p if isinstance(p, str) else "" for p in parts]
-    fills = tuple((i, p) for i, p in enumerate(parts) if not isinstance(p, str))
+    return _generate(nodes)
 
-    def render(strm: Any) -> str:
-        buf = template.copy()
-        for i, fn in fills:
-            buf[i] = fn(strm)
-        return "".join(buf)
+
+def _plain(node: LogNode) -> bool:
+    return not int(node.options) & _SPECIAL and node.typecast == T.SAME
+
+
+def _generate(nodes: list[LogNode]) -> Render:
+    """One generated function for the whole format: the items are computed in order, the
+    common cases inline (a string, an address or an integer printed as it is; an alias
+    returning a plain string), and the line is one f-string of literals and values."""
+    ns: dict[str, Any] = {
+        "_T_STR": T.STR, "_T_IPV4": T.IPV4, "_T_SINT": T.SINT, "_IPv4Address": IPv4Address,
+        "_ipv4_text": _ipv4_text, "_format_sample": format_sample,
+        "_format_rendered": format_rendered,
+    }
+    body: list[str] = []
+    pieces: list[str] = []
+    text: list[str] = []
+
+    def flush_text() -> None:
+        if text:
+            name = f"_L{len(ns)}"
+            ns[name] = "".join(text)
+            pieces.append(name)
+            text.clear()
+
+    for i, n in enumerate(nodes):
+        if n.kind == "text":
+            text.append(n.text)
+            continue
+        flush_text()
+        v = f"v{i}"
+        pieces.append(v)
+        opts, tc = int(n.options), n.typecast
+        ns[f"_o{i}"], ns[f"_t{i}"] = opts, tc
+        if n.expr is not None and _plain(n):
+            ns[f"_e{i}"], ns[f"_m{i}"] = n.expr.eval, _missing(opts)
+            body += [
+                f"    s = _e{i}(strm)",
+                "    if s is None:",
+                f"        {v} = _m{i}",
+                "    else:",
+                "        t, x = s.type, s.value",
+                '        if t is _T_STR and x and "\\x00" not in x:',
+                f"            {v} = x",
+                "        elif t is _T_IPV4 and x.__class__ is _IPv4Address:",
+                f"            {v} = _ipv4_text(x)",
+                "        elif t is _T_SINT and x.__class__ is int:",
+                f"            {v} = str(x)",
+                "        else:",
+                f"            {v} = _format_sample(s, _o{i}, _t{i})",
+            ]
+        elif n.expr is None and _plain(n):
+            assert n.alias is not None and n.alias.render is not None
+            ns[f"_a{i}"] = n.alias.render
+            body += [
+                f"    {v} = _a{i}(strm, _o{i})",
+                f'    if {v}.__class__ is not str or not {v} or "\\x00" in {v}:',
+                f"        {v} = _format_rendered({v}, _o{i}, _t{i})",
+            ]
+        else:
+            ns[f"_f{i}"] = _node_fn(n)
+            body.append(f"    {v} = _f{i}(strm)")
+    flush_text()
+    line = "".join("{" + p + "}" for p in pieces)
+    src = "def render(strm):\n" + "\n".join(body) + f"\n    return f{line!r}\n"
+    exec(compile(src, "<log-format>", "exec"), ns)  # noqa: S102 - our own generated text
+    render: Render = ns["render"]
     return render
 
 
