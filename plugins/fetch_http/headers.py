@@ -72,7 +72,20 @@ def _hdr(side: str, full: bool, conv: str) -> tuple[Process, Process]:
         make = _ip_sample
 
     def process(args: list[Any], strm: Any) -> Sample | None:
-        value = hu.pick(collect(args, strm), args[1])
+        name, occ = args[0], args[1]
+        if not occ and name is not None:
+            # the last value: found from the end, without listing every value
+            msg = getattr(strm, side)
+            if msg is None:
+                return None
+            size = len(name)
+            for hname, value in reversed(msg.headers):
+                if len(hname) == size and hname.lower() == name:
+                    if not full:
+                        value = hu.split_values(value)[-1]
+                    return make(value)
+            return None
+        value = hu.pick(collect(args, strm), occ)
         return None if value is None else make(value)
 
     def values(args: list[Any], strm: Any) -> list[Sample]:
@@ -95,7 +108,16 @@ def _hdr_cnt(side: str, full: bool) -> Process:
         msg = getattr(strm, side)
         if msg is None:
             return None
-        return Sample(SmpType.SINT, len(hu.header_values(msg, args[0], full)))
+        name = args[0]
+        if name is None:
+            return Sample(SmpType.SINT, len(hu.header_values(msg, name, full)))
+        size, count = len(name), 0
+        for hname, value in msg.headers:
+            if len(hname) == size and hname.lower() == name:
+                # the number of comma-separated values (as split_values counts them)
+                count += 1 if full else (
+                    value.count(",") + 1 if '"' not in value else len(hu.split_values(value)))
+        return Sample(SmpType.SINT, count)
 
     return process
 
