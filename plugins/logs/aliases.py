@@ -57,6 +57,7 @@ def _date_text(sec: int, utc: bool, zone: bool) -> str:
     return out
 
 
+_MILLIS = tuple(f".{ms:03d}" for ms in range(1000))
 #: (utc, zone) -> (second, its text): dates are formatted once per second
 _DATES: dict[tuple[bool, bool], tuple[int, str]] = {}
 
@@ -71,7 +72,7 @@ def _date(ts: float, *, utc: bool, millis: bool, zone: bool) -> str:
         text = _date_text(sec, utc, zone and not millis)
         _DATES[key] = (sec, text)
     if millis:
-        text += f".{int(ts * 1000) % 1000:03d}"
+        text += _MILLIS[int(ts * 1000) % 1000]
         if zone:
             text += " +0000" if utc else f" {_tz(_time.gmtime(sec) if utc else _time.localtime(sec))}"
     return text
@@ -178,6 +179,8 @@ def _hdr_encode(value: str) -> str:
 def _captures(values: list[str | None], clf: bool) -> str:
     if not values:
         return ""
+    if len(values) == 1 and not clf:
+        return "{" + _hdr_encode(values[0] or "") + "}"
     items = [_hdr_encode(v or "") for v in values]
     if clf:
         return " ".join(f'"{v}"' for v in items)

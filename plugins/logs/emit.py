@@ -178,7 +178,12 @@ class ProxyLog:
                     head = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
                                         pid=str(pid), host=self.host, sd=sd)
                     hit = self._headers[key] = (pid, sec, head.encode("latin-1", "replace"))
-                data = frame_bytes(hit[2], message, t.maxlen)
+                head_b = hit[2]
+                if (message and message[-1] not in (10, 0)
+                        and len(head_b) + len(message) < t.maxlen):
+                    data = b"".join((head_b, message, b"\n"))  # the usual line: one copy
+                else:
+                    data = frame_bytes(head_b, message, t.maxlen)
             else:
                 header = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
                                       pid=str(pid), host=self.host, sd=sd)
