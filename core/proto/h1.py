@@ -234,6 +234,44 @@ def head_info(headers: list[tuple[str, str]]
     return chunked, length, _NO_TOKENS if tokens is None else tokens, upgrade
 
 
+def response_scan(headers: list[tuple[str, str]]
+                  ) -> tuple[bool, int | None, set[str] | frozenset[str], list[str]]:
+    """One pass over a response's headers: :func:`head_info`'s (chunked, content-length,
+    Connection tokens) and the header lines to forward (``encode_headers`` of
+    ``without_hop(headers, drop_te=True)``)."""
+    chunked = False
+    length: int | None = None
+    tokens: set[str] | None = None
+    lines: list[str] = []
+    add = lines.append
+    for name, value in headers:
+        low = name.lower()
+        n = len(name)
+        if n == 10:
+            if low == "connection":
+                if tokens is None:
+                    tokens = set()
+                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+                continue
+            if low == "keep-alive":
+                continue
+        elif n == 14:
+            if low == "content-length":
+                v = value.strip()
+                if v.isdigit():
+                    length = int(v)
+        elif n == 17:
+            if low == "transfer-encoding":
+                chunked = value.replace(" ", "").lower().endswith("chunked")
+                continue
+        elif n == 16 and low == "proxy-connection":
+            continue
+        add(f"{low}: {value}\r\n")
+    if chunked:
+        length = None
+    return chunked, length, _NO_TOKENS if tokens is None else tokens, lines
+
+
 def has_upgrade(headers: list[tuple[str, str]]) -> bool:
     """Whether an Upgrade header is present."""
     for name, _value in headers:

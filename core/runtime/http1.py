@@ -199,7 +199,8 @@ class ClientConnection(asyncio.Protocol):
         if not keep_alive or self.dead_parser or self.stop_asked or self.ctx.stopping():
             self.close()
             return
-        self.resume_reading("pipeline")
+        if self.read_paused:
+            self.resume_reading("pipeline")
         if self.txns:
             self.txns[0].start()
         else:

@@ -13,10 +13,12 @@ from ..proto.h1 import (
     H1Limits,
     chunk,
     connection_tokens,
+    encode_headers,
     forward_request_head,
     has_upgrade,
     head_info,
     response_head,
+    response_scan,
     without_hop,
 )
 from ..proto.pages import reason as reason_phrase
@@ -39,7 +41,8 @@ class BackendInfo:
     """What the data path reads from a backend for every request, computed once."""
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
-                 "rules_req", "rules_res", "rules_after", "port_less")
+                 "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
+                 "after_sets", "fwd", "plain")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
@@ -55,6 +58,19 @@ class BackendInfo:
         self.rules_res = list(backend.rules.get("http-response") or ()) if other else []
         self.rules_after = (list(backend.rules.get("http-after-response") or ())
                             if other else [])
+        #: the http-response rule lists to run (backend then frontend), and the
+        #: http-after-response ones
+        self.res_sets = [r for r in (self.rules_res, ctx.rules_res) if r]
+        self.after_sets = [r for r in (self.rules_after, ctx.rules_after) if r]
+        #: the forwardfor settings that apply (the backend's, else the frontend's), or None
+        self.fwd = None
+        for px in (backend, ctx.frontend):
+            if px is not None and px.options.get("forwardfor"):
+                self.fwd = px.settings.get("forwardfor") or {}
+                break
+        #: True when nothing changes the request headers before they are forwarded (no
+        #: http-request rules, no forwardfor)
+        self.plain = not ctx.rules_req and not self.rules_req and self.fwd is None
 
 
 class FrontendContext:
@@ -74,6 +90,8 @@ class FrontendContext:
         self.rules_req = list(frontend.rules.get("http-request", []))
         self.rules_res = list(frontend.rules.get("http-response", []))
         self.rules_after = list(frontend.rules.get("http-after-response", []))
+        #: the http-after-response rule lists before a backend is chosen
+        self.after_sets = [self.rules_after] if self.rules_after else []
         self.switching = frontend.settings.get("switching")
         self.httpclose = bool(frontend.options.get("httpclose"))
         self.server_close = bool(frontend.options.get("http-server-close"))
@@ -322,21 +340,20 @@ class Transaction:
         return True
 
     def _forwardfor(self) -> None:
-        for px in (self.backend, self.ctx.frontend):
-            if px is None or not px.options.get("forwardfor"):
-                continue
-            conf = px.settings.get("forwardfor") or {}
-            src = self.strm.sess.src
-            if src is None:
-                return
-            exc = conf.get("except")
-            if exc is not None and src.version == exc.version and src in exc:
-                return
-            name = conf.get("header") or "X-Forwarded-For"
-            if conf.get("if-none") and self.req.get(name) is not None:
-                return
-            self.req.add(name, str(src))
+        info = self.binfo
+        conf = info.fwd if info is not None else BackendInfo(self.backend, self.ctx).fwd
+        if conf is None:
             return
+        src = self.strm.sess.src
+        if src is None:
+            return
+        exc = conf.get("except")
+        if exc is not None and src.version == exc.version and src in exc:
+            return
+        name = conf.get("header") or "X-Forwarded-For"
+        if conf.get("if-none") and self.req.get(name) is not None:
+            return
+        self.req.add(name, str(src))
 
     def _reuse_mode(self) -> str:
         info = self.binfo
@@ -352,7 +369,8 @@ class Transaction:
             return
         self.server = strm.server = srv
         assign_server(strm, srv)
-        mode = self._reuse_mode()
+        info = self.binfo
+        mode = info.reuse if info is not None else self._reuse_mode()
         conn = self._private_conn(srv) if self.ctx.private else None
         target = target_key(srv, strm)
         if conn is not None and conn.target != target:
@@ -418,7 +436,10 @@ class Transaction:
         sc.dst_port = conn.peer_port
         self.t_sent = _monotonic()
         req = self.req
-        upgrade = self.upgrade_rest is not None or has_upgrade(req.headers)
+        info = self.binfo
+        # the request headers are those parsed when nothing could change them
+        upgrade = self.upgrade_rest is not None or (
+            self.req_upgrade if info is not None and info.plain else has_upgrade(req.headers))
         conn.parser.expect(req.method, upgrade)
         conn.write(self._request_head(upgrade))
         self.head_sent = True
@@ -427,7 +448,9 @@ class Transaction:
             self.req_buf = []
             self.req_buffered = 0
             conn.write(chunk(data) if self.req_chunked else data)
-        self.client.resume_reading("body")
+        client = self.client
+        if client.read_paused:
+            client.resume_reading("body")
         if self.req_done and self.req_chunked:
             conn.write(LAST_CHUNK)
         self.arm_server_timer()
@@ -491,7 +514,7 @@ class Transaction:
         res = HttpMessage("", "", version, status, reason, headers)
         strm.res = res
         strm.status = status
-        chunked, length, tokens, _upgrade = head_info(headers)
+        chunked, length, tokens, lines = response_scan(headers)
         if version == "1.0":
             self.srv_keep = self.srv_keep and "keep-alive" in tokens
         else:
@@ -501,7 +524,9 @@ class Transaction:
         if not self.res_framed:
             self.srv_keep = False
         # http-response rules: backend then frontend, then http-after-response
-        for rules in self._response_rulesets():
+        info = self.binfo
+        res_sets = info.res_sets if info is not None else self._response_rulesets()
+        for rules in res_sets:
             ret = run_rules(rules, strm)
             if ret in _PASS:
                 continue
@@ -522,14 +547,16 @@ class Transaction:
             return
         if self._after_rules(strm):
             return
+        if res_sets or (info.after_sets if info is not None else self.ctx.after_sets):
+            # rules may have changed the headers: scan them again
+            lines = encode_headers(without_hop(res.headers, drop_te=True))
         self.res_started = True
-        out = without_hop(res.headers, drop_te=True)
         if status == 101:
-            out.append(("connection", "upgrade"))
+            lines.append("connection: upgrade\r\n")
         else:
             if not no_body and (chunked or length is None):
                 if self.req.version == "1.1" and res.version != "1.0":
-                    out.append(("transfer-encoding", "chunked"))
+                    lines.append("transfer-encoding: chunked\r\n")
                     self.res_chunked_out = True
                 else:
                     self.keep_alive = False
@@ -537,11 +564,12 @@ class Transaction:
             # closes by default and an HTTP/1.1 one stays open by default
             if not self.keep_alive:
                 if res.version != "1.0":
-                    out.append(("connection", "close"))
+                    lines.append("connection: close\r\n")
             elif self.req.version == "1.0" or res.version == "1.0":
-                out.append(("connection", "keep-alive"))
-        data = response_head(res.status, res.reason or reason_phrase(res.status), out,
-                             res.version if res.version in ("1.0", "1.1") else "1.1")
+                lines.append("connection: keep-alive\r\n")
+        ver = res.version if res.version in ("1.0", "1.1") else "1.1"
+        data = (f"HTTP/{ver} {res.status} {res.reason or reason_phrase(res.status)}\r\n"
+                f"{''.join(lines)}\r\n").encode("latin-1", "replace")
         strm.counters["bytes_out"] += len(data)
         self.client.write(data)
 
@@ -560,15 +588,16 @@ class Transaction:
     def _after_rules(self, strm: Stream) -> bool:
         """http-after-response rules (backend then frontend); True if they replaced the
         response with an error (500) or aborted."""
-        sets = []
-        be = self.backend
-        if be is not None and be is not self.ctx.frontend:
-            rules = self.binfo.rules_after if self.binfo is not None else be.rules.get(
-                "http-after-response")
-            if rules:
-                sets.append(rules)
-        if self.ctx.rules_after:
-            sets.append(self.ctx.rules_after)
+        info = self.binfo
+        if info is not None:
+            sets = info.after_sets
+        elif self.backend is not None and self.backend is not self.ctx.frontend:
+            rules = self.backend.rules.get("http-after-response")
+            sets = [rules] if rules else []
+            if self.ctx.rules_after:
+                sets.append(self.ctx.rules_after)
+        else:
+            sets = self.ctx.after_sets
         if not sets:
             return False
         for rules in sets:
@@ -772,9 +801,11 @@ class Transaction:
         t["Tt"] = int((now - self.t_begin) * 1000)
         tr = t.get("Tr", -1)
         if tr >= 0:
-            known = (max(t.get("TR", 0), 0) + max(t.get("Tw", 0), 0)
-                     + max(t.get("Tc", 0), 0) + tr)
-            t["Td"] = max(t["Ta"] - known, 0)
+            t_r, t_w, t_c = t.get("TR", 0), t.get("Tw", 0), t.get("Tc", 0)
+            known = ((t_r if t_r > 0 else 0) + (t_w if t_w > 0 else 0)
+                     + (t_c if t_c > 0 else 0) + tr)
+            td = t["Ta"] - known
+            t["Td"] = td if td > 0 else 0
         else:
             t["Td"] = -1
         release(strm)

@@ -51,7 +51,11 @@ class HttptoolsParser:
             data = self._feed_head_only(data)
             if not data:
                 return
-        self.head.add(data)
+        head = self.head
+        if head.in_head:  # HeadTracker.add, inlined
+            if not head.line_done and b"\n" in data:
+                head.line_done = True
+            head.size += len(data)
         try:
             self.p.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -69,7 +73,8 @@ class HttptoolsParser:
             raise H1Error(502 if self.response else 400, str(exc)) from None
         if self.error is not None:
             raise self.error
-        self.head.check(self.response)
+        if head.in_head and head.size > head.limit:
+            head.check(self.response)
 
     def _feed_head_only(self, data: bytes) -> bytes:
         """A response to HEAD has no body whatever its headers say: parse its head alone."""
@@ -117,12 +122,13 @@ class HttptoolsParser:
         headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        self.head.done()
+        self.head.in_head = False
         p = self.p
         version = p.get_http_version()
         try:
             first = len(self.url) + 14 if not self.response else len(self.status) + 13
-            check_head_size(self.limits, first, self.headers, self.response, self.hsize)
+            if first + self.hsize + 4 > self.limits.head_max:
+                check_head_size(self.limits, first, self.headers, self.response, self.hsize)
             if self.response:
                 self.status_code = p.get_status_code()
                 self.cb.on_headers(self.status_code, self.status.decode("latin-1"), version,
@@ -139,7 +145,10 @@ class HttptoolsParser:
         self.cb.on_body(body)
 
     def on_message_complete(self) -> None:
-        self.head.restart()
+        head = self.head  # HeadTracker.restart, inlined
+        head.size = 0
+        head.in_head = True
+        head.line_done = False
         self.cb.on_message_complete()
 
 
