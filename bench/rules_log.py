@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -23,13 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scenarios import SCENARIOS, render  # noqa: E402
-
 from hapx.core.config.parser import parse_config  # noqa: E402
 from hapx.core.errors import Diagnostics  # noqa: E402
 from hapx.core.loader import load_plugins  # noqa: E402
 from hapx.core.rules import run_rules  # noqa: E402
 from hapx.core.stream import HttpMessage, ProcState, Session, Stream  # noqa: E402
+from scenarios import SCENARIOS, render  # noqa: E402
 
 
 def make_stream(config, fe_port: int) -> Stream:
