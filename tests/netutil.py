@@ -142,6 +142,17 @@ def raw_exchange(port: int, data: bytes, *, host: str = "127.0.0.1", timeout: fl
         return bytes(out)
 
 
+def recv_until_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Everything the peer sends until it closes its side (bounded by ``timeout`` per read)."""
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
 @dataclass
 class RawResponse:
     """A parsed HTTP/1 response (from ``parse_response``)."""

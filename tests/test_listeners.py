@@ -15,6 +15,7 @@ import time
 
 import pytest
 from netutil import TcpEchoServer, free_port, free_ports, run_hapx, wait_until
+from netutil import recv_until_eof as recv_all
 
 DEFAULTS = """
 defaults
@@ -24,15 +25,6 @@ defaults
     timeout server 10s
 """
 
-
-def recv_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    chunks = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
 
 
 def test_maxconn_keeps_excess_connections_waiting():

@@ -20,6 +20,9 @@ from netutil import (
     run_hapx,
     wait_until,
 )
+from netutil import (
+    recv_until_eof as recv_all,
+)
 
 DEFAULTS = """
 defaults
@@ -29,15 +32,6 @@ defaults
     timeout server 10s
 """
 
-
-def recv_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    chunks = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
 
 
 def test_forwards_large_data_both_ways_with_half_close():

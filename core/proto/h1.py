@@ -73,8 +73,8 @@ class H1Parser(Protocol):
 
 def check_request_headers(headers: list[tuple[str, str]]) -> None:
     """HAProxy's checks that both codecs share: a transfer coding other than a final
-    ``chunked`` is not implemented (501); several differing Content-Length values are a
-    malformed request (400)."""
+    ``chunked`` is refused with 501 Not Implemented; several differing Content-Length
+    values are a malformed request (400)."""
     codings: list[str] = []
     lengths: set[str] = set()
     for name, value in headers:
