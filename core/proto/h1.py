@@ -9,7 +9,7 @@ builds one parser per connection::
 
 The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
 
-- ``on_message_begin()``
+- ``on_message_begin()``: optional, a codec may skip it (the httptools one does)
 - ``on_headers(a, b, version, headers)``: for a request ``a`` is the method and ``b`` the
   request target; for a response ``a`` is the status (int) and ``b`` the reason.  ``version``
   is ``"1.0"`` or ``"1.1"``; ``headers`` a list of (name, value) as latin-1 ``str``.

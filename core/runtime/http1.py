@@ -90,14 +90,17 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.dead_parser or self.closing:
             return
-        if self.parsing is None and not self.txns:
-            self.arm(self.ctx.t_request, self.request_timeout)
         self.head_bytes += len(data)
         try:
             self.parser.feed(data)
         except H1Error as exc:
             self.dead_parser = True
             self.bad_request(exc.status)
+            return
+        if self.head_bytes and self.parsing is None and not self.txns and not self.closing \
+                and self.timer_cb != self.request_timeout:
+            # a request head begun and not complete: timeout http-request from its first byte
+            self.arm(self.ctx.t_request, self.request_timeout)
 
     def eof_received(self) -> bool:
         if self.txns:
@@ -137,8 +140,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- request parser callbacks -------------------------------------------------------------
     def on_message_begin(self) -> None:
-        if not self.txns:
-            self.arm(self.ctx.t_request, self.request_timeout)
+        """(the request timeout was armed by data_received when no request was pending)"""
 
     def on_headers(self, method: str, uri: str, version: str,
                    headers: list[tuple[str, str]]) -> None:

@@ -66,6 +66,9 @@ class ServerConnection(asyncio.Protocol):
             owner.server_error(self, "bad")
         finally:
             client.uncork()
+        if self.owner is owner and not owner.finished:
+            # the response goes on in a later read: timeout server counts from now
+            owner.touch_server_timer()
 
     def eof_received(self) -> bool:
         return False

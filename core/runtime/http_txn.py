@@ -622,7 +622,7 @@ class Transaction:
             return
         self.strm.counters["bytes_out"] += len(data)
         self.client.write(chunk(data) if self.res_chunked_out else data)
-        self.touch_server_timer()
+        # (timeout server is pushed back once per server read, by the server connection)
 
     def on_response_complete(self) -> None:
         if self.interim:

@@ -14,6 +14,9 @@ from hapx.core.proto.h1 import (
     check_request_headers,
 )
 
+#: lengths of "content-length" (14) and "transfer-encoding" (17)
+_FRAMING_LENGTHS = frozenset({14, 17})
+
 
 class HttptoolsParser:
     """One connection's parser, in request or response mode."""
@@ -37,7 +40,8 @@ class HttptoolsParser:
         self.url = b""
         self.status = b""
         self.headers: list[tuple[str, str]] = []
-        self.hsize = 0
+        #: a Content-Length or Transfer-Encoding header was seen (checked at the end)
+        self.framing = False
         self.max_headers = self.limits.max_headers
 
     # -- interface --------------------------------------------------------------------------------
@@ -100,12 +104,8 @@ class HttptoolsParser:
         return rest
 
     # -- httptools callbacks -----------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.status = b""
-        self.headers = []
-        self.hsize = 0
-        self.cb.on_message_begin()
+    # (no on_message_begin: the state of a message is reset when its head is complete, and
+    # httptools makes no call for a callback the object lacks)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -114,29 +114,38 @@ class HttptoolsParser:
         self.status += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self.headers
-        if len(headers) >= self.max_headers:
-            self.error = H1Error(502 if self.response else 400, "too many headers")
-            raise self.error
-        self.hsize += len(name) + len(value) + 4
-        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if len(name) in _FRAMING_LENGTHS:
+            self.framing = True
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # (the header count and the head size are checked once the head is complete: the
+        # bytes fed so far already bound how many headers can pile up)
 
     def on_headers_complete(self) -> None:
-        self.head.in_head = False
+        head = self.head
+        head.in_head = False
         p = self.p
         version = p.get_http_version()
+        headers = self.headers
+        self.headers = []
+        url, status = self.url, self.status
+        self.url = self.status = b""
         try:
-            first = len(self.url) + 14 if not self.response else len(self.status) + 13
-            if first + self.hsize + 4 > self.limits.head_max:
-                check_head_size(self.limits, first, self.headers, self.response, self.hsize)
+            if len(headers) > self.max_headers:
+                raise H1Error(502 if self.response else 400, "too many headers")
+            if head.size > head.limit:
+                # the bytes fed include the head: only then can the head itself be too big
+                first = len(url) + 14 if not self.response else len(status) + 13
+                check_head_size(self.limits, first, headers, self.response)
             if self.response:
                 self.status_code = p.get_status_code()
-                self.cb.on_headers(self.status_code, self.status.decode("latin-1"), version,
-                                   self.headers)
+                self.cb.on_headers(self.status_code, status.decode("latin-1"), version,
+                                   headers)
             else:
-                check_request_headers(self.headers)
-                self.cb.on_headers(p.get_method().decode("latin-1"),
-                                   self.url.decode("latin-1"), version, self.headers)
+                if self.framing:
+                    self.framing = False
+                    check_request_headers(headers)
+                self.cb.on_headers(p.get_method().decode("latin-1"), url.decode("latin-1"),
+                                   version, headers)
         except H1Error as exc:
             self.error = exc
             raise
