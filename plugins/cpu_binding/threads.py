@@ -51,8 +51,9 @@ def _bounds(cfg: CpuConfig) -> tuple[int, int, int, int]:
     tmax = min(tmax, gmax * tpg)
     gmin = max(gmin, (tmin + tpg - 1) // tpg)
     gmax = min(gmax, tmax)
-    if cfg.thread_hard_limit and tmax > cfg.thread_hard_limit:
-        tmax = max(cfg.thread_hard_limit, tmin)
+    if cfg.thread_hard_limit:
+        tmin = min(tmin, cfg.thread_hard_limit)
+        tmax = min(tmax, cfg.thread_hard_limit)
     return tmin, tmax, gmin, gmax
 
 
@@ -62,11 +63,8 @@ def plan(cfg: CpuConfig, raw: RawTopology) -> Plan:
     lay = pol.Layout(numa_cpu_mapping=cfg.numa_cpu_mapping)
     diag: list[str] = []
     tmin, tmax, gmin, gmax = _bounds(cfg)
-    if tmin > tmax:
-        raise LayoutError(f"nbthread ({cfg.nbthread}) is above what thread-groups "
-                          f"({cfg.thread_groups}) can hold ({tmax} threads).")
-    if cfg.nbthread:
-        lay.nbthread = cfg.nbthread
+    if cfg.nbthread:  # an impossible layout is reported by _map_to_groups, as HAProxy does
+        lay.nbthread = min(cfg.nbthread, cfg.thread_hard_limit or cfg.nbthread)
     if cfg.thread_groups:
         lay.nbtgroups = cfg.thread_groups
     # the policy, unless cpu-map is used; without thread-groups, automatic counts stay in
