@@ -105,7 +105,10 @@ def hapx_register_features(features: Any) -> None:
 
 @hookspec
 def hapx_add_options(parser: Any) -> None:
-    """Add options to the ``hapx`` command line (an :class:`argparse.ArgumentParser`)."""
+    """Add options to the ``hapx`` command line (an :class:`argparse.ArgumentParser`): long
+    options, or haproxy-style debug flags ``-d<x>`` (``parser.add_argument("-dc", ...)``; a
+    ``-d<x>`` no plugin declares means ``-d``).  The parsed values are ``runtime.plugin_options``
+    at start and ``config.options`` in ``hapx_configure`` / ``hapx_post_check``."""
 
 
 # -- lifecycle ---------------------------------------------------------------------------------

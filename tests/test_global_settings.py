@@ -83,9 +83,10 @@ global
     assert s["cpu-map"] == [("1/all", ["0-3"])]
     assert s["dns-accept-family"] == ("ipv4", "auto")
     inactive = {u.keyword for u in config.inactive}
-    assert {"nbthread", "master-worker", "tune.h2.header-table-size", "cpu-map",
+    assert {"master-worker", "tune.h2.header-table-size",
             "ssl-default-bind-options", "httpclient.resolvers.prefer"} <= inactive
-    assert not {"maxconn", "node", "tune.bufsize", "hard-stop-after"} & inactive
+    assert not {"maxconn", "node", "tune.bufsize", "hard-stop-after", "nbthread", "cpu-map",
+                "cpu-set", "cpu-policy", "numa-cpu-mapping"} & inactive
 
 
 def test_validation_messages(tmp_path, plugins):
@@ -123,7 +124,7 @@ global
     assert got[:13] == [
         (3, "'maxconn' expects an integer argument."),
         (4, "'nbthread' passed a missing or unparsable integer value in 'x'"),
-        (5, "'nbthread' value must be between 1 and 4096 (was 0)"),
+        (5, "'nbthread' value must be between 1 and 1024 (was 0)"),
         (6, "'pidfile' expects a file name as an argument."),
         (7, "'node' requires valid node name - non-empty string with digits(0-9), "
             "letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_)."),
@@ -144,8 +145,10 @@ global
     assert rest[20] == "'master-worker' only supports 'no-exit-on-failure' option."
     assert rest[21].startswith("unsupported default-path mode 'foo' for 'default-path'")
     assert rest[23] == "'ca-base' already specified."
-    assert rest[24].startswith("unknown cpu-policy 'fastest'. Supported values are: 'none'")
-    assert rest[25] == "'cpu-set only-core' : missing core set."
+    assert rest[24].startswith("'cpu-policy' passed an unknown CPU policy 'fastest'. "
+                               "Supported values are: and 'none' (use all available CPUs), "
+                               "'first-usable-node' (")
+    assert rest[25] == "'cpu-set only-core': missing core set\n."
     assert rest[26] == "'log-tag' expects a tag for use in syslog."
     assert rest[27].startswith("uid: string 'abc' is not a number.")
     assert rest[28] == "'gid' expects an integer argument."

@@ -18,7 +18,7 @@ TIMEOUTS = """defaults
 # -- release notes ---------------------------------------------------------------------------
 
 SEED_INACTIVE = {
-    "cpu_set.cfg": {"cpu-set", "cpu-policy"},
+    "cpu_set.cfg": set(),  # cpu-set and cpu-policy are active (plugin cpu_binding)
     "crt_store_ssl_f_use.cfg": {"crt-store", "load", "ssl-f-use", "bind ssl"},
     "acme.cfg": {"acme", "directory", "crt-store", "load", "ssl-f-use", "stats socket"},
     "term_events.cfg": {"term_events"},

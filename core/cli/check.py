@@ -60,12 +60,19 @@ def load(opts: Options) -> PluginSet | None:
 
 
 def plugin_options(plugins: PluginSet, opts: Options) -> argparse.Namespace:
-    """Parse the long options that plugins added with ``hapx_add_options``."""
+    """Parse the options that plugins added with ``hapx_add_options``: long options, and
+    ``-d<x>`` flags (a plugin declares ``parser.add_argument("-dc", ...)``).  A ``-d<x>``
+    flag that no plugin declares is haproxy's ``-d`` (debug mode)."""
     parser = argparse.ArgumentParser(prog="hapx", add_help=False, allow_abbrev=False)
     parser.add_argument("--disable-plugin", action="append", default=[])
     parser.add_argument("--enable-plugin", action="append", default=[])
     plugins.hook.hapx_add_options(parser=parser)
-    return parser.parse_args(opts.plugin_args)
+    namespace = parser.parse_args(opts.plugin_args)
+    if opts.debug_flags:
+        _, unclaimed = parser.parse_known_args(opts.debug_flags, namespace=namespace)
+        if unclaimed:
+            opts.debug = True
+    return namespace
 
 
 def apply_switches(opts: Options) -> None:
@@ -92,10 +99,12 @@ class Loaded:
     diag: Diagnostics
 
 
-def load_config(opts: Options, plugins: PluginSet) -> Loaded | int:
-    """Parse the files; on errors print haproxy's closing alerts and return 1."""
+def load_config(opts: Options, plugins: PluginSet,
+                options: argparse.Namespace | None = None) -> Loaded | int:
+    """Parse the files; on errors print haproxy's closing alerts and return 1.  ``options``
+    (the plugins' command-line options) is what ``config.options`` shows the hooks."""
     diag = Diagnostics(quiet=opts.is_quiet, diag_enabled=opts.diag)
-    config = parse_config(opts.files, plugins, diag)
+    config = parse_config(opts.files, plugins, diag, options)
     if diag.failed:
         bad = [f for f in config.files if any(m.file == f for m in diag.alerts)]
         for name in bad:

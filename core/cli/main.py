@@ -74,10 +74,13 @@ def run_haproxy(argv: list[str]) -> int:
     plugins = load(opts)
     if plugins is None:
         return 1
+    was_debug = opts.debug
     try:
         extra = plugin_options(plugins, opts)
     except SystemExit:
         return print_usage("invalid plugin option")
+    if opts.debug and not was_debug and opts.trace is None:
+        configure_traces(opts)  # an unclaimed -d<x> flag turned out to be -d
     if opts.version:
         from .versions import display_build, display_version
 
@@ -104,7 +107,7 @@ def run_haproxy(argv: list[str]) -> int:
             return 1
     if opts.dump_cfg is not None:
         dump_config(opts, plugins)
-    loaded = load_config(opts, plugins)
+    loaded = load_config(opts, plugins, extra)
     if isinstance(loaded, int):
         return loaded
     if opts.dump_keywords is not None:

@@ -4,7 +4,8 @@ Flags are single words (``-db``, ``-dKall``, ``-Ws``); a few take the next word 
 ``-p``, ``-cc`` ...); ``-sf``/``-st`` take every following word that does not start with
 ``-``; files after ``--`` are configuration files.  hapx adds ``--disable-plugin NAME`` and
 ``--enable-plugin NAME``; other long options are kept for the plugins' own options
-(``hapx_add_options``).
+(``hapx_add_options``), and so are the ``-d<x>`` flags the kernel does not know (a plugin may
+declare one, e.g. ``-dc``; an unclaimed one means ``-d``, as in haproxy).
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class Options:
     enable_plugins: list[str] = field(default_factory=list)
     #: long options left for the plugins (``hapx_add_options``), with their values
     plugin_args: list[str] = field(default_factory=list)
+    #: ``-d<x>`` flags the kernel does not know, for the plugins (``-dc``); one that no
+    #: plugin declares is ``-d`` (see ``check.plugin_options``)
+    debug_flags: list[str] = field(default_factory=list)
 
     @property
     def is_quiet(self) -> bool:
@@ -204,7 +208,7 @@ def _debug_flag(opts: Options, flag: str, argv: list[str], i: int) -> int:
             i += 1
             opts.trace = argv[i]
     else:
-        opts.debug = True  # haproxy: any other -d<x> is -d
+        opts.debug_flags.append("-" + flag)  # a plugin's, or -d (check.plugin_options)
     return i
 
 

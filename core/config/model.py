@@ -167,6 +167,9 @@ class Config:
     registry: Any
     diag: Diagnostics
     plugins: Any = None
+    #: the plugins' command-line options (``hapx_add_options``), when run from the command
+    #: line: an argparse Namespace; None otherwise
+    options: Any = None
     files: list[str] = field(default_factory=list)
     global_: GlobalSettings = field(default_factory=GlobalSettings)
     defaults: dict[str, Proxy] = field(default_factory=dict)

@@ -274,11 +274,14 @@ class ConfigParser:
         self.config.deferred.clear()
 
 
-def parse_config(paths: list[str], plugins: Any, diag: Diagnostics) -> Config:
+def parse_config(paths: list[str], plugins: Any, diag: Diagnostics,
+                 options: Any = None) -> Config:
     """Parse the given files with the plugins' registry; run deferred checks and the
-    ``hapx_configure`` and ``hapx_post_check`` hooks when parsing found no error."""
+    ``hapx_configure`` and ``hapx_post_check`` hooks when parsing found no error.
+    ``options`` (the plugins' command-line options) becomes ``config.options``."""
     # the configuration's own view of the registry: records it adds (Lua keywords) stay in it
-    config = Config(registry=plugins.registry.copy(), diag=diag, plugins=plugins)
+    config = Config(registry=plugins.registry.copy(), diag=diag, plugins=plugins,
+                    options=options)
     parser = ConfigParser(config)
     parser.parse_files(paths)
     parser.run_deferred()

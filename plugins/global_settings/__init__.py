@@ -7,14 +7,17 @@ latest line wins when several global sections repeat one):
 - numbers, sizes (bytes) and times (ms) store ints; choices store the word;
 - ``user`` / ``group`` store ``{"name", "uid"|"gid"}``; ``master-worker`` stores
   ``{"no-exit-on-failure": bool}``; ``default-path`` stores ``(mode, origin)``;
-  ``cpu-map`` / ``cpu-set`` accumulate lists; ``dns-accept-family`` a tuple.
+  ``dns-accept-family`` a tuple.
+
+Threads and CPU placement (nbthread, thread-groups, cpu-map, cpu-policy, cpu-set ...) are the
+``cpu_binding`` plugin's, which stores them in the same settings.
 
 ``setenv``, ``presetenv``, ``resetenv`` and ``unsetenv`` change ``os.environ`` at once, so
 the following lines expand with the new values.  ``zero-warning`` turns warnings into a
 refusal of the configuration at the end of the checks.
 
 Records marked inactive are parsed and validated only: their runtime (process management,
-threads and CPU placement, TLS, HTTP/2, QUIC, the HTTP client, health checks, peers,
+TLS, HTTP/2, QUIC, the HTTP client, health checks, peers,
 resolvers) comes in a later version.
 """
 
@@ -45,9 +48,6 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
     "daemon": (flag, False, False, "", "Run in the background."),
     "master-worker": (sp.master_worker, False, False, "[no-exit-on-failure]",
                       "Run a master process supervising workers."),
-    "nbthread": (sp.nbthread, False, False, "<number>", "Number of worker threads."),
-    "thread-groups": (sp.thread_groups, False, False, "<number>",
-                      "Number of thread groups."),
     "pidfile": (string("'{kw}' expects a file name as an argument."), False, False,
                 "<file>", "Write the pid(s) into <file>."),
     "user": (sp.user, False, False, "<name>", "Switch to this user's uid after start."),
@@ -67,15 +67,6 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
                    "<file>", "Preload the stats counters from <file>."),
     "localpeer": (string("'{kw}' expects a name as an argument."), False, False, "<name>",
                   "This process's name in peers sections."),
-    "cpu-policy": (sp.cpu_policy, False, False, "<policy>",
-                   "How threads are placed on CPUs when cpu-map is absent: "
-                   + ", ".join(sp.CPU_POLICIES) + "."),
-    "cpu-set": (sp.cpu_set, False, False, "<directive> [<set>] ...",
-                "Restrict the CPUs used: reset, drop-/only- cpu, node, cluster, core, "
-                "thread followed by a CPU set (numbers and ranges)."),
-    "cpu-map": (sp.cpu_map, False, False, "[auto:]<group>[/<threads>] <cpu-set>...",
-                "Bind threads to CPUs."),
-    "numa-cpu-mapping": (flag, False, True, "", "Bind to the first NUMA node's CPUs."),
     "noepoll": (flag, False, False, "", "Do not use the epoll poller."),
     "nopoll": (flag, False, False, "", "Do not use the poll poller."),
     "nosplice": (flag, False, False, "", "Do not use kernel splicing."),

@@ -13,17 +13,6 @@ from hapx.core.config.parser import ParseContext
 from .values import no_extra
 
 _NODE = re.compile(r"[A-Za-z0-9._-]+\Z")
-_CPU_LIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*\Z")
-CPU_POLICIES = ("none", "first-usable-node", "group-by-ccx", "group-by-2-ccx",
-                "group-by-3-ccx", "group-by-4-ccx", "group-by-cluster", "group-by-2-clusters",
-                "group-by-3-clusters", "group-by-4-clusters", "performance", "efficiency",
-                "resource")
-CPU_SET_DIRECTIVES = ("reset", "drop-cpu", "only-cpu", "drop-node", "only-node",
-                      "drop-cluster", "only-cluster", "drop-core", "only-core", "drop-thread",
-                      "only-thread")
-#: the highest thread count and thread-group count hapx accepts (HAProxy's defaults)
-MAX_THREADS = 4096
-MAX_TGROUPS = 32
 
 
 def master_worker(ctx: ParseContext, args: list[str]) -> dict[str, bool]:
@@ -31,30 +20,6 @@ def master_worker(ctx: ParseContext, args: list[str]) -> dict[str, bool]:
     if args and args[0] != "no-exit-on-failure":
         raise ctx.error("'master-worker' only supports 'no-exit-on-failure' option.")
     return {"no-exit-on-failure": bool(args)}
-
-
-def nbthread(ctx: ParseContext, args: list[str]) -> int:
-    no_extra(ctx, args, 1)
-    text = args[0] if args else ""
-    if not text.isdigit():
-        raise ctx.error(f"'nbthread' passed a missing or unparsable integer value in '{text}'")
-    value = int(text)
-    if not 1 <= value <= MAX_THREADS:
-        raise ctx.error(f"'nbthread' value must be between 1 and {MAX_THREADS} (was {value})")
-    return value
-
-
-def thread_groups(ctx: ParseContext, args: list[str]) -> int:
-    no_extra(ctx, args, 1)
-    text = args[0] if args else ""
-    value = int(text) if text.isdigit() else 0
-    if not text.isdigit():
-        raise ctx.error(f"'thread-groups' passed a missing or unparsable integer value in "
-                        f"'{text}'")
-    if not 1 <= value <= MAX_TGROUPS:
-        raise ctx.error(f"'thread-groups' value must be between 1 and {MAX_TGROUPS} "
-                        f"(was {value})")
-    return value
 
 
 def user(ctx: ParseContext, args: list[str]) -> dict[str, Any]:
@@ -133,54 +98,6 @@ def default_path(ctx: ParseContext, args: list[str]) -> tuple[str, str | None]:
         return "origin", args[1]
     no_extra(ctx, args, 1)
     return args[0], None
-
-
-# -- CPU placement (validated; applied by a later version) ------------------------------------
-
-def cpu_policy(ctx: ParseContext, args: list[str]) -> str:
-    no_extra(ctx, args, 1)
-    if not args or args[0] not in CPU_POLICIES:
-        raise ctx.error(f"unknown cpu-policy '{args[0] if args else ''}'. Supported values "
-                        "are: " + ", ".join(f"'{p}'" for p in CPU_POLICIES) + ".")
-    return args[0]
-
-
-def cpu_set(ctx: ParseContext, args: list[str]) -> list[tuple[str, str | None]]:
-    if not args:
-        raise ctx.error("'cpu-set' expects at least one directive among: "
-                        + ", ".join(CPU_SET_DIRECTIVES) + ".")
-    out: list[tuple[str, str | None]] = list(ctx.section.settings.get("cpu-set", []))
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word not in CPU_SET_DIRECTIVES:
-            raise ctx.error(f"'cpu-set' : unsupported directive '{word}'.")
-        if word == "reset":
-            out.append((word, None))
-            i += 1
-            continue
-        what = word.split("-", 1)[1]
-        what = "CPU" if what == "cpu" else what
-        if i + 1 >= len(args) or not _CPU_LIST.match(args[i + 1]):
-            raise ctx.error(f"'cpu-set {word}' : missing {what} set.")
-        out.append((word, args[i + 1]))
-        i += 2
-    return out
-
-
-def cpu_map(ctx: ParseContext, args: list[str]) -> list[tuple[str, list[str]]]:
-    msg = ("cpu-map expects a thread group number, optionally followed by a thread set "
-           "('all', 'odd', 'even', a number or a range), followed by a list of CPU ranges "
-           "with numbers from 0 to 4095.")
-    if len(args) < 2:
-        raise ctx.error(msg)
-    target = args[0].removeprefix("auto:")
-    if not re.fullmatch(r"(all|odd|even|\d+(-\d+)?)(/(all|odd|even|\d+(-\d+)?))?", target):
-        raise ctx.error(msg)
-    for cpus in args[1:]:
-        if not _CPU_LIST.match(cpus) or any(int(n) > 4095 for n in re.findall(r"\d+", cpus)):
-            raise ctx.error(msg)
-    return list(ctx.section.settings.get("cpu-map", [])) + [(args[0], args[1:])]
 
 
 def dns_accept_family(ctx: ParseContext, args: list[str]) -> tuple[str, ...]:
