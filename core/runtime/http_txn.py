@@ -26,10 +26,13 @@ from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
 from .accounting import assign_backend, assign_server, release
-from .backend import pick_server
+from .backend import pick_server, picker_for
 from .http_server import ServerConnection, connect, pool_of, target_key
 
 _BUFFER_LIMIT = 256 * 1024
+#: the request body a balancer waiting for it gets at most (HAProxy's buffer: tune.bufsize
+#: less tune.maxrewrite)
+_LB_BODY_LIMIT = 16384 - 1024
 _CONT, _STOP, _YIELD = ActResult.CONT, ActResult.STOP, ActResult.YIELD
 _ABORT, _DENY, _ERROR = ActResult.ABORT, ActResult.DENY, ActResult.ERROR
 _PASS = frozenset({_CONT, _STOP, _YIELD})
@@ -42,7 +45,7 @@ class BackendInfo:
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
                  "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
-                 "after_sets", "fwd", "plain")
+                 "after_sets", "fwd", "plain", "lb_body")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
@@ -71,6 +74,9 @@ class BackendInfo:
         #: True when nothing changes the request headers before they are forwarded (no
         #: http-request rules, no forwardfor)
         self.plain = not ctx.rules_req and not self.rules_req and self.fwd is None
+        #: the balancer's ``wants_body(strm)`` when it may need the request body to choose
+        #: a server (url_param on POST requests), else None
+        self.lb_body = getattr(picker_for(backend), "wants_body", None)
 
 
 class FrontendContext:
@@ -177,7 +183,7 @@ class Transaction:
                  "backend", "server", "sconn", "head_sent", "res_started",
                  "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
                  "res_framed", "res_discard", "keep_alive", "srv_keep", "retries_left",
-                 "logged", "binfo")
+                 "logged", "binfo", "lb_wait")
 
     def __init__(self, client: Any, method: str, uri: str, version: str,
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
@@ -221,6 +227,8 @@ class Transaction:
         self.retries_left = 3
         self.logged = False
         self.binfo: BackendInfo | None = None
+        #: True while the balancer waits for the request body before choosing a server
+        self.lb_wait = False
 
     # -- request side ----------------------------------------------------------------------------
 
@@ -236,11 +244,16 @@ class Transaction:
         self.req_buffered += len(data)
         if self.req_buffered > _BUFFER_LIMIT:
             self.client.pause_reading("body")
+        if self.lb_wait and self.req_buffered >= _LB_BODY_LIMIT:
+            self._lb_body_ready()
 
     def request_complete(self) -> None:
         self.req_done = True
         self.req.body_complete = True
         if self.finished:
+            return
+        if self.lb_wait:
+            self._lb_body_ready()
             return
         if self.sconn is not None and self.head_sent and self.req_chunked:
             self.sconn.write(LAST_CHUNK)
@@ -312,6 +325,18 @@ class Transaction:
             return
         self.retries_left = info.retries
         self._forwardfor()
+        if info.lb_body is not None and info.lb_body(strm):
+            # the balancer reads the request body: wait for all of it or a buffer's worth
+            self.lb_wait = True
+            if self.req_done or self.req_buffered >= _LB_BODY_LIMIT:
+                self._lb_body_ready()
+            return
+        self._choose_and_connect()
+
+    def _lb_body_ready(self) -> None:
+        """The body the balancer waited for is there: expose it and choose the server."""
+        self.lb_wait = False
+        self.req.body = b"".join(self.req_buf)[:_LB_BODY_LIMIT]
         self._choose_and_connect()
 
     def _rules(self, rules: list[Any]) -> bool:

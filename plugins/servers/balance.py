@@ -191,19 +191,31 @@ def balance_directives() -> list[Directive]:
                   doc="balance <algorithm> [<arguments>]\n\nThe load-balancing algorithm of "
                       "the backend (default roundrobin); see 'hapx doc balance' for the "
                       "algorithms.  Inherited from defaults."),
-        Directive("hash-type", sections=be, parse=parse_hash_type, active=False,
+        Directive("hash-type", sections=be, parse=parse_hash_type,
                   doc="hash-type <map-based|consistent> [sdbm|djb2|wt6|crc32|none] "
-                      "[avalanche]\n\nHow hash-based algorithms map keys to servers and the "
-                      "hash function; consistent defaults to sdbm with avalanche."),
+                      "[avalanche]\n\nHow hash-based algorithms (source, uri, url_param, hdr, "
+                      "rdp-cookie, hash) map keys to servers.  map-based (default): a static "
+                      "table of the servers repeated by weight, indexed by hash modulo the "
+                      "total weight (any change remaps most keys).  consistent: a ring with "
+                      "16 points per weight unit, the closest point wins (a change only "
+                      "moves the keys of the server concerned; weights are dynamic).  The "
+                      "function is sdbm (default), djb2, wt6, crc32 or none (the key read as "
+                      "a number); 'avalanche' mixes the result.  'consistent' alone means "
+                      "sdbm with avalanche."),
         Directive("hash-balance-factor", sections=be, parse=parse_hash_balance_factor,
-                  active=False,
-                  doc="hash-balance-factor <factor>\n\nWith consistent hashing, skip a "
-                      "server whose load would exceed factor/100 times the average (0 = "
-                      "off, else > 100)."),
+                  doc="hash-balance-factor <factor>\n\nBounded-load consistent hashing "
+                      "(and random): a server whose streams would exceed <factor>/100 times "
+                      "its weighted share of the backend's streams is skipped and the ring "
+                      "walked to the next one.  0 (default) disables it, otherwise > 100; "
+                      "125 to 200 are reasonable."),
         Directive("hash-preserve-affinity", sections=be, parse=parse_hash_preserve_affinity,
-                  active=False,
-                  doc="hash-preserve-affinity { always | maxconn | maxqueue }\n\nWhether "
-                      "hash-based balancing skips saturated servers (3.2)."),
+                  doc="hash-preserve-affinity { always | maxconn | maxqueue }\n\nWhat "
+                      "consistent hashing does with saturated servers (3.2).  always "
+                      "(default): the hashed server, whatever its load.  maxconn: a server "
+                      "with maxconn that serves as many streams is skipped, walking the "
+                      "ring.  maxqueue: a server whose queue is full (maxconn and maxqueue "
+                      "set, maxqueue requests waiting) is skipped.  When every server is "
+                      "skipped, the one before the first choice on the ring is used."),
         Directive("cookie", sections=be, parse=parse_cookie, active=False,
                   doc="cookie <name> [ rewrite | insert | prefix ] [ indirect ] [ nocache ] "
                       "[ postonly ] [ preserve ] [ httponly ] [ secure ] [ domain <domain> ]* "

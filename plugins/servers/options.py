@@ -238,5 +238,6 @@ SERVER_OPTIONS.add(Opt("source", 0, None, "source <addr>[:<port>] [usesrc { <add
 
 # options whose runtime exists (the others are parsed, validated and reported as not yet
 # active until their feature lands: health checks, queues, TLS ...)
-SERVER_OPTIONS.activate("weight", "disabled", "enabled", "backup", "id",
+SERVER_OPTIONS.activate("weight", "disabled", "enabled", "backup", "id", "maxconn",
+                        "maxqueue",
                         *(n for n in ("no-backup",) if n in SERVER_OPTIONS))
