@@ -28,6 +28,7 @@ from ..stream import HttpMessage, ServerConn, Stream
 from .accounting import assign_backend, assign_server, release
 from .backend import pick_server, picker_for
 from .http_server import ServerConnection, connect, pool_of, target_key
+from .waits import take_wake
 
 _BUFFER_LIMIT = 256 * 1024
 #: the request body a balancer waiting for it gets at most (HAProxy's buffer: tune.bufsize
@@ -183,7 +184,8 @@ class Transaction:
                  "backend", "server", "sconn", "head_sent", "res_started",
                  "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
                  "res_framed", "res_discard", "keep_alive", "srv_keep", "retries_left",
-                 "logged", "binfo", "lb_wait")
+                 "logged", "binfo", "lb_wait", "waiting", "wait_handle", "body_wait",
+                 "res_hold", "res_held_end", "res_info")
 
     def __init__(self, client: Any, method: str, uri: str, version: str,
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
@@ -229,6 +231,15 @@ class Transaction:
         self.binfo: BackendInfo | None = None
         #: True while the balancer waits for the request body before choosing a server
         self.lb_wait = False
+        #: while a rule waits (core/runtime/waits.py): (rules, what to do after them)
+        self.waiting: tuple[list[Any], Any] | None = None
+        self.wait_handle: Any = None
+        self.body_wait = False
+        #: while a response rule waits: the response body chunks held back, whether the
+        #: response ended meanwhile, and the response head's framing
+        self.res_hold: list[bytes] | None = None
+        self.res_held_end = False
+        self.res_info: tuple[Any, ...] | None = None
 
     # -- request side ----------------------------------------------------------------------------
 
@@ -246,6 +257,9 @@ class Transaction:
             self.client.pause_reading("body")
         if self.lb_wait and self.req_buffered >= _LB_BODY_LIMIT:
             self._lb_body_ready()
+        elif self.body_wait:
+            self.req.body = b"".join(self.req_buf)
+            self._wake()
 
     def request_complete(self) -> None:
         self.req_done = True
@@ -254,6 +268,10 @@ class Transaction:
             return
         if self.lb_wait:
             self._lb_body_ready()
+            return
+        if self.body_wait:
+            self.req.body = b"".join(self.req_buf)
+            self._wake()
             return
         if self.sconn is not None and self.head_sent and self.req_chunked:
             self.sconn.write(LAST_CHUNK)
@@ -310,9 +328,16 @@ class Transaction:
             self.local_error(status, term, close=True)
             return
         strm.timers["TR"] = int((_monotonic() - self.t_req) * 1000)
+        rules = self.ctx.rules_req
+        if rules:
+            self._phase(rules, self._after_frontend_rules)
+        else:
+            self._after_frontend_rules()
+
+    def _after_frontend_rules(self) -> None:
+        """Backend switching, then the backend's http-request rules."""
         ctx = self.ctx
-        if ctx.rules_req and self._rules(ctx.rules_req):
-            return
+        strm = self.strm
         backend = ctx.switching(strm) if ctx.switching is not None else (
             ctx.frontend if ctx.frontend.servers else None)
         if backend is None:
@@ -321,8 +346,16 @@ class Transaction:
         self.backend = strm.backend = backend
         self.binfo = info = ctx.backend_info(backend)
         assign_backend(strm, backend)
-        if info.rules_req and self._rules(info.rules_req):
-            return
+        if info.rules_req:
+            self._phase(info.rules_req, self._after_backend_rules)
+        else:
+            self._after_backend_rules()
+
+    def _after_backend_rules(self) -> None:
+        """The request is ready for a server: forwardfor, server choice, connection."""
+        strm = self.strm
+        info = self.binfo
+        assert info is not None
         self.retries_left = info.retries
         self._forwardfor()
         if info.lb_body is not None and info.lb_body(strm):
@@ -339,10 +372,73 @@ class Transaction:
         self.req.body = b"".join(self.req_buf)[:_LB_BODY_LIMIT]
         self._choose_and_connect()
 
-    def _rules(self, rules: list[Any]) -> bool:
-        """Run request rules; True when they answered or aborted the request."""
+    # -- rules that wait (core/runtime/waits.py) ---------------------------------------------
+    def _phase(self, rules: list[Any], then: Any) -> None:
+        """Run request ``rules``, then ``then()`` unless they answered, aborted or wait."""
+        done = self._rules(rules)
+        if done is False:
+            then()
+        elif done is None:
+            self.waiting = (rules, then)
+
+    def _wake(self, _fut: Any = None) -> None:
+        """What a waiting rule waited for happened: run its rule list again from it."""
+        waiting = self.waiting
+        handle = self.wait_handle
+        if handle is not None:
+            handle.cancel()
+            self.wait_handle = None
+        self.body_wait = False
+        if waiting is None or self.finished:
+            self.waiting = None
+            return
+        self.waiting = None
+        rules, then = waiting
+        if then is None:
+            self._response_rules(rules)
+        else:
+            self._phase(rules, then)
+
+    def _body_expired(self) -> None:
+        self.wait_handle = None
+        self.strm.ext["wait_for_body_expired"] = True
+        self._wake()
+
+    def _arm_wake(self, wake: Any) -> None:
+        """Arrange for :meth:`_wake` once ``wake`` (a waits.Wake) happens (a request rule,
+        or a response rule waiting for a future or a delay)."""
+        loop = asyncio.get_running_loop()
+        if wake.kind == "future":
+            wake.future.add_done_callback(self._wake)
+        elif wake.kind == "delay":
+            self.wait_handle = loop.call_later(wake.ms / 1000, self._wake)
+        elif self.req_done:
+            # the request body is complete: nothing to wait for, run the rule again
+            self.req.body = b"".join(self.req_buf)
+            self.wait_handle = loop.call_soon(self._wake)
+        else:
+            self.req.body = b"".join(self.req_buf)
+            self.body_wait = True
+            if wake.ms:
+                self.wait_handle = loop.call_later(wake.ms / 1000, self._body_expired)
+
+    def _rules(self, rules: list[Any]) -> bool | None:
+        """Run request rules; True when they answered or aborted the request, None when a
+        rule waits (its wake-up is armed)."""
         strm = self.strm
         ret = run_rules(rules, strm)
+        if ret is _YIELD:
+            wake = take_wake(strm)
+            if wake is not None:
+                self._arm_wake(wake)
+                return None
+            # nothing to wait for: decide now, undecidable conditions not matching
+            ret = run_rules(rules, strm, final=True)
+            if ret is _YIELD:
+                wake = take_wake(strm)
+                if wake is not None:
+                    self._arm_wake(wake)
+                    return None
         if ret in _PASS:
             if "rule_resume" in strm.ext:
                 del strm.ext["rule_resume"]
@@ -548,15 +644,38 @@ class Transaction:
         self.res_framed = no_body or chunked or length is not None
         if not self.res_framed:
             self.srv_keep = False
+        self.res_info = (chunked, length, no_body, lines)
         # http-response rules: backend then frontend, then http-after-response
         info = self.binfo
         res_sets = info.res_sets if info is not None else self._response_rulesets()
+        if res_sets:
+            self._response_rules(None)
+        else:
+            self._emit_response_head()
+
+    def _response_rules(self, start: list[Any] | None) -> None:
+        """Run the http-response rule sets (from the set ``start`` on, after a wait), then
+        send the response head."""
+        strm = self.strm
+        info = self.binfo
+        res_sets = info.res_sets if info is not None else self._response_rulesets()
+        if start is not None:
+            res_sets = res_sets[next(i for i, r in enumerate(res_sets) if r is start):]
         for rules in res_sets:
             ret = run_rules(rules, strm)
+            if ret is _YIELD:
+                wake = take_wake(strm)
+                if wake is None:
+                    ret = run_rules(rules, strm, final=True)
+                    wake = take_wake(strm) if ret is _YIELD else None
+                if wake is not None:
+                    self._hold_response(rules, wake)
+                    return
             if ret in _PASS:
                 continue
             reply = strm.ext.pop("http_reply", None)
             self._drop_server()
+            self.res_hold = None
             if ret == ActResult.ABORT:
                 if strm.term_state == "--":
                     self.term("PH")
@@ -570,9 +689,47 @@ class Transaction:
             self.res_discard = True
             self.send_reply(reply, counted=False)
             return
+        self._emit_response_head()
+
+    def _hold_response(self, rules: list[Any], wake: Any) -> None:
+        """A response rule waits: hold the response back (body chunks kept, the server
+        not read further unless the rule waits for the body, no server timeout)."""
+        self.waiting = (rules, None)
+        if self.res_hold is None:
+            self.res_hold = []
+            self.cancel_timer()
+        conn = self.sconn
+        if wake.kind == "body":
+            res = self.strm.res
+            assert res is not None
+            res.body = b"".join(self.res_hold)
+            if self.res_held_end:
+                res.body_complete = True
+            else:
+                if conn is not None and not conn.closed:
+                    conn.transport.resume_reading()
+                self.body_wait = True
+                if wake.ms:
+                    self.wait_handle = asyncio.get_running_loop().call_later(
+                        wake.ms / 1000, self._body_expired)
+                return
+        elif conn is not None and not conn.closed:
+            conn.transport.pause_reading()
+        self._arm_wake(wake)
+
+    def _emit_response_head(self) -> None:
+        """http-after-response rules, then the response head to the client (and what a
+        waiting rule held back)."""
+        strm = self.strm
+        res = strm.res
+        assert res is not None and self.res_info is not None
+        chunked, length, no_body, lines = self.res_info
+        status = res.status
+        info = self.binfo
         if self._after_rules(strm):
             return
-        if res_sets or (info.after_sets if info is not None else self.ctx.after_sets):
+        if (info.res_sets or info.after_sets) if info is not None else (
+                self._response_rulesets() or self.ctx.after_sets):
             # rules may have changed the headers: scan them again
             lines = encode_headers(without_hop(res.headers, drop_te=True))
         self.res_started = True
@@ -597,6 +754,23 @@ class Transaction:
                 f"{''.join(lines)}\r\n").encode("latin-1", "replace")
         strm.counters["bytes_out"] += len(data)
         self.client.write(data)
+        held = self.res_hold
+        if held is not None:
+            self._release_held(held)
+
+    def _release_held(self, held: list[bytes]) -> None:
+        """After a wait: forward the body held back, read the server again."""
+        self.res_hold = None
+        for data in held:
+            self.on_response_body(data)
+        conn = self.sconn
+        if conn is not None and not conn.closed:
+            conn.transport.resume_reading()
+        if self.res_held_end:
+            self.res_held_end = False
+            self.on_response_complete()
+        elif conn is not None and not conn.closed:
+            self.arm_server_timer()
 
     def _response_rulesets(self) -> list[list[Any]]:
         out = []
@@ -645,6 +819,20 @@ class Transaction:
     def on_response_body(self, data: bytes) -> None:
         if self.finished or self.res_discard:
             return
+        hold = self.res_hold
+        if hold is not None:
+            # a response rule waits: keep the chunk (bounded: the server is not read
+            # further past the buffer limit)
+            hold.append(data)
+            if self.body_wait:
+                res = self.strm.res
+                assert res is not None
+                res.body = b"".join(hold)
+                self._wake()
+            elif sum(map(len, hold)) > _BUFFER_LIMIT and self.sconn is not None \
+                    and not self.sconn.closed:
+                self.sconn.transport.pause_reading()
+            return
         self.strm.counters["bytes_out"] += len(data)
         self.client.write(chunk(data) if self.res_chunked_out else data)
         # (timeout server is pushed back once per server read, by the server connection)
@@ -652,6 +840,15 @@ class Transaction:
     def on_response_complete(self) -> None:
         if self.interim:
             self.interim = False
+            return
+        if self.res_hold is not None:
+            # a response rule waits: the response ends once it is released
+            self.res_held_end = True
+            res = self.strm.res
+            if res is not None:
+                res.body_complete = True
+            if self.body_wait:
+                self._wake()
             return
         if self.finished or self.strm.status == 101:
             return
@@ -701,6 +898,12 @@ class Transaction:
 
     def server_closed(self, conn: ServerConnection) -> None:
         if self.finished or conn is not self.sconn:
+            return
+        if self.res_hold is not None and self.res_held_end:
+            # the whole response is held back by a waiting rule: nothing more is needed
+            conn.owner = None
+            self.sconn = None
+            self.srv_keep = False
             return
         if self.res_started and not self.res_framed:
             conn.owner = None

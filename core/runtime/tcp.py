@@ -39,6 +39,7 @@ from ..stream import ServerConn, Session, Stream
 from .accounting import assign_backend, assign_server, release
 from .backend import ConnectError, choose_backend, connect_server, pick_server, server_state
 from .timers import timers_of
+from .waits import take_wake
 
 TCP_CONN = "tcp-request connection"
 TCP_SESS = "tcp-request session"
@@ -338,6 +339,23 @@ class TcpClient(asyncio.Protocol):
             self.phase = CONNECTING
             self.connect_task = asyncio.get_running_loop().create_task(self.connect(backend))
 
+    def _arm_wake(self, again: Any) -> None:
+        """A rule that yielded may wait for something besides data (core/runtime/waits.py):
+        run the rules again (``again()``) once it happened."""
+        strm = self.strm
+        wake = take_wake(strm) if strm is not None else None
+        if wake is None or wake.kind == "body":
+            return  # more data, or the inspect delay, runs the rules again
+
+        def woken(_fut: Any = None) -> None:
+            if self.phase not in (DONE, SERVICE):
+                again()
+
+        if wake.kind == "future":
+            wake.future.add_done_callback(woken)
+        else:
+            asyncio.get_running_loop().call_later(wake.ms / 1000, woken)
+
     def run_content(self, rules: list[Any], delay: int, final: bool) -> bool:
         """Run content rules; True when evaluation is over and the stream goes on."""
         strm = self.strm
@@ -348,6 +366,7 @@ class TcpClient(asyncio.Protocol):
         final = final or not delay or self.cli.pending_len > PENDING_MAX
         verdict = run_rules(rules, strm, final=final)
         if verdict == ActResult.YIELD:
+            self._arm_wake(self.decide)
             return False
         if verdict in _STOP:
             self.term = "PR"
@@ -480,6 +499,7 @@ class TcpClient(asyncio.Protocol):
         final = final or not delay or self.srv.eof
         verdict = run_rules(strm.backend.rules[TCP_RES_CONTENT], strm, final=final)
         if verdict == ActResult.YIELD:
+            self._arm_wake(self.decide_response)
             if self.srv.pending_len > PENDING_MAX:
                 self.srv.pause()
             return

@@ -6,13 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from hapx.core.config.units import UnitError, parse_size, parse_time
+from hapx.core.proto.errors import error_message
 from hapx.core.records import Action, ActionRule, ActResult, RuleSet, SmpType
 from hapx.core.rules import UnexpectedWord
+from hapx.core.runtime.waits import wake_on_body
 from hapx.core.sample.cast import cast
 
 from .common import ALL_SETS, REQ_RES, REQ_SETS, RES_SETS, no_args, on_response
 from .common import ruleset_of as _ruleset
 from .pages import reason
+
+#: what a full buffer holds for wait-for-body (tune.bufsize less tune.maxrewrite, defaults)
+BODY_BUFFER = 16384 - 1024
 
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "silent")
 
@@ -84,8 +89,8 @@ class SetTimeout(ActionRule):
 
 
 class WaitForBody(ActionRule):
-    """Yield until the whole body, ``at_least`` bytes of it, or the time limit (the data
-    path tracks the limit from ``strm.ext["wait_for_body"]``)."""
+    """Wait until the whole body, ``at_least`` bytes of it, a full buffer, or the time
+    limit (core/runtime/waits.py: the data path runs the rule again as the body comes)."""
 
     def __init__(self, ms: int, at_least: int, response: bool) -> None:
         self.ms, self.at_least, self.response = ms, at_least, response
@@ -94,15 +99,19 @@ class WaitForBody(ActionRule):
         msg = strm.res if self.response else strm.req
         if msg is None or msg.body_complete:
             return ActResult.CONT
-        if self.at_least and msg.body is not None and len(msg.body) >= self.at_least:
+        have = len(msg.body) if msg.body is not None else 0
+        if (self.at_least and have >= self.at_least) or have >= BODY_BUFFER:
             return ActResult.CONT
-        if strm.ext.get("wait_for_body_expired"):
+        if strm.ext.pop("wait_for_body_expired", False):
             if not self.response:
                 strm.status = 408
-                return ActResult.ERROR
+                if strm.term_state == "--":
+                    strm.term_state = "cR"
+                strm.ext["http_reply"] = error_message(strm, 408, strm.backend,
+                                                       strm.frontend)
+                return ActResult.DENY
             return ActResult.CONT
-        strm.ext["wait_for_body"] = self.ms
-        return ActResult.YIELD
+        return wake_on_body(strm, self.ms)
 
 
 class DoLog(ActionRule):
@@ -289,7 +298,7 @@ ACTIONS = [
     Action("set-timeout", rulesets=REQ_RES, parse=_parse_set_timeout,
            doc="set-timeout { client | server | tunnel } { <timeout> | <expr> }\n\nOverride "
                "a timeout of this stream (ms by default, or an integer expression)."),
-    Action("wait-for-body", rulesets=REQ_RES, parse=_parse_wait_for_body, active=False,
+    Action("wait-for-body", rulesets=REQ_RES, parse=_parse_wait_for_body,
            doc="wait-for-body time <time> [ at-least <bytes> ]\n\nWait for the whole body, "
                "for <bytes> of it or until the buffer is full, at most <time>; a request "
                "that times out gets 408."),
