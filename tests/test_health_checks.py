@@ -377,3 +377,97 @@ def test_requests_during_down_get_503_not_the_dead_server():
             for t in threads:
                 t.join(10)
             assert results == [503] * 5
+
+
+# -- administrative states (what the runtime API will drive) -----------------------------------
+
+def test_maint_and_drain_transitions_as_haproxy_logs_them():
+    """The lines haproxy 2.6 logs for ``set server be/s1 state maint|ready|drain|ready``
+    with two checked servers (captured from its stats socket)."""
+    from hapx.core.config.address import parse_address
+    from hapx.core.config.model import Proxy
+    from hapx.core.runtime.backend import picker_for, server_state
+    from hapx.plugins.health_checks import health_of, set_server_state
+    from hapx.plugins.servers.model import Server
+
+    be = Proxy("be", "backend")
+    s1, s2 = (Server(n, parse_address("127.0.0.1:80"), "be") for n in ("s1", "s2"))
+    be.servers = [s1, s2]
+    logged: list[tuple[int, str, str]] = []
+    for s in be.servers:
+        st = health_of(s)
+        st.backend = be
+        st.notify = lambda px, level, text, label: logged.append((level, text, label))
+    picker = picker_for(be)
+    set_server_state(s1, add_admin="MAINT")
+    assert not s1.up and not server_state(s1).up
+    assert {picker.pick() for _ in range(4)} == {s2}
+    set_server_state(s1, del_admin="MAINT")
+    set_server_state(s1, add_admin="DRAIN")
+    assert {picker.pick() for _ in range(4)} == {s2}
+    assert health_of(s1).status_text() == "DRAIN"
+    set_server_state(s1, del_admin="DRAIN")
+    assert s1.up and server_state(s1).up
+    assert {picker.pick() for _ in range(4)} == {s1, s2}
+    assert logged == [
+        (1, "Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers "
+            "left. 0 sessions active, 0 requeued, 0 remaining in queue.", "warning"),
+        (5, "Server be/s1 is UP/READY (leaving forced maintenance).", "warning"),
+        (5, "Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 "
+            "sessions requeued, 0 total in queue.", "warning"),
+        (5, "Server be/s1 is UP (leaving forced drain).", "warning"),
+    ]
+    st = health_of(s1)
+    assert st.down_trans == 1 and st.downtime() >= 0 and st.op == "UP"
+
+
+CHECK_CFG = """defaults
+  mode http
+  timeout connect 1s
+  timeout client 1s
+  timeout server 1s
+backend be
+  http-check expect status 200
+  tcp-check send foo
+  server s1 127.0.0.1:80 check
+backend b2
+  option httpchk
+  option tcp-check
+  server s1 127.0.0.1:80 check
+backend b3
+  option tcp-check
+  http-check send meth GET
+  server s1 127.0.0.1 check
+"""
+
+
+def test_configuration_check_messages_match_haproxy(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text(CHECK_CFG)
+
+    def messages(argv: list[str]) -> tuple[int, list[str]]:
+        out = subprocess.run([*argv, "-c", "-f", str(cfg)], capture_output=True, text=True,
+                             timeout=60)
+        found = [re.sub(r"\(\d+\)", "(pid)", line) for line in
+                 (out.stdout + out.stderr).splitlines() if "[WARNING]" in line or
+                 "[ALERT]" in line]
+        return out.returncode, found
+
+    ours = messages([sys.executable, "-m", "hapx.core.cli.main"])
+    assert ours == (1, [
+        "[WARNING]  (pid) : config : backend 'be' uses http-check rules without 'option "
+        "httpchk', so the rules are ignored.",
+        "[WARNING]  (pid) : config : backend 'be' uses tcp-check rules without 'option "
+        "tcp-check', so the rules are ignored.",
+        "[WARNING]  (pid) : config : backend 'b3' uses http-check rules without 'option "
+        "httpchk', so the rules are ignored.",
+        "[ALERT]    (pid) : config : config: backend 'b3': server 's1' has neither service "
+        "port nor check port.",
+        "[ALERT]    (pid) : config : Fatal errors found in configuration."])
+    haproxy = shutil.which("haproxy")
+    if haproxy:
+        assert messages([haproxy]) == ours
