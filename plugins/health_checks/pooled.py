@@ -3,6 +3,10 @@
 The connection (a :class:`hapx.core.runtime.http_server.ServerConnection`) keeps its own
 response parser; while the check uses it, :class:`PooledChannel` is its owner and receives
 the response events.  A connection that ends the exchange reusable goes back to the pool.
+It implements the owner interface ServerConnection calls (the transaction's side of
+core/runtime/http_txn.py): ``client.cork/uncork``, ``finished``, ``touch_server_timer``,
+``on_response_*``, ``server_closed``, ``server_error``, ``server_pause/resume_writing``;
+a change there must be mirrored here (tests/test_health_checks.py::test_check_reuse_pool).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class PooledChannel:
     """The check's view of a pooled server connection."""
 
     client = _NoCork()
+    #: read by ServerConnection.data_received (True once the check let the connection go)
+    finished = False
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -62,6 +68,7 @@ class PooledChannel:
     async def close(self) -> None:
         """Give the connection back to the pool when the exchange ended cleanly."""
         conn = self.conn
+        self.finished = True
         if conn.owner is self:
             conn.owner = None
         if self.complete and self.keep and not self.closed and not conn.closed:
@@ -109,6 +116,9 @@ class PooledChannel:
         self.keep = False
         conn.close()
         self._wake()
+
+    def touch_server_timer(self) -> None:
+        """The check's own deadline bounds the exchange (no ``timeout server`` here)."""
 
     def server_pause_writing(self) -> None:
         pass
