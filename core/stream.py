@@ -195,6 +195,9 @@ class ServerState:
     queued: int = 0
     #: streams currently assigned to the server (HAProxy's "served", logged as %sc)
     served: int = 0
+    #: transports of the connections established to the server (counted in cur_conn), so
+    #: that they can be closed (``on-marked-down shutdown-sessions``)
+    conns: set[Any] = field(default_factory=set)
 
 
 @dataclass

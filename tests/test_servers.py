@@ -44,8 +44,9 @@ def test_servers_file_end_to_end():
     assert cookie["name"] == "SRV" and {"insert", "indirect"} <= cookie["flags"]
     assert cookie["maxidle"] == 1_800_000
     inactive = {u.keyword for u in config.inactive}
-    assert {"server check", "cookie"} <= inactive
+    assert {"server observe", "cookie"} <= inactive
     assert not {"hash-type", "hash-balance-factor", "hash-preserve-affinity"} & inactive
+    assert "server check" not in inactive  # the health_checks plugin runs checks
     assert "server" not in inactive and "default-server" not in inactive
     assert "balance static-rr" not in inactive
 

@@ -47,6 +47,7 @@ class ServerConnection(asyncio.Protocol):
             except OSError:
                 pass
         server_state(self.server).cur_conn += 1
+        server_state(self.server).conns.add(transport)
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -78,6 +79,7 @@ class ServerConnection(asyncio.Protocol):
             return
         self.closed = True
         server_state(self.server).cur_conn -= 1
+        server_state(self.server).conns.discard(self.transport)
         pool = getattr(self.server, "_hapx_pool", None)
         if pool is not None and self in pool.idle:
             pool.idle.remove(self)

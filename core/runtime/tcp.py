@@ -474,6 +474,7 @@ class TcpClient(asyncio.Protocol):
         dst, dport = _addr(transport.get_extra_info("peername"))
         strm.srv_conn = ServerConn(src=src, src_port=sport, dst=dst, dst_port=dport)
         server_state(strm.server).cur_conn += 1
+        server_state(strm.server).conns.add(transport)
         self.srv_counted = True
 
     def server_data(self, data: bytes) -> None:
@@ -537,6 +538,7 @@ class TcpClient(asyncio.Protocol):
         if self.srv_counted:
             self.srv_counted = False
             server_state(strm.server).cur_conn -= 1
+            server_state(strm.server).conns.discard(self.srv.transport)
         if not self.cli.closed and self.phase != DONE:
             if exc is not None or not self.srv.eof:
                 if self.term == "--":

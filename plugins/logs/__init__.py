@@ -131,8 +131,8 @@ _FLAGS = {
                     True),
     "dontlog-normal": (Cap.FE, "Log only errors and abnormal terminations.", True),
     "log-separate-errors": (Cap.FE, "Log errors at level 'err' instead of 'info'.", True),
-    "log-health-checks": (Cap.BE, "Log every health check status change in detail; health "
-                          "checks come in a later version.", False),
+    "log-health-checks": (Cap.BE, "Log every health check status change in detail (run by "
+                          "the health_checks plugin).", True),
     "logasap": (Cap.FE, "Log when the response headers are known, without waiting for "
                 "the end of the transfer; a later version.", False),
 }
