@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from hapx.core.config.address import Ports, parse_address
 from hapx.plugins.balance_first import First
@@ -636,3 +637,28 @@ def test_hash_missing_key_falls_back_to_round_robin_live(origins):
         keyed = {_get(port, "/", "Cookie: sid=abc\r\n") for _ in range(5)}
         assert len(keyed) == 1
         assert {_get(port) for _ in range(8)} == {"s1", "s2", "s3", "s4"}
+
+
+def test_backend_without_balance_line_is_weighted_roundrobin_with_backups() -> None:
+    """No `balance` line: HAProxy's default, roundrobin with weights; a backup server gets
+    nothing while an active one is up."""
+    with OriginServer(name="a") as a, OriginServer(name="b") as b, \
+            OriginServer(name="c") as c:
+        port = free_port()
+        conf = f"""defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen li
+    bind 127.0.0.1:{port}
+    server a 127.0.0.1:{a.port} weight 3
+    server b 127.0.0.1:{b.port} weight 1
+    server c 127.0.0.1:{c.port} backup
+"""
+        with run_hapx(conf, ready_ports=[port]):
+            with httpx.Client() as cl:
+                seen = Counter(cl.get(f"http://127.0.0.1:{port}/").headers["x-origin"]
+                               for _ in range(40))
+        assert seen == {"a": 30, "b": 10}
+        assert not c.requests

@@ -79,8 +79,14 @@ def hapx_register_directives(directives: Any) -> None:
 
 @hookimpl
 def hapx_configure(config: Config) -> None:
-    """Give numeric IDs to servers that have none (the first free ones, as HAProxy)."""
+    """Give numeric IDs to servers that have none (the first free ones, as HAProxy), and
+    the default algorithm (roundrobin, with backups and weights) to backends without a
+    ``balance`` line."""
     for px in config.backends:
+        if "balance" not in px.settings:
+            default = balance_of(px, config.registry)
+            if default is not None:
+                px.settings["balance"] = default
         used = {s.opt("id") for s in px.servers if s.opt("id") is not None}
         next_id = 1
         for srv in px.servers:
