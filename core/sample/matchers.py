@@ -267,11 +267,11 @@ def _parse_addr(text: str, resolve: bool) -> tuple[int, int] | None:
     ``resolve``)."""
     try:
         return 4, _from_bytes(_inet_pton(_AF_INET, text), "big")
-    except OSError:
+    except (OSError, ValueError):
         pass
     try:
         return 6, _from_bytes(_inet_pton(_AF_INET6, text), "big")
-    except OSError:
+    except (OSError, ValueError):
         pass
     try:
         addr: Any = ipaddress.ip_address(text)  # e.g. a scoped IPv6 address
@@ -304,7 +304,7 @@ def parse_ip_pattern(text: str, resolve: bool = True
     elif ver == 4:
         try:
             mask = _from_bytes(_inet_pton(_AF_INET, mask_s), "big")
-        except OSError:
+        except (OSError, ValueError):
             raise ValueError(f"'{text}' is not a valid IPv4 or IPv6 address") from None
     else:
         raise ValueError(f"'{text}' is not a valid IPv4 or IPv6 address")
