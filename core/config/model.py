@@ -41,6 +41,25 @@ class Cap(IntFlag):
 _KIND_CAP = {"frontend": Cap.FE, "backend": Cap.BE, "listen": Cap.LISTEN, "defaults": Cap.DEF}
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _copy_value(value: Any) -> Any:
+    """copy.deepcopy for what defaults sections hold, faster on the common shapes: dicts
+    and lists are copied, plain immutable values shared, anything else deep-copied.  A
+    proxy is declared thousands of times in large configurations."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    cls = value.__class__
+    if cls is dict:
+        return {k: _copy_value(v) for k, v in value.items()}
+    if cls is list:
+        return [_copy_value(v) for v in value]
+    if cls is tuple and all(isinstance(v, _IMMUTABLE) for v in value):
+        return value
+    return copy.deepcopy(value)
+
+
 @dataclass
 class Rule:
     """One rule of a rule set: its action, its condition and where it was written."""
@@ -103,8 +122,8 @@ class Proxy:
         self.mode = defaults.mode
         self.options = dict(defaults.options)
         self.timeouts = dict(defaults.timeouts)
-        self.settings = copy.deepcopy(defaults.settings)
-        self.ext = copy.deepcopy(defaults.ext)
+        self.settings = _copy_value(defaults.settings)
+        self.ext = _copy_value(defaults.ext)
         self.rules = {k: list(v) for k, v in defaults.rules.items()}
 
     def add_rule(self, rule: Rule) -> None:

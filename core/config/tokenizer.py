@@ -46,11 +46,9 @@ _WORD = re.compile(r"[^ \t]+")
 
 
 def _plain_line(text: str) -> Line:
-    words: list[str] = []
-    columns: list[int] = []
-    for m in _WORD.finditer(text):
-        words.append(m.group())
-        columns.append(m.start())
+    found = list(_WORD.finditer(text))
+    words = [m.group() for m in found]
+    columns = [m.start() for m in found]
     line = Line(words, columns)
     if len(words) > MAX_WORDS:
         line.too_many = True

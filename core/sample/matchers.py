@@ -192,7 +192,10 @@ class IntMatcher(Matcher):
         self.ranges = RangeIndex()
 
     def put(self, key: str, hit: Any) -> None:
-        lo, hi = parse_int_range(key)
+        if key.isascii() and key.isdigit():  # the usual plain number, without the regex
+            lo = hi = int(key)
+        else:
+            lo, hi = parse_int_range(key)
         if lo is not None and lo == hi:
             self.exact.add(lo, hit)
         else:
@@ -314,6 +317,7 @@ def parse_ip_pattern(text: str, resolve: bool = True
 
 
 _V4_MAPPED = 0xFFFF << 32
+_FULL4 = 0xFFFFFFFF
 
 
 def _v4_in_v6(a6: int) -> int | None:
@@ -397,6 +401,11 @@ class IpMatcher(Matcher):
         return parsed
 
     def _locate(self, key: str) -> tuple[_PrefixTables | None, int, int, int]:
+        if "/" not in key:  # the usual single IPv4 address, without the general parser
+            try:
+                return self.v4, 32, _from_bytes(_inet_pton(_AF_INET, key), "big"), _FULL4
+            except (OSError, ValueError):
+                pass
         ver, net, mask, contiguous = self._parse(key)
         if not contiguous:
             return None, 0, net, mask
