@@ -10,6 +10,7 @@ two plugins registering the same keyword is an error naming both.
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import sys
 import warnings
 from collections.abc import Iterable
@@ -46,8 +47,57 @@ class PluginInfo:
     records: list[Any] = field(default_factory=list)
 
 
+def _metadata_stamp() -> tuple[Any, ...]:
+    """What changes when a distribution is installed, removed or re-installed: each
+    ``sys.path`` entry with its modification time, and every ``*.dist-info`` /
+    ``*.egg-info`` in it with the modification time of its ``entry_points.txt``.  A few
+    stat() calls, against reading the metadata of every installed distribution."""
+    stamp: list[Any] = []
+    for entry in sys.path:
+        path = entry or "."
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stamp.append((entry, st.st_mtime_ns))
+        try:
+            with os.scandir(path) as it:
+                infos = sorted(d.name for d in it
+                               if d.name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue  # a zip file: its own mtime is in the stamp
+        for name in infos:
+            try:
+                mtime = os.stat(os.path.join(path, name, "entry_points.txt")).st_mtime_ns
+            except OSError:
+                mtime = 0
+            stamp.append((name, mtime))
+    return tuple(stamp)
+
+
+_EP_CACHE: dict[str, tuple[tuple[Any, ...], list[md.EntryPoint]]] = {}
+
+
+def group_entry_points(group: str) -> list[md.EntryPoint]:
+    """The entry points of ``group``, the first of each name (``sys.path`` order).
+
+    Read afresh whenever the installed distributions changed, so that a package installed
+    while the process runs is seen (stevedore's own caches, keyed by ``sys.path`` only,
+    would miss it); otherwise the previous scan is reused."""
+    stamp = _metadata_stamp()
+    cached = _EP_CACHE.get(group)
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    seen: dict[str, md.EntryPoint] = {}
+    for ep in md.entry_points(group=group):
+        seen.setdefault(ep.name, ep)
+    eps = list(seen.values())
+    _EP_CACHE[group] = (stamp, eps)
+    return list(eps)
+
+
 class _FreshNamedManager(named.NamedExtensionManager):
-    """stevedore's named manager, reading the entry points afresh.
+    """stevedore's named manager, with the entry points of :func:`group_entry_points`.
 
     stevedore keeps the entry points of a group in process-wide caches keyed by
     ``sys.path``; a package installed while the process runs (a test, a long-lived tool)
@@ -55,10 +105,7 @@ class _FreshNamedManager(named.NamedExtensionManager):
     failure handling, with the installed set as it is now."""
 
     def list_entry_points(self) -> list[md.EntryPoint]:
-        seen: dict[str, md.EntryPoint] = {}
-        for ep in md.entry_points(group=self.namespace):
-            seen.setdefault(ep.name, ep)
-        return list(seen.values())
+        return group_entry_points(self.namespace)
 
 
 class PluginSet:
@@ -87,9 +134,7 @@ class PluginSet:
             self._load_group(CONTRIB_GROUP, self.enabled_contrib)
 
     def _load_group(self, group: str, wanted: list[str] | None) -> None:
-        eps: dict[str, md.EntryPoint] = {}
-        for ep in md.entry_points(group=group):
-            eps.setdefault(ep.name, ep)
+        eps = {ep.name: ep for ep in group_entry_points(group)}
         if wanted is not None:
             missing = [n for n in wanted if n not in eps]
             for name in missing:
@@ -217,4 +262,4 @@ def _hapx_version() -> str:
 
 def list_installed(group: str = GROUP) -> list[md.EntryPoint]:
     """Entry points of a group, without importing them."""
-    return sorted(md.entry_points(group=group), key=lambda ep: ep.name)
+    return sorted(group_entry_points(group), key=lambda ep: ep.name)

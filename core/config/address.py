@@ -174,6 +174,11 @@ def _parse_ip(host: str, family: str | None) -> IPAddress | None:
     if host in ("", "*"):
         return ipaddress.IPv6Address("::") if family == "inet6" else ipaddress.IPv4Address(
             "0.0.0.0")
+    try:  # the usual dotted quad without ipaddress's parser (thousands of servers)
+        return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, host),
+                                                    "big"))
+    except (OSError, ValueError):
+        pass
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:

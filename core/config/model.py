@@ -41,6 +41,25 @@ class Cap(IntFlag):
 _KIND_CAP = {"frontend": Cap.FE, "backend": Cap.BE, "listen": Cap.LISTEN, "defaults": Cap.DEF}
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _copy_value(value: Any) -> Any:
+    """copy.deepcopy for what defaults sections hold, faster on the common shapes: dicts
+    and lists are copied, plain immutable values shared, anything else deep-copied.  A
+    proxy is declared thousands of times in large configurations."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    cls = value.__class__
+    if cls is dict:
+        return {k: _copy_value(v) for k, v in value.items()}
+    if cls is list:
+        return [_copy_value(v) for v in value]
+    if cls is tuple and all(isinstance(v, _IMMUTABLE) for v in value):
+        return value
+    return copy.deepcopy(value)
+
+
 @dataclass
 class Rule:
     """One rule of a rule set: its action, its condition and where it was written."""
@@ -84,11 +103,11 @@ class Proxy:
 
     @property
     def is_frontend(self) -> bool:
-        return bool(self.cap & Cap.FE)
+        return self.kind in FRONTEND_KINDS
 
     @property
     def is_backend(self) -> bool:
-        return bool(self.cap & Cap.BE)
+        return self.kind in BACKEND_KINDS
 
     @property
     def is_defaults(self) -> bool:
@@ -103,8 +122,8 @@ class Proxy:
         self.mode = defaults.mode
         self.options = dict(defaults.options)
         self.timeouts = dict(defaults.timeouts)
-        self.settings = copy.deepcopy(defaults.settings)
-        self.ext = copy.deepcopy(defaults.ext)
+        self.settings = _copy_value(defaults.settings)
+        self.ext = _copy_value(defaults.ext)
         self.rules = {k: list(v) for k, v in defaults.rules.items()}
 
     def add_rule(self, rule: Rule) -> None:
@@ -183,6 +202,8 @@ class Config:
     #: data shared by plugins across sections, keyed by plugin name
     ext: dict[str, Any] = field(default_factory=dict)
     _patterns: Any = None
+    _by_name: dict[str, list[tuple[int, Proxy]]] | None = field(default=None, repr=False)
+    _indexed: int = field(default=0, repr=False)
 
     @property
     def patterns(self) -> Any:
@@ -193,23 +214,49 @@ class Config:
             self._patterns = PatternStore()
         return self._patterns
 
+    def named(self, name: str) -> list[Proxy]:
+        """The proxies called ``name``, in declaration order (a hash lookup; proxies
+        appended since the last call are indexed first, and the index is rebuilt if
+        ``proxies`` was changed otherwise)."""
+        index = self._by_name
+        proxies = self.proxies
+        if index is None or self._indexed > len(proxies):
+            index = self._index_from(0)
+        elif self._indexed < len(proxies):
+            index = self._index_from(self._indexed)
+        found = index.get(name)
+        if not found:
+            return []
+        for i, px in found:
+            if i >= len(proxies) or proxies[i] is not px or px.name != name:
+                found = self._index_from(0).get(name) or []
+                break
+        return [px for _, px in found]
+
+    def _index_from(self, start: int) -> dict[str, list[tuple[int, Proxy]]]:
+        index = self._by_name if start and self._by_name is not None else {}
+        for i in range(start, len(self.proxies)):
+            px = self.proxies[i]
+            index.setdefault(px.name, []).append((i, px))
+        self._by_name = index
+        self._indexed = len(self.proxies)
+        return index
+
     def frontend(self, name: str) -> Proxy | None:
-        for px in self.proxies:
-            if px.name == name and px.is_frontend:
+        for px in self.named(name):
+            if px.is_frontend:
                 return px
         return None
 
     def backend(self, name: str) -> Proxy | None:
-        for px in self.proxies:
-            if px.name == name and px.is_backend:
+        for px in self.named(name):
+            if px.is_backend:
                 return px
         return None
 
     def proxy(self, name: str) -> Proxy | None:
-        for px in self.proxies:
-            if px.name == name:
-                return px
-        return None
+        found = self.named(name)
+        return found[0] if found else None
 
     @property
     def frontends(self) -> list[Proxy]:

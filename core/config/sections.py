@@ -4,6 +4,7 @@ these sections belongs to plugins."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..hookspecs import hookimpl
@@ -75,8 +76,8 @@ def _proxy_header(kind: str) -> Any:
         name = args[0]
         _check_name(ctx, kind, name)
         px = Proxy(name=name, kind=kind, file=ctx.file, line=ctx.line)
-        for other in config.proxies:
-            if other.name == name and other.cap & px.cap:
+        for other in config.named(name):
+            if other.cap & px.cap:
                 raise ctx.error(f"{kind} '{name}' has the same name as {other.kind} '{name}' "
                                 f"declared at {other.file}:{other.line}.")
         parent = _find_defaults(ctx, config, kind, name, args[1:])
@@ -147,6 +148,11 @@ def hapx_configure(config: Config) -> None:
             d = d.defaults
 
 
+_SECTION_WORDS = ("global", "defaults", "frontend", "backend", "listen")
+#: the first word of a line up to a blank, or up to a character the tokenizer interprets
+_FIRST_WORD = re.compile(r"[ \t]*([^ \t\"'\\$#]*)(.?)")
+
+
 def scan_plugin_selection(paths: list[str]) -> tuple[list[str], list[str]]:
     """Find ``disable-plugin``/``enable-plugin`` lines in global sections before plugins
     load.  Errors are ignored here: the real parse reports them."""
@@ -163,13 +169,19 @@ def scan_plugin_selection(paths: list[str]) -> tuple[list[str], list[str]]:
             continue
         in_global = False
         for text in lines:
+            if not in_global and text[:1].isspace():
+                # an indented line outside global matters only if it opens a section: skip
+                # it without tokenizing when its first word is plain and opens none
+                m = _FIRST_WORD.match(text)
+                if m.group(2) in ("", " ", "\t") and m.group(1) not in _SECTION_WORDS:
+                    continue
             try:
                 words = tokenize(text).words
             except TokenizeError:
                 continue
             if not words:
                 continue
-            if words[0] in ("global", "defaults", "frontend", "backend", "listen") or (
+            if words[0] in _SECTION_WORDS or (
                     not text[:1].isspace() and not words[0].startswith(".")
                     and words[0] not in ("disable-plugin", "enable-plugin")):
                 in_global = words[0] == "global"

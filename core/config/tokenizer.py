@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +39,24 @@ class Line:
     too_many: bool = False
 
 
+#: what only the character-by-character scan handles; a line without any of these is split
+#: on its blanks with a regex (most lines of a large configuration)
+_SPECIAL = re.compile(r"[\"'\\#\r\n]")
+_WORD = re.compile(r"[^ \t]+")
+
+
+def _plain_line(text: str) -> Line:
+    found = list(_WORD.finditer(text))
+    words = [m.group() for m in found]
+    columns = [m.start() for m in found]
+    line = Line(words, columns)
+    if len(words) > MAX_WORDS:
+        line.too_many = True
+        del words[MAX_WORDS:]
+        del columns[MAX_WORDS:]
+    return line
+
+
 def _is_name_start(c: str) -> bool:
     return c.isalpha() or c == "_"
 
@@ -46,6 +65,8 @@ def tokenize(text: str, env: Mapping[str, str] | None = None,
              pseudo: Callable[[str], str | None] | None = None) -> Line:
     """Split ``text`` into words.  ``env`` defaults to ``os.environ``; ``pseudo`` resolves the
     internal variables ``.LINE``, ``.FILE`` and ``.SECTION``."""
+    if _SPECIAL.search(text) is None:
+        return _plain_line(text)
     env = os.environ if env is None else env
     words: list[str] = []
     columns: list[int] = []

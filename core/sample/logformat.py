@@ -309,6 +309,10 @@ def _plain(node: LogNode) -> bool:
     return not int(node.options) & _SPECIAL and node.typecast == T.SAME
 
 
+#: generated render functions by source text, compiled once
+_CODE: dict[str, Any] = {}
+
+
 def _generate(nodes: list[LogNode]) -> Render:
     """One generated function for the whole format: the items are computed in order, the
     common cases inline (a string, an address or an integer printed as it is; an alias
@@ -369,7 +373,10 @@ def _generate(nodes: list[LogNode]) -> Render:
     flush_text()
     line = "".join("{" + p + "}" for p in pieces)
     src = "def render(strm):\n" + "\n".join(body) + f"\n    return f{line!r}\n"
-    exec(compile(src, "<log-format>", "exec"), ns)  # noqa: S102 - our own generated text
+    code = _CODE.get(src)
+    if code is None:  # the same format in many proxies generates the same text
+        code = _CODE[src] = compile(src, "<log-format>", "exec")
+    exec(code, ns)  # noqa: S102 - our own generated text
     render: Render = ns["render"]
     return render
 

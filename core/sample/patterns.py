@@ -17,25 +17,67 @@ prefix is part of the name).  The :class:`PatternStore` of a configuration holds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import gc
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import count, repeat
+from typing import Any, Protocol
 
 from ..errors import ConfigError
 
 
-@dataclass(eq=False)
-class PatternEntry:
-    """One entry of a list: the pattern (``key``) and, for maps, its ``value``."""
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a large list is loaded or indexed: the millions of
+    objects created would otherwise trigger collections that scan them all again and again
+    (the objects hold no cycles; collection resumes after)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
-    key: str
-    value: str | None = None
-    gen: int = 0
+
+class PatternEntry:
+    """One entry of a list: the pattern (``key``) and, for maps, its ``value``; ``gen`` is
+    the version it belongs to and ``seq`` its rank in the list (entries added later have a
+    larger ``seq``: the order "first declared" refers to)."""
+
+    __slots__ = ("key", "value", "gen", "seq")
+
+    def __init__(self, key: str, value: str | None = None, gen: int = 0, seq: int = 0
+                 ) -> None:
+        self.key = key
+        self.value = value
+        self.gen = gen
+        self.seq = seq
 
     @property
     def ptr(self) -> str:
         """The entry's reference for the runtime API (``#<ptr>``)."""
         return f"0x{id(self):x}"
+
+    def __repr__(self) -> str:
+        return f"PatternEntry({self.key!r}, {self.value!r}, gen={self.gen}, seq={self.seq})"
+
+
+class PatternListener(Protocol):
+    """What a compiled matcher implements to follow a list incrementally (see
+    :meth:`PatternRef.listen`).  Entries are given after the list has changed."""
+
+    def pattern_added(self, version: int, entries: list[PatternEntry]) -> None: ...
+
+    def pattern_removed(self, entries: list[PatternEntry]) -> None: ...
+
+    def pattern_changed(self, entries: list[PatternEntry]) -> None: ...
+
+    def pattern_cleared(self, version: int) -> None: ...
+
+    def pattern_committed(self, version: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,22 +109,21 @@ def parse_ref_name(text: str) -> RefName:
     return RefName(text, text)
 
 
+#: one ACL file line: not starting with "#"; leading spaces and tabs skipped (possessive, so
+#: that a line of blanks before a CR stays empty); the pattern runs to the first CR or LF
+_ACL_LINE = re.compile(r"^(?!#)[ \t]*+([^\r\n]+)", re.M)
+
+#: one map file line: spaces, the key (not starting with "#"), spaces, the value up to the
+#: first CR or LF (the spaces are HAProxy's isspace() set, without LF which ends a line)
+_MAP_LINE = re.compile(r"^[ \t\r\v\f]*+([^ \t\r\v\f\n#][^ \t\r\v\f\n]*)[ \t\r\v\f]*+([^\r\n]*)",
+                       re.M)
+
+
 def read_acl_lines(data: str) -> list[str]:
     """ACL file format: one pattern per line.  Lines starting with ``#`` and empty lines
     are ignored; leading spaces and tabs are stripped (after the ``#`` test, so a pattern
     starting with ``#`` is written with a space before it)."""
-    out = []
-    for line in data.split("\n"):
-        line = line.rstrip("\r")
-        if line.startswith("#"):
-            continue
-        line = line.lstrip(" \t")
-        cut = line.find("\r")
-        if cut >= 0:
-            line = line[:cut]
-        if line:
-            out.append(line)
-    return out
+    return _ACL_LINE.findall(data)
 
 
 _SPACES = " \t\n\r\v\f"
@@ -91,28 +132,21 @@ _SPACES = " \t\n\r\v\f"
 def split_map_line(line: str) -> tuple[str, str] | None:
     """Map file format: ``<key><spaces><value>``; the key ends at the first space or tab,
     the value runs to the end of the line.  None for comments and empty lines."""
-    line = line.lstrip(_SPACES)
-    if not line or line.startswith("#"):
-        return None
-    end = 0
-    while end < len(line) and line[end] not in _SPACES:
-        end += 1
-    key = line[:end]
-    rest = line[end:].lstrip(_SPACES)
-    cut = len(rest)
-    for stop in ("\n", "\r"):
-        pos = rest.find(stop)
-        if 0 <= pos < cut:
-            cut = pos
-    return key, rest[:cut]
+    m = _MAP_LINE.match(line.split("\n", 1)[0])
+    return None if m is None else (m.group(1), m.group(2))
 
 
 def read_map_lines(data: str) -> list[tuple[str, str]]:
-    return [kv for kv in (split_map_line(line) for line in data.split("\n")) if kv is not None]
+    """Every ``(key, value)`` of a map file, in order (one regex pass over the text)."""
+    return _MAP_LINE.findall(data)
 
 
 class PatternRef:
-    """One list of patterns, shared by everything that names it."""
+    """One list of patterns, shared by everything that names it.
+
+    Each version holds its entries in an insertion-ordered dict (O(1) removal of an
+    entry, order kept).  The current version also has an index by key, built the first
+    time a key is looked up (``find``, ``delete``, ``set``) and kept up to date after."""
 
     def __init__(self, name: str, kind: str = "acl", *, display: str = "",
                  path: str | None = None, unique_id: int = -1) -> None:
@@ -127,32 +161,91 @@ class PatternRef:
         self.used_by: list[UsedBy] = []
         self.curr_ver = 0
         self.next_ver = 0
-        self._gens: dict[int, list[PatternEntry]] = {0: []}
+        self._gens: dict[int, dict[PatternEntry, None]] = {0: {}}
+        self._seq = count()
+        #: key -> entry, or list of entries when the key is duplicated (current version)
+        self._index: dict[str, PatternEntry | list[PatternEntry]] | None = None
         self._subscribers: list[Callable[[], None]] = []
+        self._listeners: list[PatternListener] = []
         #: compiled matchers shared by the users of this list, keyed by their settings
         self.cache: dict[Any, Any] = {}
 
     # -- reading ------------------------------------------------------------------------------
     @property
     def entries(self) -> list[PatternEntry]:
-        """The entries of the current version, in order."""
-        return self._gens.get(self.curr_ver, [])
+        """The entries of the current version, in order (a copy)."""
+        return list(self._gens.get(self.curr_ver, ()))
 
     def version_entries(self, version: int) -> list[PatternEntry]:
-        return self._gens.get(version, [])
+        return list(self._gens.get(version, ()))
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._gens.get(self.curr_ver, ()))
 
     def __iter__(self) -> Iterator[PatternEntry]:
-        return iter(list(self.entries))
+        return iter(self.entries)
+
+    def key_index(self) -> dict[str, PatternEntry | list[PatternEntry]]:
+        """The current version's entries by key: an entry, or the list of the entries
+        sharing the key (first declared first).  Built on first use, then kept up to date
+        by every change; a clear, replace or commit makes a new dict."""
+        idx = self._index
+        if idx is None:
+            entries = self._gens.get(self.curr_ver, {})
+            idx = {e.key: e for e in entries}
+            if len(idx) != len(entries):  # duplicated keys: keep them all, in order
+                idx = {}
+                get = idx.get
+                for e in entries:
+                    cur = get(e.key)
+                    if cur is None:
+                        idx[e.key] = e
+                    elif type(cur) is list:
+                        cur.append(e)
+                    else:
+                        idx[e.key] = [cur, e]  # type: ignore[list-item]
+            self._index = idx
+        return idx
+
+    def _index_add(self, entries: Iterable[PatternEntry]) -> None:
+        idx = self._index
+        if idx is None:
+            return
+        for e in entries:
+            cur = idx.get(e.key)
+            if cur is None:
+                idx[e.key] = e
+            elif type(cur) is list:
+                cur.append(e)
+            else:
+                idx[e.key] = [cur, e]  # type: ignore[list-item]
+
+    def _index_remove(self, entry: PatternEntry) -> None:
+        idx = self._index
+        if idx is None:
+            return
+        cur = idx.get(entry.key)
+        if cur is entry:
+            del idx[entry.key]
+        elif type(cur) is list:
+            cur.remove(entry)
+            if len(cur) == 1:
+                idx[entry.key] = cur[0]
 
     def find(self, key: str) -> list[PatternEntry]:
-        return [e for e in self.entries if e.key == key]
+        """The current entries with this key, in order (a hash lookup)."""
+        cur = self.key_index().get(key)
+        if cur is None:
+            return []
+        return list(cur) if type(cur) is list else [cur]  # type: ignore[list-item]
 
     def find_ptr(self, ptr: str) -> PatternEntry | None:
-        for e in self.entries:
-            if e.ptr == ptr.lower():
+        try:
+            want = int(ptr, 16)
+        except ValueError:
+            return None
+        for e in self._gens.get(self.curr_ver, ()):
+            if id(e) == want:
                 return e
         return None
 
@@ -183,6 +276,15 @@ class PatternRef:
         if callback in self._subscribers:
             self._subscribers.remove(callback)
 
+    def listen(self, listener: PatternListener) -> None:
+        """Tell ``listener`` about every change, entry by entry (of pending versions too),
+        so that it can update its structures instead of rebuilding them."""
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: PatternListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _changed(self, version: int | None = None) -> None:
         if version is not None and version != self.curr_ver:
             return
@@ -200,69 +302,100 @@ class PatternRef:
             ) -> PatternEntry:
         ver = self.curr_ver if version is None else version
         self._check_version(ver)
-        entry = PatternEntry(key, value, ver)
-        self._gens.setdefault(ver, []).append(entry)
+        entry = PatternEntry(key, value, ver, next(self._seq))
+        self._gens.setdefault(ver, {})[entry] = None
+        if ver == self.curr_ver:
+            self._index_add((entry,))
+        for li in list(self._listeners):
+            li.pattern_added(ver, [entry])
         self._changed(ver)
         return entry
 
-    def add_many(self, items: list[tuple[str, str | None]], *, version: int | None = None
-                 ) -> None:
+    def add_many(self, items: Iterable[tuple[str, str | None]], *,
+                 version: int | None = None) -> list[PatternEntry]:
         ver = self.curr_ver if version is None else version
         self._check_version(ver)
-        self._gens.setdefault(ver, []).extend(PatternEntry(k, v, ver) for k, v in items)
-        self._changed(ver)
+        seq = self._seq
+        new = [PatternEntry(k, v, ver, s) for (k, v), s in zip(items, seq, strict=False)]
+        gen = self._gens.setdefault(ver, {})
+        gen.update(dict.fromkeys(new))
+        if ver == self.curr_ver:
+            self._index_add(new)
+        if new:
+            for li in list(self._listeners):
+                li.pattern_added(ver, new)
+            self._changed(ver)
+        return new
+
+    def _remove(self, entries: list[PatternEntry]) -> None:
+        cur = self._gens.setdefault(self.curr_ver, {})
+        for e in entries:
+            del cur[e]
+            self._index_remove(e)
+        for li in list(self._listeners):
+            li.pattern_removed(entries)
+        self._changed()
 
     def delete(self, key: str) -> int:
         """Remove every current entry with this key; returns how many."""
-        cur = self.entries
-        keep = [e for e in cur if e.key != key]
-        removed = len(cur) - len(keep)
-        if removed:
-            self._gens[self.curr_ver] = keep
-            self._changed()
-        return removed
+        found = self.find(key)
+        if found:
+            self._remove(found)
+        return len(found)
 
     def delete_entry(self, entry: PatternEntry) -> bool:
-        cur = self.entries
-        for i, e in enumerate(cur):
-            if e is entry:
-                del cur[i]
-                self._changed()
-                return True
-        return False
+        if entry not in self._gens.get(self.curr_ver, ()):
+            return False
+        self._remove([entry])
+        return True
+
+    def _set(self, entries: list[PatternEntry], value: str) -> None:
+        for e in entries:
+            e.value = value
+        for li in list(self._listeners):
+            li.pattern_changed(entries)
+        self._changed()
 
     def set(self, key: str, value: str) -> int:
         """Change the value of every current entry with this key; returns how many."""
-        count = 0
-        for e in self.entries:
-            if e.key == key:
-                e.value = value
-                count += 1
-        if count:
-            self._changed()
-        return count
+        found = self.find(key)
+        if found:
+            self._set(found, value)
+        return len(found)
 
     def set_entry(self, entry: PatternEntry, value: str) -> None:
-        entry.value = value
-        self._changed()
+        self._set([entry], value)
 
     def clear(self, version: int | None = None) -> None:
         """Drop every entry of a version (the current one by default)."""
         ver = self.curr_ver if version is None else version
         self._check_version(ver)
-        self._gens[ver] = []
+        self._gens[ver] = {}
+        if ver == self.curr_ver:
+            self._index = None
+        for li in list(self._listeners):
+            li.pattern_cleared(ver)
         self._changed(ver)
 
-    def replace(self, items: list[tuple[str, str | None]]) -> None:
+    def replace(self, items: Iterable[tuple[str, str | None]]) -> None:
         """Replace the current content at once."""
-        self._gens[self.curr_ver] = [PatternEntry(k, v, self.curr_ver) for k, v in items]
+        ver = self.curr_ver
+        items = list(items)
+        keys, values = zip(*items, strict=True) if items else ((), ())
+        new = list(map(PatternEntry, keys, values, repeat(ver), self._seq))
+        self._gens[ver] = dict.fromkeys(new)
+        self._index = None
+        for li in list(self._listeners):
+            li.pattern_cleared(ver)
+            if new:
+                li.pattern_added(ver, new)
         self._changed()
 
     # -- versions ------------------------------------------------------------------------------
     def prepare(self) -> int:
         """Allocate a new, empty, invisible version and return its number."""
         self.next_ver += 1
-        self._gens[self.next_ver] = []
+        self._gens[self.next_ver] = {}
         return self.next_ver
 
     def commit(self, version: int) -> None:
@@ -272,14 +405,17 @@ class PatternRef:
         for ver in list(self._gens):
             if ver < version:
                 del self._gens[ver]
-        self._gens.setdefault(version, [])
+        self._gens.setdefault(version, {})
         changed = version != self.curr_ver
         self.curr_ver = version
         if changed:
+            self._index = None
+            for li in list(self._listeners):
+                li.pattern_committed(version)
             self._changed()
 
     def __repr__(self) -> str:
-        return f"PatternRef({self.name!r}, {self.kind}, {len(self.entries)} entries)"
+        return f"PatternRef({self.name!r}, {self.kind}, {len(self)} entries)"
 
 
 @dataclass
@@ -344,9 +480,10 @@ class PatternStore:
         rn = parse_ref_name(name)
         ref = self._by_name.get(rn.name)
         if ref is None:
-            items = self._read(rn, kind)
-            ref = self._add(PatternRef(rn.name, kind, path=rn.path, unique_id=unique_id))
-            ref.replace(items)
+            with gc_paused():
+                items = self._read(rn, kind)
+                ref = self._add(PatternRef(rn.name, kind, path=rn.path, unique_id=unique_id))
+                ref.replace(items)
         elif unique_id >= 0 and ref.unique_id != unique_id:
             if ref.unique_id >= 0:
                 raise ConfigError(f"pattern list '{rn.name}' already has unique id "
@@ -371,7 +508,7 @@ class PatternStore:
         except OSError:
             raise ConfigError(f"failed to open pattern file <{rn.path}>") from None
         if kind == "map":
-            return list(read_map_lines(data))
+            return read_map_lines(data)
         return [(line, None) for line in read_acl_lines(data)]
 
     def __iter__(self) -> Iterator[PatternRef]:

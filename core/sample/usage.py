@@ -94,13 +94,21 @@ def _bits(flags: Use) -> list[Use]:
     return [u for u in Use if u & flags]
 
 
+_AVAILABLE: dict[int, Point] = {}
+
+
 def available_points(uses: Use) -> Point:
-    """Every point where a fetch reading ``uses`` may be evaluated."""
+    """Every point where a fetch reading ``uses`` may be evaluated (remembered per value:
+    a configuration asks for the same few combinations thousands of times)."""
+    found = _AVAILABLE.get(uses)
+    if found is not None:
+        return found
     if not uses:
         return ALL_POINTS
     out = Point(0)
     for bit in _bits(uses):
         out |= USE_POINTS[bit]
+    _AVAILABLE[uses] = out
     return out
 
 

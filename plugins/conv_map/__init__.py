@@ -27,6 +27,7 @@ OUTPUTS = ("str", "int", "ip")
 _IN_TYPE = {"int": SmpType.SINT, "ip": SmpType.ADDR}
 _OUT_TYPE = {"str": SmpType.STR, "int": SmpType.SINT, "ip": SmpType.ADDR}
 _INT = re.compile(r"[+-]?\d+\Z")
+_STR = SmpType.STR
 
 
 def _out_str(text: str) -> Sample:
@@ -72,11 +73,12 @@ def _validate(match: str, out: str) -> Callable[[list[Any], Any], list[Any]]:
         if isinstance(name, MapState):
             return args
         ref = ctx.config.patterns.load(name, ctx, kind="map")
-        # regm values hold back-references: they are typed after substitution
+        # regm values hold back-references: they are typed after substitution; string
+        # values are used as written (the list's entries are then the matcher's hits)
         key = ("map", match, out)
         matcher = ref.cache.get(key)
         if matcher is None:
-            parser = None if match == "regm" else _OUT_PARSE[out]
+            parser = None if match == "regm" or out == "str" else _OUT_PARSE[out]
             try:
                 matcher = RefMatcher(ref, match, value_parser=parser)
             except ValueError as exc:
@@ -109,6 +111,8 @@ def map_process(args: list[Any], smp: Sample, strm: Any) -> Sample | None:
             val = _OUT_PARSE[st.out](expand_backrefs(val or "", hit.m))
         except ValueError:
             return None
+    elif st.out == "str":
+        return None if val is None else Sample(_STR, val, smp.flags)
     if val is None:
         return None
     return Sample(val.type, val.value, smp.flags)

@@ -8,6 +8,10 @@ line, then stores a :class:`LogFormatSource`; the ``hapx_configure`` hook of pro
 :class:`~hapx.core.sample.logformat.LogFormat`, reporting errors at the defaults line.
 
 Formats written in a frontend, backend or listen section are compiled on the spot.
+
+Thousands of proxies commonly inherit the same format (``option httplog`` in defaults): the
+compiled format is shared between them when compiling it for the first one looked at
+nothing of that proxy (:class:`_Watch`), so it is compiled once per evaluation point.
 """
 
 from __future__ import annotations
@@ -37,6 +41,36 @@ class LogFormatSource:
     fe_point: Point = Point.FE_LOG_END
     be_point: Point = Point.FE_LOG_END
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LogFormatSource:
+        return self  # immutable: proxies inheriting it share it
+
+
+#: what tells the compile of a format apart from one proxy to another
+_PROXY_SPECIFIC = frozenset({"section", "proxy", "section_kind", "defer", "warning", "notice",
+                             "mark_inactive", "diag", "point", "ruleset", "param"})
+
+
+class _Watch:
+    """A ParseContext as seen by one compile, noting whether the compile used anything of
+    the proxy (its section, diagnostics, deferred checks): if not, the result holds for any
+    proxy at the same evaluation point."""
+
+    def __init__(self, ctx: Any) -> None:
+        object.__setattr__(self, "_ctx", ctx)
+        object.__setattr__(self, "specific", False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _PROXY_SPECIFIC:
+            object.__setattr__(self, "specific", True)
+        return getattr(self._ctx, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, "specific", True)
+        setattr(self._ctx, name, value)
+
+
+_SHARED = "proxy_basics.lfsource.shared"
+
 
 def compile_in(ctx: ParseContext, src: LogFormatSource) -> Any:
     """Compile ``src`` for the proxy of ``ctx`` (raises ConfigError)."""
@@ -44,7 +78,18 @@ def compile_in(ctx: ParseContext, src: LogFormatSource) -> Any:
 
     point = ctx.proxy.point(src.fe_point, src.be_point) if isinstance(ctx.proxy, Proxy) \
         else src.fe_point
-    return compile_logformat(src.text, ctx, point, context=src.context)
+    config = getattr(ctx, "config", None)
+    shared = None if config is None else config.ext.setdefault(_SHARED, {})
+    key = (src.text, src.context, point, src.file, src.line, src.keyword)
+    if shared is not None:
+        found = shared.get(key)
+        if found is not None:
+            return found
+    watch = _Watch(ctx)
+    lf = compile_logformat(src.text, watch, point, context=src.context)
+    if shared is not None and not watch.specific:
+        shared[key] = lf
+    return lf
 
 
 def logformat_setting(ctx: ParseContext, text: str, *, context: str = "log",
