@@ -58,13 +58,13 @@ class CpuQuota:
 
     PERIOD_US = 100_000
 
-    def __init__(self, percent: float):
+    def __init__(self, percent: float, tag: str = ""):
         self.percent = percent
         self.path: Path | None = None
         self.kind = ""
         self.why = ""
         quota = int(self.PERIOD_US * percent / 100)
-        name = f"hapx-bench-{os.getpid()}"
+        name = f"hapx-bench-{os.getpid()}{'-' + tag if tag else ''}"
         errors = []
         v2 = Path("/sys/fs/cgroup")
         if (v2 / "cgroup.controllers").exists():
@@ -133,6 +133,23 @@ class CpuQuota:
 
 # --------------------------------------------------------------------------- processes
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a supervisor and its worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
 def _listening(port: int, pids: Iterable[int]) -> bool:
     inodes: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -178,16 +195,21 @@ class Proc:
         return text[-limit:]
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the process (all its threads), from /proc/<pid>/stat."""
-        with open(f"/proc/{self.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """utime + stime of the process and its live descendants (all their threads: a
+        supervisor and its workers), from /proc/<pid>/stat."""
+        ticks = 0
+        for pid in process_tree(self.pid):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLK_TCK
 
     def wait_listening(self, ports: Iterable[int], timeout: float = 20.0) -> str | None:
         """None once every port listens, else why not."""
         deadline = time.monotonic() + timeout
         for port in ports:
-            while not _listening(port, [self.pid]):
+            while not _listening(port, process_tree(self.pid)):
                 if not self.alive():
                     return f"exited with status {self.popen.returncode}:\n{self.output()}"
                 if time.monotonic() > deadline:

@@ -14,6 +14,12 @@ requests wrk completed); per scenario: medians and the median of the per-round r
 hapx/haproxy.  When a proxy cannot start (hapx while its data path is missing), the reason
 is printed and the other proxy's figures are still given.
 
+A scenario with variants (``nbthread``) runs its own configurations instead of
+``--proxies``, each under its own CPU quota of the whole process tree (a supervisor and its
+workers), all pinned to the proxy's CPUs; its ratio is last variant / first variant
+(``nbthread``: nbthread 2 at 100% of a core in total / nbthread 1 at 50%; CPU time is that
+of the whole tree).
+
 Needs: nginx (nginx-light), wrk, haproxy.  Never run by the tests.
 """
 
@@ -40,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from procs import CpuQuota, Proc, cpu_layout, cpu_model, free_ports, start  # noqa: E402
-from scenarios import SCENARIOS, Scenario, render  # noqa: E402
+from scenarios import SCENARIOS, Scenario, Variant, render  # noqa: E402
 
 NGINX_CONF = """\
 daemon off;
@@ -207,15 +213,18 @@ def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
 
 def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, workdir: Path,
             be_port: int, proxy_cpus: set[int], load_cpus: set[int],
-            quota: CpuQuota | None) -> Run:
+            quota: CpuQuota | None, variant: Variant | None = None) -> Run:
+    """One measured run of ``proxy`` (or of ``variant``, named ``proxy`` in the results)."""
     if scn.uncapped:
         quota = None
     run = Run(scn.name, proxy, rnd)
     sink = UdpSink() if scn.log_sink else None
     fe = free_ports(1)[0]
     cfg = workdir / f"{scn.name}-{proxy}.cfg"
-    cfg.write_text(render(scn, proxy, fe=fe, be=be_port, log=sink.port if sink else 9))
-    proc = start(f"{scn.name}-{proxy}-{rnd}", proxy_argv(proxy, cfg, args), cpus=proxy_cpus,
+    binary = variant.proxy if variant else proxy
+    cfg.write_text(render(scn, binary, fe=fe, be=be_port, log=sink.port if sink else 9,
+                          global_lines=variant.global_lines if variant else None))
+    proc = start(f"{scn.name}-{proxy}-{rnd}", proxy_argv(binary, cfg, args), cpus=proxy_cpus,
                  workdir=workdir, quota=quota)
     try:
         why = proc.wait_listening([fe], 30)
@@ -271,8 +280,11 @@ def fmt_run(run: Run) -> str:
             f" ({run.cpu_share * 100:3.0f}% of a CPU){extra}")
 
 
-def summarize(scn: Scenario, runs: list[Run], proxies: list[str]) -> dict:
-    out: dict = {"scenario": scn.name, "title": scn.title}
+def summarize(scn: Scenario, runs: list[Run], proxies: list[str], *, num: str = "hapx",
+              den: str = "haproxy") -> dict:
+    """Medians per proxy (or variant) and the per-round ratios ``num``/``den``."""
+    out: dict = {"scenario": scn.name, "title": scn.title, "names": list(proxies),
+                 "num": num, "den": den}
     for proxy in proxies:
         ok = [r for r in runs if r.proxy == proxy and not r.failed]
         if not ok:
@@ -290,10 +302,10 @@ def summarize(scn: Scenario, runs: list[Run], proxies: list[str]) -> dict:
     rounds = sorted({r.round for r in runs})
     for rnd in rounds:
         by = {r.proxy: r for r in runs if r.round == rnd and not r.failed}
-        if "hapx" in by and "haproxy" in by and by["haproxy"].rps > 0:
-            ratios.append(by["hapx"].rps / by["haproxy"].rps)
+        if num in by and den in by and by[den].rps > 0:
+            ratios.append(by[num].rps / by[den].rps)
     out["ratios"] = ratios
-    h, x = out.get("haproxy"), out.get("hapx")
+    h, x = out.get(den), out.get(num)
     out["cpu_ratio"] = (h["cpu_us_per_req"] / x["cpu_us_per_req"]
                         if h and x and x["cpu_us_per_req"] > 0 else None)
     out["median_ratio"] = statistics.median(ratios) if ratios else None
@@ -302,12 +314,13 @@ def summarize(scn: Scenario, runs: list[Run], proxies: list[str]) -> dict:
 
 def markdown_table(summaries: list[dict]) -> str:
     lines = ["| scenario | proxy | req/s | p50 ms | p99 ms | CPU µs/req | CPU used "
-             "| hapx/haproxy req/s (median of rounds) | hapx/haproxy per-core (µs/req) |",
+             "| req/s ratio (median of rounds) | per-core ratio (µs/req) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "n/a"
         cpu_ratio = f"{s['cpu_ratio']:.2f}" if s["cpu_ratio"] is not None else "n/a"
-        for proxy in ("haproxy", "hapx"):
+        label = f"{s['num']}/{s['den']} "
+        for proxy in s["names"]:
             if proxy not in s:
                 continue
             fig = s[proxy]
@@ -316,8 +329,9 @@ def markdown_table(summaries: list[dict]) -> str:
                 continue
             lines.append(f"| {s['title']} | {proxy} | {fig['rps']:.0f} | {fig['p50_ms']:.2f} | "
                          f"{fig['p99_ms']:.2f} | {fig['cpu_us_per_req']:.1f} | "
-                         f"{fig['cpu_share'] * 100:.0f}% | {ratio if proxy == 'hapx' else ''} | "
-                         f"{cpu_ratio if proxy == 'hapx' else ''} |")
+                         f"{fig['cpu_share'] * 100:.0f}% | "
+                         f"{label + ratio if proxy == s['num'] else ''} | "
+                         f"{label + cpu_ratio if proxy == s['num'] else ''} |")
     return "\n".join(lines)
 
 
@@ -379,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
           f"(+{args.warmup:g}s warm-up), {args.rounds} rounds alternating")
 
+    quotas: dict[str, CpuQuota] = {}  # per variant
     workdir = Path(tempfile.mkdtemp(prefix="hapx-bench-"))
     nginx, be_port = start_nginx(workdir, load_cpus)
     all_runs: list[Run] = []
@@ -389,22 +404,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {scn.name}: {scn.title} ==", flush=True)
             runs: list[Run] = []
             dead: dict[str, str] = {}
+            variants = {v.name: v for v in scn.variants}
+            names_here = list(variants) if variants else proxies
             for rnd in range(1, args.rounds + 1):
-                order = proxies if rnd % 2 else list(reversed(proxies))
+                order = names_here if rnd % 2 else list(reversed(names_here))
                 for proxy in order:
                     if proxy in dead:
                         continue
+                    variant = variants.get(proxy)
+                    run_quota = quota
+                    if variant is not None and quota is not None:
+                        run_quota = quotas.setdefault(variant.name,
+                                                      CpuQuota(variant.quota, variant.name))
                     run = one_run(scn, proxy, rnd, args=args, workdir=workdir,
                                   be_port=be_port, proxy_cpus=proxy_cpus,
-                                  load_cpus=load_cpus, quota=quota)
+                                  load_cpus=load_cpus, quota=run_quota, variant=variant)
                     print(fmt_run(run), flush=True)
                     runs.append(run)
                     if run.failed:      # a proxy that cannot run once is not retried
                         dead[proxy] = run.failed
-            s = summarize(scn, runs, proxies)
+            if variants:
+                s = summarize(scn, runs, names_here, num=names_here[-1], den=names_here[0])
+            else:
+                s = summarize(scn, runs, proxies)
             summaries.append(s)
             parts = []
-            for proxy in proxies:
+            for proxy in names_here:
                 fig = s.get(proxy)
                 if fig:
                     parts.append(f"{proxy} {fig['rps']:.0f} req/s, p50 {fig['p50_ms']:.2f} ms, "
@@ -414,15 +439,16 @@ def main(argv: list[str] | None = None) -> int:
             ratio = s["median_ratio"]
             print("  median: " + "; ".join(parts))
             if ratio is not None:
-                print(f"  hapx/haproxy req/s per round: "
+                print(f"  {s['num']}/{s['den']} req/s per round: "
                       f"{', '.join(f'{r:.2f}' for r in s['ratios'])}; median {ratio:.2f}")
             if s["cpu_ratio"] is not None:
-                print(f"  per-core capacity hapx/haproxy (haproxy µs/req ÷ hapx µs/req): "
-                      f"{s['cpu_ratio']:.2f}")
+                print(f"  per-core capacity {s['num']}/{s['den']} ({s['den']} µs/req ÷ "
+                      f"{s['num']} µs/req): {s['cpu_ratio']:.2f}")
             capped = quota is not None and quota.active and not scn.uncapped
-            limit = quota.percent / 100 if capped else 1.0
-            for proxy in proxies:
+            for proxy in names_here:
                 fig = s.get(proxy)
+                limit = (variants[proxy].quota if proxy in variants else quota.percent) / 100 \
+                    if capped else 1.0
                 if fig and fig["cpu_share"] < 0.85 * limit:
                     print(f"  note: {proxy} used {fig['cpu_share'] * 100:.0f}% of a CPU "
                           f"(limit {limit * 100:.0f}%): the load side, not {proxy}, set "
@@ -430,8 +456,9 @@ def main(argv: list[str] | None = None) -> int:
             all_runs.extend(runs)
     finally:
         nginx.stop()
-        if quota:
-            quota.remove()
+        for q in [quota, *quotas.values()]:
+            if q:
+                q.remove()
         shutil.rmtree(workdir, ignore_errors=True)
 
     table = markdown_table(summaries)

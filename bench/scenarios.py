@@ -2,7 +2,12 @@
 
 Placeholders: {fe} the proxy's frontend port, {be} nginx's port, {log} the UDP log sink's
 port, {proxy_global} lines only one proxy needs in `global` (haproxy: `nbthread 1`, so
-both proxies run one thread)."""
+both proxies run one thread).
+
+A scenario with ``variants`` compares configurations of one proxy instead of the two
+proxies: each variant adds its own `global` lines and has its own CPU quota, and the ratio
+printed is last variant / first variant (``nbthread``: hapx with 2 workers capped at 100%
+of a core in total against hapx with 1 worker capped at 50%, issue 4's scaling target)."""
 
 from __future__ import annotations
 
@@ -70,6 +75,17 @@ listen tcp
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One configuration of one proxy in a scenario that compares configurations."""
+
+    name: str
+    proxy: str
+    global_lines: str
+    #: CPU quota of the whole process tree, % of one CPU
+    quota: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
@@ -79,6 +95,8 @@ class Scenario:
     log_sink: bool = False
     uncapped: bool = False      # throughput: the proxy runs without the CPU quota
     tags: tuple[str, ...] = field(default=())
+    #: compare these configurations rather than the proxies
+    variants: tuple[Variant, ...] = ()
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -91,10 +109,16 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("tcp-100", "TCP (mode tcp) carrying HTTP/1.1 keep-alive, 100 B", TCP),
     Scenario("tcp-1m", "TCP (mode tcp) throughput, 1 MiB responses, uncapped", TCP,
              path="/1m", uncapped=True),
+    Scenario("nbthread", "hapx nbthread 2 capped at 100% of a core in total vs nbthread 1 "
+             "capped at 50%, HTTP/1.1 keep-alive, 100 B", BASE_HTTP,
+             variants=(Variant("hapx-nbthread-1", "hapx", "    nbthread 1", 50.0),
+                       Variant("hapx-nbthread-2", "hapx", "    nbthread 2", 100.0))),
 )}
 
 PROXY_GLOBAL = {"haproxy": "    nbthread 1", "hapx": ""}
 
 
-def render(scenario: Scenario, proxy: str, *, fe: int, be: int, log: int) -> str:
-    return scenario.config.format(fe=fe, be=be, log=log, proxy_global=PROXY_GLOBAL[proxy])
+def render(scenario: Scenario, proxy: str, *, fe: int, be: int, log: int,
+           global_lines: str | None = None) -> str:
+    lines = PROXY_GLOBAL[proxy] if global_lines is None else global_lines
+    return scenario.config.format(fe=fe, be=be, log=log, proxy_global=lines)

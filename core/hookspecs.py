@@ -124,6 +124,26 @@ def hapx_post_check(config: Any) -> None:
     """Every check has run and the configuration is valid; last chance to refuse it."""
 
 
+@hookspec(firstresult=True)
+def hapx_workers(config: Any) -> list[frozenset[int]] | None:
+    """How many worker processes (HAProxy's threads) run this configuration, and where:
+    one CPU set per worker, thread 1 first; an empty set leaves that worker unbound.  The
+    first answer that is not None wins; without one, a single unbound worker runs."""
+
+
+@hookspec
+def hapx_prefork(config: Any, runtime: Any) -> None:
+    """Several workers will run: called in the supervising process before it forks them,
+    to open what they inherit (listening sockets).  Raise to refuse to start (report the
+    reason first)."""
+
+
+@hookspec
+def hapx_forked(config: Any, runtime: Any) -> None:
+    """Every worker was forked: called in the supervising process, to release what only
+    the workers use (it keeps no listener open)."""
+
+
 @hookspec
 def hapx_startup(config: Any, runtime: Any) -> None:
     """Proxies are starting: open listeners, start background tasks on ``runtime``."""

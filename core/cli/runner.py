@@ -1,9 +1,11 @@
 """Running a checked configuration: the lifecycle hooks, signals, pid file, readiness.
 
-One process runs the configuration (the worker).  ``hapx_startup`` opens what the plugins
-serve; plugins start background work with :meth:`Runtime.start_soon`.  SIGUSR1 is a soft
-stop (``hapx_stopping``, then wait for that work to end), SIGTERM and SIGINT a hard stop
-(the work is cancelled); ``hapx_shutdown`` always runs last.
+One process runs the configuration (the worker), or, when ``hapx_workers`` asks for
+several (``nbthread``), one supervising process forks that many workers
+(:mod:`hapx.core.cli.workers`).  ``hapx_startup`` opens what the plugins serve; plugins
+start background work with :meth:`Runtime.start_soon`.  SIGUSR1 is a soft stop
+(``hapx_stopping``, then wait for that work to end), SIGTERM and SIGINT a hard stop (the
+work is cancelled); ``hapx_shutdown`` always runs last.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import anyio
 import anyio.abc
 
 from ..config.model import Config
+from ..runtime.process import set_process
 from .check import Loaded, say
 from .options import Options
 
@@ -259,6 +262,8 @@ def run_worker(loaded: Loaded, opts: Options, plugin_options: argparse.Namespace
     start_memory_debug(opts)
     if opts.pidfile and mode != "worker" and not write_pidfile(opts.pidfile, [os.getpid()]):
         return 1
+    layout = worker_layout(loaded)
+    set_process(os.getpid(), 0, len(layout))
     runtime = Runtime(opts, plugin_options, mode)
 
     def on_ready() -> None:
@@ -275,4 +280,25 @@ def run_worker(loaded: Loaded, opts: Options, plugin_options: argparse.Namespace
         if opts.systemd and mode == "foreground":
             sd_notify(f"READY=1\nMAINPID={os.getpid()}")
 
-    return run_anyio(serve, loaded, runtime, on_ready)
+    if len(layout) == 1:
+        from .workers import bind_cpus
+
+        bind_cpus(layout[0])
+        return run_anyio(serve, loaded, runtime, on_ready)
+
+    def run_one(ready: Callable[[], None]) -> int:
+        def worker_ready() -> None:
+            ready()
+            if mode == "daemon":
+                quiet_stdio()
+        return run_anyio(serve, loaded, runtime, worker_ready)
+
+    from .workers import supervise
+
+    return supervise(loaded, runtime, layout, run_one, on_ready, ready_fds)
+
+
+def worker_layout(loaded: Loaded) -> list[frozenset[int]]:
+    """One CPU set per worker process (``hapx_workers``); one unbound worker by default."""
+    layout = loaded.plugins.hook.hapx_workers(config=loaded.config)
+    return [frozenset(cpus) for cpus in layout] if layout else [frozenset()]

@@ -3,7 +3,9 @@
 :func:`open_sockets` turns one bind address into listening sockets: IPv4/IPv6 (one socket
 per port of a range), unix paths (with mode/uid/gid), abstract sockets, an inherited
 listening descriptor (``fd@<n>``, adopted as is, never bound again) and ``sockpair@<n>``
-(a unix socket over which another process sends accepted connections).
+(a unix socket over which another process sends accepted connections).  :func:`listen_ip`
+binds one more socket on an IP address already listened on (SO_REUSEPORT), for the other
+worker processes.
 
 :class:`Listener` accepts with its own reader callback rather than ``create_server``, so the
 engine can stop accepting while ``maxconn`` is reached: the connections then wait in the
@@ -56,6 +58,13 @@ def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> sock
         raise BindError(exc.errno, f"cannot bind socket ({exc.strerror}) for [{_show(addr, port)}]"
                         ) from None
     return sock
+
+
+def listen_ip(addr: Any, port: int, opts: dict[str, Any], backlog: int = 1024
+              ) -> socket.socket:
+    """One listening IP socket of ``addr`` on ``port`` (a worker binding again, with
+    SO_REUSEPORT, the address the first worker listens on)."""
+    return _ip_socket(addr, port, opts, backlog)
 
 
 def _show(addr: Any, port: int | None) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import os
 import resource
 import socket
 import sys
@@ -21,12 +20,15 @@ import time
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ..net.listeners import BindError, Listener, open_sockets
+from ..net.listeners import BindError, Listener, listen_ip, open_sockets
 from ..stream import ProcState, ProxyState
+from .process import PROCESS
 
 #: mode -> module providing ``frontend_factory(engine, frontend)``
 MODES = {"tcp": "hapx.core.runtime.tcp", "http": "hapx.core.runtime.http1"}
 EXT = "engine"
+#: config.ext key: {id(bind): [(kind, socket)]} opened by the supervisor before forking
+INHERITED = "engine.inherited"
 
 
 class ListenerError(RuntimeError):
@@ -59,7 +61,45 @@ def default_maxconn() -> int:
 
 def _say(level: str, text: str) -> None:
     label = {"alert": "[ALERT]   ", "warning": "[WARNING] ", "notice": "[NOTICE]  "}[level]
-    print(f"{label} ({os.getpid()}) : {text}", file=sys.stderr, flush=True)
+    print(f"{label} ({PROCESS.pid}) : {text}", file=sys.stderr, flush=True)
+
+
+def _bind_params(fe: Any, bind: Any, reuseport: bool) -> tuple[dict[str, Any], int]:
+    backlog = int(bind.opt("backlog") or fe.settings.get("backlog") or
+                  fe.settings.get("maxconn") or 1024)
+    opts = dict(bind.options)
+    opts.setdefault("reuseport", reuseport)
+    return opts, backlog
+
+
+def _active_binds(config: Any) -> list[tuple[Any, Any]]:
+    return [(fe, bind) for fe in config.frontends
+            if not fe.settings.get("disabled") and fe.binds for bind in fe.binds]
+
+
+def open_bind(fe: Any, bind: Any, reuseport: bool) -> list[tuple[str, socket.socket]] | None:
+    """The listening sockets of one bind line; None when the bind failed (reported in
+    HAProxy's words)."""
+    opts, backlog = _bind_params(fe, bind, reuseport)
+    try:
+        return open_sockets(bind.address, opts, backlog)
+    except BindError as exc:
+        _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
+                      f"{exc.strerror or exc}")
+        return None
+
+
+def _has_reuseport(kind: str, sock: socket.socket, bind: Any) -> bool:
+    """A socket other workers bind again for themselves (SO_REUSEPORT) rather than
+    share: an IP listening socket hapx bound with SO_REUSEPORT."""
+    if kind != "listen" or sock.family not in (socket.AF_INET, socket.AF_INET6) or \
+            getattr(bind.address, "family", "") not in ("inet", "inet6") or \
+            not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    try:
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+    except OSError:
+        return False
 
 
 class Engine:
@@ -106,21 +146,44 @@ class Engine:
             lst.resume()
 
     def _open(self, fe: Any, bind: Any, reuseport: bool) -> bool:
-        backlog = int(bind.opt("backlog") or fe.settings.get("backlog") or
-                      fe.settings.get("maxconn") or 1024)
-        opts = dict(bind.options)
-        opts.setdefault("reuseport", reuseport)
-        try:
-            socks = open_sockets(bind.address, opts, backlog)
-        except BindError as exc:
-            _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
-                          f"{exc.strerror or exc}")
+        inherited = self.config.ext.get(INHERITED)
+        if inherited is not None:
+            socks = self._inherit(fe, bind, reuseport, inherited.get(id(bind), []))
+        else:
+            socks = open_bind(fe, bind, reuseport)
+        if socks is None:
             return False
         for kind, sock in socks:
             lst = Listener(sock, kind, bind, fe, self._accepted)
             self.listeners.append(lst)
             self.by_frontend.setdefault(id(fe), []).append(lst)
         return True
+
+    def _inherit(self, fe: Any, bind: Any, reuseport: bool,
+                 socks: list[tuple[str, socket.socket]]) -> list[tuple[str, socket.socket]] | None:
+        """A worker's sockets for one bind from those the supervisor opened: the first
+        worker takes them all; the others share the inherited ones, except IP sockets with
+        SO_REUSEPORT, which each binds again on the same address (the kernel then spreads
+        the connections over the workers' sockets)."""
+        if PROCESS.thread == 0:
+            return list(socks)
+        out: list[tuple[str, socket.socket]] = []
+        for kind, sock in socks:
+            if not _has_reuseport(kind, sock, bind):
+                out.append((kind, sock))
+                continue
+            opts, backlog = _bind_params(fe, bind, reuseport)
+            port = sock.getsockname()[1]
+            sock.close()  # the first worker's socket: this worker accepts on its own
+            try:
+                out.append((kind, listen_ip(bind.address, port, opts, backlog)))
+            except BindError as exc:
+                _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
+                              f"{exc.strerror or exc}")
+                for _kind, opened in out:
+                    opened.close()
+                return None
+        return out
 
     # -- accepting -----------------------------------------------------------------------------
     def _accepted(self, sock: socket.socket, listener: Listener) -> None:
@@ -238,6 +301,36 @@ class Engine:
 
 def engine_of(config: Any) -> Engine | None:
     return config.ext.get(EXT)
+
+
+@hookimpl
+def hapx_prefork(config: Any, runtime: Any) -> None:
+    """Open every listener once, in the supervisor: bind errors are reported once, before
+    any worker starts; the workers inherit the sockets."""
+    reuseport = not config.global_.settings.get("noreuseport")
+    opened: dict[int, list[tuple[str, socket.socket]]] = {}
+    failed = False
+    for fe, bind in _active_binds(config):
+        socks = open_bind(fe, bind, reuseport)
+        if socks is None:
+            failed = True
+        else:
+            opened[id(bind)] = socks
+    if failed:
+        for socks in opened.values():
+            for _kind, sock in socks:
+                sock.close()
+        raise ListenerError("Some protocols failed to start their listeners! Exiting.")
+    config.ext[INHERITED] = opened
+
+
+@hookimpl
+def hapx_forked(config: Any, runtime: Any) -> None:
+    """The supervisor keeps no listener: a worker closing its sockets really closes them
+    (a unix socket's path stays: the workers use it)."""
+    for socks in config.ext.pop(INHERITED, {}).values():
+        for _kind, sock in socks:
+            sock.close()
 
 
 @hookimpl

@@ -4,9 +4,9 @@ The topology is read from sysfs (``sysfs.py``: ``$HAPX_SYSFS_ROOT`` or ``/sys``)
 split into clusters (``topology.py``); ``cpu-set`` removes CPUs, ``cpu-policy`` chooses
 thread groups (``policy.py``) unless ``cpu-map`` is set, and ``threads.py`` counts threads,
 fills the groups and gives each thread its CPUs.  ``-dc`` prints HAProxy's dump
-(``dump.py``).  At start, the worker binds itself to thread 1's CPUs with
-``os.sched_setaffinity``; :func:`thread_bindings` gives every thread's CPUs to the
-multi-worker model.
+(``dump.py``).  ``hapx_workers`` tells the kernel how many worker processes run (``nbthread``
+when set, else one) and each one's CPUs (:func:`thread_bindings`), which it binds with
+``os.sched_setaffinity``.
 
 Directives (global): nbthread, thread-groups, thread-hard-limit, cpu-policy, cpu-set,
 cpu-map, numa-cpu-mapping.
@@ -85,17 +85,15 @@ def hapx_post_check(config: Config) -> None:
 
 
 @hookimpl
-def hapx_startup(config: Config, runtime: Any) -> None:
-    """Bind this worker (thread 1) to its CPUs, on the live machine's topology only."""
-    if os.path.realpath(default_root()) != DEFAULT_ROOT or not hasattr(os, "sched_setaffinity"):
-        return
+def hapx_workers(config: Config) -> list[frozenset[int]] | None:
+    """One worker per thread when ``nbthread`` is set (until the state HAProxy's threads
+    share is shared by hapx's workers, several workers are asked for explicitly), else one;
+    each bound to its thread's CPUs, on the live machine's topology only."""
     try:
-        cpus = config_plan(config).bindings[0]
+        result = config_plan(config)
     except LayoutError:
-        return
-    if not cpus:
-        return
-    try:
-        os.sched_setaffinity(0, cpus)
-    except (OSError, ValueError) as exc:
-        config.diag.warning(f"cannot bind to CPUs {sorted(cpus)}: {exc}")
+        return None
+    count = result.nbthread if config.global_.settings.get("nbthread") else 1
+    live = os.path.realpath(default_root()) == DEFAULT_ROOT
+    bindings = list(result.bindings[:count]) if live else []
+    return bindings + [frozenset()] * (count - len(bindings))

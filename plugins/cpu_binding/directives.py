@@ -85,9 +85,11 @@ KEYWORDS: dict[str, tuple[Parser, bool, str, str]] = {
     "nbthread": (nbthread, False, "<number>",
                  f"The number of threads (1 to {MAX_THREADS}).  When it is not set, it comes "
                  "from the cpu-policy, else from the CPUs the process may use (at most 64 "
-                 "without thread-groups).  hapx runs one worker today: it runs as thread 1, "
-                 "bound to thread 1's CPUs; every thread's CPUs are computed "
-                 "(thread_bindings()) for the multi-worker model."),
+                 "without thread-groups).  hapx runs each thread as a worker process with its "
+                 "own event loop, bound to that thread's CPUs.  Without nbthread hapx runs "
+                 "one worker (bound to thread 1's CPUs): several are asked for explicitly "
+                 "while stick tables, server maxconn/queues and counters are per worker "
+                 "(docs/architecture.md, 'Worker processes')."),
     "thread-groups": (thread_groups, False, "<number>",
                       f"The number of thread groups (1 to {MAX_TGROUPS}), each of at most 64 "
                       "threads; threads are spread evenly over them."),

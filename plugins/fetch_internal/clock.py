@@ -3,13 +3,13 @@ pid and uptime."""
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from typing import Any
 
 from hapx.core.errors import ConfigError
 from hapx.core.records import Arg, ArgType, Fetch, SmpType, Use
+from hapx.core.runtime.process import PROCESS
 from hapx.core.sample.types import Sample, saturate
 
 _MULT = {"s": 1, "ms": 1000, "us": 1000000}
@@ -68,8 +68,8 @@ def _uuid(args: list[Any], strm: Any) -> Sample:
 
 
 def _thread(args: list[Any], strm: Any) -> Sample:
-    # hapx runs every stream of a process on one event-loop thread, numbered 0
-    return Sample(SmpType.SINT, 0)
+    # each of HAProxy's threads is a hapx worker process, numbered from 0
+    return Sample(SmpType.SINT, PROCESS.thread)
 
 
 def _stopping(args: list[Any], strm: Any) -> Sample:
@@ -82,7 +82,8 @@ def _proc(args: list[Any], strm: Any) -> Sample:
 
 
 def _pid(args: list[Any], strm: Any) -> Sample:
-    return Sample(SmpType.SINT, os.getpid())
+    # HAProxy's process: the one running (or supervising) the workers
+    return Sample(SmpType.SINT, PROCESS.pid)
 
 
 def _uptime(args: list[Any], strm: Any) -> Sample:
@@ -110,14 +111,17 @@ RECORDS = (
           doc="uuid([<version>])\n\nReturns a UUID: version 4 (random, the default) or 7 "
               "(time-ordered)."),
     Fetch("thread", process=_thread, out_type=SmpType.SINT, uses=Use.INTERNAL,
-          doc="thread\n\nReturns the number of the thread running the stream, from 0 (hapx "
-              "runs the streams of a process on one thread: always 0)."),
+          doc="thread\n\nReturns the position of the thread running the stream, between 0 "
+              "and (global.nbthread-1): in hapx, the number of the worker process serving "
+              "it (each of HAProxy's threads is a worker process)."),
     Fetch("stopping", process=_stopping, out_type=SmpType.BOOL, uses=Use.INTERNAL,
           doc="stopping\n\nReturns true once the process began a graceful stop."),
     Fetch("proc", process=_proc, out_type=SmpType.SINT, uses=Use.INTERNAL,
           doc="proc\n\nAlways returns 1 (historically the process number)."),
     Fetch("pid", process=_pid, out_type=SmpType.SINT, uses=Use.INTERNAL,
-          doc="pid\n\nReturns the process id of the current process."),
+          doc="pid\n\nReturns the process id of the current process: with several "
+              "workers (nbthread), the process supervising them, as every thread of a "
+              "HAProxy process reports that process's pid."),
     Fetch("uptime", process=_uptime, out_type=SmpType.SINT, uses=Use.INTERNAL,
           doc="uptime\n\nReturns the time the current process has been running, in "
               "seconds."),

@@ -27,13 +27,13 @@ item that prints nothing (header captures on a proxy without captures).
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time as _time
 from typing import Any
 
 from hapx.core.records import LogAlias, Use
+from hapx.core.runtime.process import PROCESS
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HOSTNAME = socket.gethostname()
@@ -302,7 +302,8 @@ _ALIASES: dict[str, tuple[str | None, Any, Use, str]] = {
            "HTTP version (HTTP/1.1)"),
     "ID": (None, (lambda s, _o=None: s.unique_id), Use.HTTP_REQ, "unique id of the request"),
     "H": (None, (lambda s, _o=None: _HOSTNAME), Use.INTERNAL, "host name of the system"),
-    "pid": (None, (lambda s, _o=None: str(os.getpid())), Use.INTERNAL, "process id"),
+    "pid": (None, (lambda s, _o=None: str(PROCESS.pid)), Use.INTERNAL,
+            "process id (the supervising process when several workers run)"),
     "rt": (None, (lambda s, _o=None: str(s.uniq_id)), Use.INTERNAL, "request counter (HTTP) or "
            "connection counter (TCP)"),
     "lc": (None, _c("log_counter"), Use.TXN_END, "log counter"),

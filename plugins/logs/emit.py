@@ -36,6 +36,7 @@ from hapx.core.config.model import Config, Proxy
 from hapx.core.config.parser import ParseContext
 from hapx.core.config.reader import SourceLine
 from hapx.core.errors import ConfigError
+from hapx.core.runtime.process import PROCESS
 from hapx.plugins.proxy_basics.lfsource import LogFormatSource, compile_in
 
 from .senders import (
@@ -161,7 +162,7 @@ class ProxyLog:
         did."""
         if now is None:
             now = time.time()
-        pid = os.getpid()
+        pid = PROCESS.pid  # HAProxy's process: the same in every worker
         sec = int(now)
         count = 0
         for i, lg in enumerate(self.loggers):
