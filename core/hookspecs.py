@@ -91,6 +91,14 @@ def hapx_register_cli_commands(commands: Any) -> None:
 
 
 @hookspec
+def hapx_register_stats(stats: Any) -> None:
+    """Add statistics (:class:`~hapx.core.stats.StatField` for frontends, backends, servers
+    and listeners, :class:`~hapx.core.stats.InfoField` for ``show info``) to a configuration's
+    :class:`~hapx.core.stats.StatsRegistry` with ``stats.add(field)``.  Called once per
+    configuration, when its statistics are first needed (not per request)."""
+
+
+@hookspec
 def hapx_register_codecs(codecs: Any) -> None:
     """Register protocol codecs (:class:`~hapx.core.records.Codec`): the HTTP/1 parsers
     (httptools, h11), later HTTP/2 and HTTP/3."""

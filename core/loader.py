@@ -249,6 +249,11 @@ def load_plugins(*, disabled: Iterable[str] = (), enabled_contrib: Iterable[str]
     plugins.add_plugin("engine", engine,
                        info=PluginInfo(name="engine", group="(kernel)", module=engine.__name__,
                                        distribution="hapx", version=_hapx_version()))
+    from .runtime import cli_api  # the runtime API's interpreter and its own commands
+
+    plugins.add_plugin("cli", cli_api,
+                       info=PluginInfo(name="cli", group="(kernel)", module=cli_api.__name__,
+                                       distribution="hapx", version=_hapx_version()))
     plugins.discover()
     plugins.check_pending()
     return plugins

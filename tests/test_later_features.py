@@ -20,7 +20,7 @@ TIMEOUTS = """defaults
 SEED_INACTIVE = {
     "cpu_set.cfg": set(),  # cpu-set and cpu-policy are active (plugin cpu_binding)
     "crt_store_ssl_f_use.cfg": {"crt-store", "load", "ssl-f-use", "bind ssl"},
-    "acme.cfg": {"acme", "directory", "crt-store", "load", "ssl-f-use", "stats socket"},
+    "acme.cfg": {"acme", "directory", "crt-store", "load", "ssl-f-use"},  # stats socket: active
     "term_events.cfg": {"term_events"},
     "compression.cfg": {"filter compression", "compression algo-res", "compression offload",
                         "compression minsize-res"},

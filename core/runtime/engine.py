@@ -21,6 +21,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..net.listeners import BindError, Listener, listen_ip, open_sockets
+from ..stats import account_connection, account_stream
 from ..stream import ProcState, ProxyState
 from .process import PROCESS
 
@@ -137,6 +138,8 @@ class Engine:
                 continue
             self.factories[id(fe)] = mode_factory(fe.mode)(self, fe)
             proxy_state(fe)
+            if account_stream not in fe.stream_end:
+                fe.stream_end.insert(0, account_stream)
             for bind in fe.binds:
                 failed = not self._open(fe, bind, reuseport) or failed
         if failed:
@@ -209,6 +212,7 @@ class Engine:
         st = proxy_state(fe)
         st.cur_conn += 1
         st.cum_conn = getattr(st, "cum_conn", 0) + 1
+        account_connection(fe, st.cur_conn)
         self.bind_conns[id(listener.bind)] = self.bind_conns.get(id(listener.bind), 0) + 1
         lost = proto.connection_lost
 

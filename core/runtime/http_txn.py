@@ -25,6 +25,7 @@ from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
+from . import live
 from .accounting import assign_backend, assign_server, release
 from .backend import pick_server, picker_for
 from .http_server import ServerConnection, connect, pool_of, target_key
@@ -203,6 +204,7 @@ class Transaction:
                             "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1},
                            {"bytes_in": head_bytes, "bytes_out": 0}, "--", {}, ctx.proc,
                            None, 0, False, None, first)
+        live.add(self)
         self.req_chunked, self.req_len, tokens, self.req_upgrade = head_info(headers)
         #: a request without a body is complete with its head
         self.req_done = not self.req_chunked and not self.req_len
@@ -1008,6 +1010,12 @@ class Transaction:
             # the request body is still coming: the response is sent, stop here
             self.client.txn_done(self, False)
 
+    def kill(self) -> None:
+        """``shutdown session``: abort the stream (termination state K)."""
+        if self.strm.term_state == "--":
+            self.term("KD" if self.res_started else "KH" if self.sconn else "KR")
+        self.abort_all()
+
     def abort_all(self) -> None:
         self.finished = True
         self.cancel_timer()
@@ -1037,6 +1045,7 @@ class Transaction:
         else:
             t["Td"] = -1
         release(strm)
+        live.discard(self)
         for fn in self.ctx.frontend.stream_end:
             try:
                 fn(strm)

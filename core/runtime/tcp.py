@@ -36,6 +36,7 @@ from typing import Any
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ServerConn, Session, Stream
+from . import live
 from .accounting import assign_backend, assign_server, release
 from .backend import ConnectError, choose_backend, connect_server, pick_server, server_state
 from .timers import timers_of
@@ -166,10 +167,18 @@ class TcpClient(asyncio.Protocol):
             strm.counters["denied_sess"] = 1
             self.drop()
             return
+        live.add(self)
         self.idle_ms, self.idle_term = ctx.t_client or 0, "cR"
         if self.idle_ms:
             self.timer = self.wheel.schedule(self.deadline(), self.expire)
         self.decide()
+
+    def kill(self) -> None:
+        """``shutdown session``: abort both sides (termination state K)."""
+        if self.term == "--":
+            self.term = "KD"
+        self.srv.abort()
+        self.cli.abort()
 
     def drop(self) -> None:
         self.finished = True
@@ -584,6 +593,7 @@ class TcpClient(asyncio.Protocol):
         strm.counters["bytes_out"] = self.srv.bytes
         strm.term_state = self.term
         release(strm)
+        live.discard(self)
         for observer in self.ctx.frontend.stream_end:
             observer(strm)
 

@@ -1,9 +1,11 @@
-"""The stats socket (global ``stats socket``, ``stats timeout``, ``stats maxconn``) and the
-proxy ``stats`` keywords of the statistics page.  The runtime API and the page come in a
-later issue: every keyword here parses and validates only (inactive).
+"""The stats socket (global ``stats socket``, ``stats timeout``, ``stats maxconn``): the
+runtime API served by :mod:`.server`, with the commands of :mod:`.commands` (process,
+statistics, streams, errors) and :mod:`.patterns` (ACL and map lists).  The proxy ``stats``
+keywords of the statistics page parse and validate only (inactive, later issue).
 
 A stats socket counts as a listener, as in HAProxy (a configuration with only a stats
-socket is valid with ``haproxy -c``, exit 0).
+socket is valid with ``haproxy -c``, exit 0).  ``expose-fd listeners`` is accepted: handing
+the listening sockets to a new process comes with master-worker reloads.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from hapx.core.config.model import ALL_PROXIES, GLOBAL
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive, Point
 from hapx.plugins.binds import parse_bind_words
+from hapx.plugins.binds.options import BIND_OPTIONS
 from hapx.plugins.confkit import simple_directive, v_int, v_str, v_time
 
+from . import commands as _commands
+from . import patterns
+from .server import StatsServer
+
 SOCKETS = "stats socket"
+# the runtime API enforces levels; expose-fd is accepted (fd passing: master-worker reloads)
+BIND_OPTIONS.activate("level", "expose-fd")
+EXT = "stats_socket"
 
 
 def _socket(ctx: Any, args: list[str]) -> None:
@@ -73,17 +83,20 @@ def _text(ctx: Any, args: list[str], key: str) -> None:
 def hapx_register_directives(directives: Any) -> None:
     px = ALL_PROXIES
     directives.add(
-        Directive(SOCKETS, sections=GLOBAL, parse=_socket, active=False,
+        Directive(SOCKETS, sections=GLOBAL, parse=_socket,
                   usage="stats socket [<address:port>|<path>] [param*]",
                   doc="stats socket [<address:port>|<path>] [param*]\n\nA runtime API socket "
-                      "(unix path, ipv4@ip:port, abns@name) with bind parameters: level "
-                      "user|operator|admin (default operator), mode, uid, gid, user, group, "
-                      "expose-fd listeners, name..."),
+                      "(unix path, ipv4@ip:port, ipv6@[ip]:port, abns@name) with bind "
+                      "parameters: level user|operator|admin (default operator; each command "
+                      "declares the level it needs), mode, uid, gid, user, group (unix "
+                      "sockets), name.  expose-fd listeners is accepted; passing the "
+                      "listening sockets to a new process comes with master-worker reloads."),
         simple_directive("stats timeout", GLOBAL, "stats timeout <timeout, in milliseconds>"
                          "\n\nIdle timeout of runtime API sessions (default 10s).",
-                         [v_time()]),
+                         [v_time()], active=True),
         simple_directive("stats maxconn", GLOBAL, "stats maxconn <connections>\n\nMaximum "
-                         "concurrent runtime API connections (default 10).", [v_int(1)]),
+                         "concurrent runtime API connections (default 10).", [v_int(1)],
+                         active=True),
         simple_directive("stats enable", px, "stats enable\n\nEnable the statistics page "
                          "with the default settings (uri /haproxy?stats)."),
         simple_directive("stats uri", px, "stats uri <prefix>\n\nURI prefix of the "
@@ -123,3 +136,36 @@ def hapx_register_directives(directives: Any) -> None:
                          "page to these proxies (repeatable; '.' = this one).", [_scope],
                          multi=True),
     )
+
+
+@hookimpl
+def hapx_register_cli_commands(commands: Any) -> None:
+    commands.add(*_commands.COMMANDS, *patterns.COMMANDS)
+
+
+@hookimpl
+def hapx_startup(config: Any, runtime: Any) -> None:
+    srv = StatsServer(config, runtime)
+    if not srv.binds:
+        return
+    errors = srv.open()
+    if errors:
+        for sock in srv.sockets:
+            sock[1].close()
+        raise RuntimeError("; ".join(errors))
+    config.ext[EXT] = srv
+    runtime.start_soon(srv.serve)
+
+
+@hookimpl
+def hapx_stopping(config: Any, runtime: Any) -> None:
+    srv = config.ext.get(EXT)
+    if srv is not None:
+        srv.stop()
+
+
+@hookimpl
+def hapx_shutdown(config: Any, runtime: Any) -> None:
+    srv = config.ext.pop(EXT, None)
+    if srv is not None:
+        srv.stop()
