@@ -28,6 +28,7 @@ from ..stream import HttpMessage, ServerConn, Stream
 from . import live
 from .accounting import assign_backend, assign_server, release
 from .backend import pick_server, picker_for
+from .filters import FilterChain, filter_specs
 from .http_server import ServerConnection, connect, pool_of, target_key
 from .waits import take_wake
 
@@ -47,7 +48,7 @@ class BackendInfo:
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
                  "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
-                 "after_sets", "fwd", "plain", "lb_body")
+                 "after_sets", "fwd", "plain", "lb_body", "filters")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
@@ -79,6 +80,8 @@ class BackendInfo:
         #: the balancer's ``wants_body(strm)`` when it may need the request body to choose
         #: a server (url_param on POST requests), else None
         self.lb_body = getattr(picker_for(backend), "wants_body", None)
+        #: the stream filters of the frontend then the backend (core/runtime/filters.py)
+        self.filters = filter_specs(ctx.frontend, backend)
 
 
 class FrontendContext:
@@ -186,7 +189,7 @@ class Transaction:
                  "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
                  "res_framed", "res_discard", "keep_alive", "srv_keep", "retries_left",
                  "logged", "binfo", "lb_wait", "waiting", "wait_handle", "body_wait",
-                 "res_hold", "res_held_end", "res_info")
+                 "res_hold", "res_held_end", "res_info", "chain")
 
     def __init__(self, client: Any, method: str, uri: str, version: str,
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
@@ -242,6 +245,8 @@ class Transaction:
         self.res_hold: list[bytes] | None = None
         self.res_held_end = False
         self.res_info: tuple[Any, ...] | None = None
+        #: the stream's filters, when its proxies have some
+        self.chain: FilterChain | None = None
 
     # -- request side ----------------------------------------------------------------------------
 
@@ -250,6 +255,10 @@ class Transaction:
         if self.finished:
             return
         if self.sconn is not None and self.head_sent:
+            if self.chain is not None:
+                data = self.chain.request_data(self.strm, data)
+                if not data:
+                    return
             self.sconn.write(chunk(data) if self.req_chunked else data)
             self.touch_server_timer()
             return
@@ -275,8 +284,13 @@ class Transaction:
             self.req.body = b"".join(self.req_buf)
             self._wake()
             return
-        if self.sconn is not None and self.head_sent and self.req_chunked:
-            self.sconn.write(LAST_CHUNK)
+        if self.sconn is not None and self.head_sent:
+            if self.chain is not None:
+                tail = self.chain.request_end(self.strm)
+                if tail:
+                    self.sconn.write(chunk(tail) if self.req_chunked else tail)
+            if self.req_chunked:
+                self.sconn.write(LAST_CHUNK)
 
     def request_upgrade(self, rest: bytes) -> None:
         self.upgrade_rest = rest
@@ -359,6 +373,11 @@ class Transaction:
         info = self.binfo
         assert info is not None
         self.retries_left = info.retries
+        if info.filters:
+            chain = self.chain = FilterChain(info.filters, strm)
+            if chain.request_headers(strm):
+                # a filter changed the body's framing (compression): forward it chunked
+                self.req_chunked, self.req_len, _tokens, _up = head_info(self.req.headers)
         self._forwardfor()
         if info.lb_body is not None and info.lb_body(strm):
             # the balancer reads the request body: wait for all of it or a buffer's worth
@@ -566,16 +585,25 @@ class Transaction:
         conn.parser.expect(req.method, upgrade)
         conn.write(self._request_head(upgrade))
         self.head_sent = True
+        chain = self.chain
         if self.req_buf:
             data = b"".join(self.req_buf)
             self.req_buf = []
             self.req_buffered = 0
-            conn.write(chunk(data) if self.req_chunked else data)
+            if chain is not None:
+                data = chain.request_data(self.strm, data)
+            if data:
+                conn.write(chunk(data) if self.req_chunked else data)
         client = self.client
         if client.read_paused:
             client.resume_reading("body")
-        if self.req_done and self.req_chunked:
-            conn.write(LAST_CHUNK)
+        if self.req_done:
+            if chain is not None:
+                tail = chain.request_end(self.strm)
+                if tail:
+                    conn.write(chunk(tail) if self.req_chunked else tail)
+            if self.req_chunked:
+                conn.write(LAST_CHUNK)
         self.arm_server_timer()
 
     def _request_head(self, upgrade: bool) -> bytes:
@@ -646,6 +674,10 @@ class Transaction:
         self.res_framed = no_body or chunked or length is not None
         if not self.res_framed:
             self.srv_keep = False
+        chain = self.chain
+        if chain is not None and chain.response_headers(strm):
+            # a filter changed the body's framing (compression): scan the headers again
+            chunked, length, _tokens, lines = response_scan(res.headers)
         self.res_info = (chunked, length, no_body, lines)
         # http-response rules: backend then frontend, then http-after-response
         info = self.binfo
@@ -835,6 +867,10 @@ class Transaction:
                     and not self.sconn.closed:
                 self.sconn.transport.pause_reading()
             return
+        if self.chain is not None:
+            data = self.chain.response_data(self.strm, data)
+            if not data:
+                return
         self.strm.counters["bytes_out"] += len(data)
         self.client.write(chunk(data) if self.res_chunked_out else data)
         # (timeout server is pushed back once per server read, by the server connection)
@@ -854,6 +890,8 @@ class Transaction:
             return
         if self.finished or self.strm.status == 101:
             return
+        if self.chain is not None:
+            self._response_tail()
         if self.res_chunked_out:
             self.client.write(LAST_CHUNK)
         self.cancel_timer()
@@ -928,10 +966,22 @@ class Transaction:
         self.local_error(502, "SH")
 
     def on_response_complete_close(self) -> None:
+        if self.chain is not None:
+            self._response_tail()
         if self.res_chunked_out:
             self.client.write(LAST_CHUNK)
         self.cancel_timer()
         self.complete()
+
+    def _response_tail(self) -> None:
+        """The response body ended: what the filters still held (a compressor's end)."""
+        if self.res_discard or not self.res_started:
+            return
+        assert self.chain is not None
+        tail = self.chain.response_end(self.strm)
+        if tail:
+            self.strm.counters["bytes_out"] += len(tail)
+            self.client.write(chunk(tail) if self.res_chunked_out else tail)
 
     def server_pause_writing(self) -> None:
         self.client.pause_reading("server")

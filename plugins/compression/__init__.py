@@ -1,15 +1,21 @@
-"""HTTP compression settings (``compression algo|algo-res|algo-req|type|type-res|type-req|
-direction|offload|minsize-res|minsize-req``) and the ``compression`` filter.  Compressing
-comes in a later issue: these parse and validate and are inactive."""
+"""HTTP compression: the ``compression algo|algo-res|algo-req|type|type-res|type-req|
+direction|offload|minsize-res|minsize-req`` settings and the ``compression`` filter
+(codec.py), streamed with zlib (gzip, deflate, raw-deflate, identity).  A proxy with
+compression settings gets the filter implicitly, as HAProxy does, unless a ``filter
+compression`` line places it explicitly."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hapx.core.config.model import ALL_PROXIES
+from hapx.core.config.model import ALL_PROXIES, Config
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive, Feature, Filter
 from hapx.plugins.confkit import v_size
+from hapx.plugins.filters import KEY as FILTERS
+from hapx.plugins.filters import FilterUse
+
+from .codec import CompressionFilter
 
 ALGORITHMS = ("identity", "gzip", "deflate", "raw-deflate")
 KEY = "compression"
@@ -104,12 +110,12 @@ _DOCS = {
 def hapx_register_directives(directives: Any) -> None:
     for word, (usage, text, parse) in _DOCS.items():
         directives.add(Directive(f"compression {word}", sections=ALL_PROXIES, parse=parse,
-                                 active=False, usage=usage, doc=f"{usage}\n\n{text}"))
+                                 usage=usage, doc=f"{usage}\n\n{text}"))
 
 
 @hookimpl
 def hapx_register_filters(filters: Any) -> None:
-    filters.add(Filter("compression", parse=_filter, active=False,
+    filters.add(Filter("compression", parse=_filter, ops=CompressionFilter,
                        doc="compression\n\nThe HTTP compression filter (settings from the "
                            "'compression' keywords); explicit only when other filters are "
                            "declared."))
@@ -118,3 +124,18 @@ def hapx_register_filters(filters: Any) -> None:
 @hookimpl
 def hapx_register_features(features: Any) -> None:
     features.add(Feature("ZLIB", doc="ZLIB\n\ngzip and deflate through Python's zlib."))
+
+
+@hookimpl
+def hapx_configure(config: Config) -> None:
+    """Proxies with compression algorithms get the compression filter implicitly."""
+    rec = config.registry.filter("compression")
+    if rec is None:
+        return
+    for px in config.proxies:
+        conf = px.settings.get(KEY) or {}
+        if not (conf.get("algo-res") or conf.get("algo-req")):
+            continue
+        uses = px.settings.setdefault(FILTERS, [])
+        if not any(u.name == "compression" for u in uses):
+            uses.append(FilterUse("compression", rec, {}, px.file, px.line))
