@@ -47,13 +47,21 @@ def alerts(diag: Diagnostics) -> list[str]:
 
 def lay_out_seed_files(tmp_path: Path) -> None:
     """Create the files the release-notes examples reference, under ``tmp_path``."""
-    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    files = ["ssl/certs/foo.com.crt", "ssl/certs/bar.com.crt", "ssl/keys/foo.com.key",
-             "ssl/keys/bar.com.key", "example.com.pem", "certs/example.com/cert.crt"]
-    for rel in files:
+    from tlspki import CA  # real test certificates: hapx loads them at configuration time
+
+    ca = CA()
+    leaves = {n: ca.leaf([n, f"www.{n}"]) for n in ("foo.com", "bar.com", "example.com")}
+    files = {"ssl/certs/foo.com.crt": leaves["foo.com"].cert_pem,
+             "ssl/certs/bar.com.crt": leaves["bar.com"].cert_pem,
+             "ssl/keys/foo.com.key": leaves["foo.com"].key_pem,
+             "ssl/keys/bar.com.key": leaves["bar.com"].key_pem,
+             "example.com.pem": leaves["example.com"].bundle,
+             "certs/example.com/cert.crt": leaves["example.com"].bundle,
+             "ca.pem": ca.pem}
+    for rel, data in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(pem)
+        path.write_bytes(data)
     for script in LUA.iterdir():
         shutil.copy(script, tmp_path / script.name)
 

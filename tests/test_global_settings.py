@@ -84,7 +84,7 @@ global
     assert s["dns-accept-family"] == ("ipv4", "auto")
     inactive = {u.keyword for u in config.inactive}
     assert {"master-worker", "tune.h2.header-table-size",
-            "ssl-default-bind-options", "httpclient.resolvers.prefer"} <= inactive
+            "httpclient.resolvers.prefer"} <= inactive
     assert not {"maxconn", "node", "tune.bufsize", "hard-stop-after", "nbthread", "cpu-map",
                 "cpu-set", "cpu-policy", "numa-cpu-mapping"} & inactive
 

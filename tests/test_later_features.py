@@ -7,6 +7,7 @@ import pytest
 from cfgtools import SEEDS, alerts, parse_file, parse_text, plugins, seed
 from hapx.core.records import Action, Filter, RuleSet, Service
 from hapx.plugins.lua.scan import scan
+from tlspki import CA
 
 TIMEOUTS = """defaults
     mode http
@@ -19,11 +20,10 @@ TIMEOUTS = """defaults
 
 SEED_INACTIVE = {
     "cpu_set.cfg": set(),  # cpu-set and cpu-policy are active (plugin cpu_binding)
-    "crt_store_ssl_f_use.cfg": {"crt-store", "load", "ssl-f-use", "bind ssl"},
-    "acme.cfg": {"acme", "directory", "crt-store", "load", "ssl-f-use"},  # stats socket: active
+    "crt_store_ssl_f_use.cfg": set(),  # TLS plugin
+    "acme.cfg": {"acme", "directory"},  # stats socket, crt-store, ssl-f-use: active
     "term_events.cfg": {"term_events"},
-    "compression.cfg": {"filter compression", "compression algo-res", "compression offload",
-                        "compression minsize-res"},
+    "compression.cfg": set(),  # compression plugin
     "log_forward_syslog.cfg": {"log-forward", "option dont-parse-log",
                                "option assume-rfc6587-ntf", "dgram-bind"},
     "log_forward_graylog.cfg": {"log-forward", "option host", "dgram-bind"},
@@ -121,7 +121,7 @@ def test_crt_store_errors(tmp_path):
 
 
 def test_unnamed_store_references(tmp_path):
-    (tmp_path / "a.pem").write_text("x")
+    (tmp_path / "a.pem").write_bytes(CA().leaf(["a.test"]).bundle)
     config, diag, _ = parse_text(tmp_path, f"""crt-store
     load crt {tmp_path}/a.pem alias site
 {TIMEOUTS}frontend f

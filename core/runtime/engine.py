@@ -197,9 +197,20 @@ class Engine:
         proto = self.factories[id(fe)]()
         self._track(proto, listener)
         assert self.loop is not None
-        task = self.loop.create_task(self.loop.connect_accepted_socket(lambda: proto, sock))
+        task = self.loop.create_task(self._adopt(proto, sock, listener))
         task.add_done_callback(lambda t, p=proto: self._adopt_failed(t, p))
         self._update_accepting(listener)
+
+    def _adopt(self, proto: Any, sock: socket.socket, listener: Listener) -> Any:
+        """Connect the protocol to the accepted socket, through TLS when the bind has an
+        ``ssl_context`` (the handshake must end within the frontend's ``timeout client``)."""
+        assert self.loop is not None
+        ctx = getattr(listener.bind, "ssl_context", None)
+        if ctx is None:
+            return self.loop.connect_accepted_socket(lambda: proto, sock)
+        timeout = listener.frontend.timeouts.get("client") or 60000
+        return self.loop.connect_accepted_socket(lambda: proto, sock, ssl=ctx,
+                                                 ssl_handshake_timeout=timeout / 1000)
 
     def _adopt_failed(self, task: asyncio.Task, proto: Any) -> None:
         if task.cancelled() or task.exception() is not None:

@@ -81,7 +81,8 @@ class ClientConnection(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("peername"))
         dst, dport = _addr(transport.get_extra_info("sockname"))
         self.sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
-                            frontend=self.ctx.frontend, http_major=1)
+                            frontend=self.ctx.frontend, http_major=1,
+                            ssl=transport.get_extra_info("ssl_object"))
         self.arm(self.ctx.t_request, self.request_timeout)
 
     def data_received(self, data: bytes) -> None:

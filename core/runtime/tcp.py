@@ -89,7 +89,10 @@ class _Side:
             return
         self.shut = True
         with contextlib.suppress(OSError, RuntimeError, AttributeError):
-            self.transport.write_eof()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            else:  # TLS: no half-close, close_notify after the pending data
+                self.transport.close()
 
     def pause(self) -> None:
         if self.transport is not None and not self.closed:
@@ -155,7 +158,7 @@ class TcpClient(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("peername"))
         dst, dport = _addr(transport.get_extra_info("sockname"))
         sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
-                       frontend=ctx.frontend)
+                       frontend=ctx.frontend, ssl=transport.get_extra_info("ssl_object"))
         strm = self.strm = Stream(sess=sess, frontend=ctx.frontend, proc=ctx.engine.proc)
         strm.timers.update({"Tw": -1, "Tc": -1, "Tt": -1})
         # rejected connections and sessions are not logged, as in HAProxy

@@ -28,6 +28,10 @@ class Bind:
     file: str
     line: int
     options: dict[str, Any] = field(default_factory=dict)
+    #: the ssl.SSLContext accepted connections are wrapped in (set by the TLS plugin)
+    ssl_context: Any = None
+    #: the TLS plugin's view of the bind (certificates by SNI)
+    tls: Any = None
 
     def opt(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)

@@ -1,6 +1,6 @@
 """Certificate stores (``crt-store`` sections with ``crt-base``, ``key-base`` and ``load``)
-and the frontend ``ssl-f-use`` lines.  TLS comes in a later issue: these keywords parse and
-validate (files must exist, references must be declared before use) and are inactive.
+and the frontend ``ssl-f-use`` lines.  The TLS plugin (plugins/tls) loads the certificates and
+serves them: ssl-f-use lines form the implicit crt-list of the frontend's ssl binds.
 
 Known certificate references are published in ``config.ext["crt_store"]["refs"]`` for the
 ``crt`` option of bind lines: ``@<store>/<alias>`` and ``@<store>/<crt>`` for named stores,
@@ -56,6 +56,18 @@ for _name in SSL_F_USE_BIND:
 SSL_F_USE_OPTIONS.add(*LOAD_OPTIONS.opts.values())
 
 
+#: options parsed and validated whose runtime is missing (OCSP stapling, SCTs, ACME, NPN,
+#: 0-RTT, CA names, CRL of ssl-f-use lines): a use is reported as not yet active
+NOT_ACTIVE = ("ocsp", "issuer", "sctl", "ocsp-update", "acme", "domains", "allow-0rtt", "npn",
+              "no-ca-names")
+
+
+def _mark(ctx: Any, keyword: str, opts: dict[str, Any]) -> None:
+    for name in NOT_ACTIVE:
+        if name in opts and not (name == "ocsp-update" and opts[name] is False):
+            ctx.mark_inactive(f"{keyword} {name}", "option", "crt_store")
+
+
 def _refs(config: Any) -> set[str]:
     return config.ext.setdefault(EXT, {}).setdefault("refs", set())
 
@@ -103,6 +115,7 @@ def _load(ctx: Any, args: list[str]) -> None:
     crt_base = store.settings.get("crt-base") or _global_base(ctx, "crt-base")
     key_base = store.settings.get("key-base") or _global_base(ctx, "key-base")
     _check_files(ctx, label, opts, crt_base, key_base)
+    _mark(ctx, "load", opts)
     refs = _refs(ctx.config)
     names = [opts["crt"]] + ([opts["alias"]] if "alias" in opts else [])
     keys = [f"@{store.name}/{n}" for n in names] if store.name else \
@@ -111,7 +124,10 @@ def _load(ctx: Any, args: list[str]) -> None:
         if key in refs:
             raise ctx.error(f"{label} : '{key}' is already declared in a crt-store.")
     refs.update(keys)
-    store.entries.append({"options": opts, "refs": keys, "file": ctx.file, "line": ctx.line})
+    key_path = resolve_path(ctx, opts["key"], key_base) if "key" in opts else None
+    store.entries.append({"options": opts, "refs": keys, "file": ctx.file, "line": ctx.line,
+                          "path": resolve_path(ctx, opts["crt"], crt_base),
+                          "key_path": key_path})
 
 
 def _base(ctx: Any, args: list[str]) -> None:
@@ -127,19 +143,24 @@ def _ssl_f_use(ctx: Any, args: list[str]) -> None:
     opts = SSL_F_USE_OPTIONS.parse(ctx, args, label)
     if "crt" not in opts:
         raise ctx.error(f"{label} : 'crt' is mandatory.")
+    _mark(ctx, "ssl-f-use", opts)
     ref = opts["crt"]
     if ref.startswith("@") or ref in _refs(ctx.config):
         check_crt(ctx, label, ref)
+        opts["_store"] = ref
     else:
         _check_files(ctx, label, opts, _global_base(ctx, "crt-base"),
                      _global_base(ctx, "key-base"))
+        opts["_path"] = resolve_path(ctx, ref, _global_base(ctx, "crt-base"))
+        if "key" in opts:
+            opts["_key_path"] = resolve_path(ctx, opts["key"], _global_base(ctx, "key-base"))
     proxy.settings.setdefault("ssl-f-use", []).append(opts)
 
 
 @hookimpl
 def hapx_register_sections(sections: Any) -> None:
     sections.add(declare_section(
-        KIND, name="optional",
+        KIND, name="optional", active=True,
         doc="crt-store [<name>]\n\nDeclares certificates once (load lines) to reference them "
             "from bind lines and ssl-f-use: '@<name>/<alias>' for a named store, the crt "
             "file or '@/<alias>' for the unnamed one."))
@@ -149,17 +170,17 @@ def hapx_register_sections(sections: Any) -> None:
 def hapx_register_directives(directives: Any) -> None:
     store = frozenset({KIND})
     directives.add(
-        Directive("crt-base", sections=store, parse=_base, active=False,
+        Directive("crt-base", sections=store, parse=_base,
                   doc="crt-base <dir>\n\nBase directory of relative crt files of this store "
                       "(overrides the global crt-base)."),
-        Directive("key-base", sections=store, parse=_base, active=False,
+        Directive("key-base", sections=store, parse=_base,
                   doc="key-base <dir>\n\nBase directory of relative key files of this store."),
-        Directive("load", sections=store, parse=_load, active=False,
+        Directive("load", sections=store, parse=_load,
                   doc="load crt <file> [key <f>] [ocsp <f>] [issuer <f>] [sctl <f>] "
                       "[ocsp-update on|off] [alias <name>] [acme <section>] "
                       "[domains \"<d1>,<d2>\"]\n\nDeclare a certificate of the store.  Options:"
                       "\n" + LOAD_OPTIONS.docs()),
-        Directive("ssl-f-use", sections=FRONTEND_KINDS, parse=_ssl_f_use, active=False,
+        Directive("ssl-f-use", sections=FRONTEND_KINDS, parse=_ssl_f_use,
                   doc="ssl-f-use [crt <file>] [<ssl-bind-opts>] [<load-opts>]\n\nAdd a "
                       "certificate to the implicit crt-list of the frontend, used by its "
                       "'ssl' bind lines that have no crt nor crt-list.  Options:\n"

@@ -144,33 +144,37 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
     "httpclient.ssl.ca-file": (string("'{kw}' expects a file name."), False, False, "<file>",
                                "CA file of the HTTP client."),
     # -- TLS ------------------------------------------------------------------------------
-    "ca-base": (sp.base_dir, False, False, "<dir>", "Base directory of relative CA and CRL "
+    "ca-base": (sp.base_dir, True, False, "<dir>", "Base directory of relative CA and CRL "
                 "file names."),
-    "crt-base": (sp.base_dir, False, False, "<dir>", "Base directory of relative "
+    "crt-base": (sp.base_dir, True, False, "<dir>", "Base directory of relative "
                  "certificate file names."),
-    "key-base": (sp.base_dir, False, False, "<dir>", "Base directory of relative key file "
+    "key-base": (sp.base_dir, True, False, "<dir>", "Base directory of relative key file "
                  "names."),
     "ssl-server-verify": (choice(("none", "required")), False, False, "{ none | required }",
                           "Default certificate verification towards servers."),
 }
 
+#: sides whose ssl-default-<side>-* settings the TLS plugin applies
+TLS_ACTIVE_SIDES = ("bind",)
+
 for _side in ("bind", "server"):
+    _ACTIVE = _side in TLS_ACTIVE_SIDES  # applied by the tls plugin
     KEYWORDS.update({
-        f"ssl-default-{_side}-ciphers": (sp.ssl_text("a cipher suite"), False, False,
+        f"ssl-default-{_side}-ciphers": (sp.ssl_text("a cipher suite"), _ACTIVE, False,
                                           "<ciphers>", f"Default TLS<=1.2 ciphers ({_side})."),
-        f"ssl-default-{_side}-ciphersuites": (sp.ssl_text("a cipher suite"), False, False,
+        f"ssl-default-{_side}-ciphersuites": (sp.ssl_text("a cipher suite"), _ACTIVE, False,
                                                "<ciphersuites>",
                                                f"Default TLS 1.3 ciphersuites ({_side})."),
-        f"ssl-default-{_side}-curves": (sp.ssl_text("a curves suite"), False, False,
+        f"ssl-default-{_side}-curves": (sp.ssl_text("a curves suite"), _ACTIVE, False,
                                          "<curves>", f"Default ECDHE curves ({_side})."),
-        f"ssl-default-{_side}-sigalgs": (sp.ssl_text("a signature algorithms list"), False,
+        f"ssl-default-{_side}-sigalgs": (sp.ssl_text("a signature algorithms list"), _ACTIVE,
                                           False, "<sigalgs>",
                                           f"Default signature algorithms ({_side})."),
         f"ssl-default-{_side}-client-sigalgs": (sp.ssl_text("a signature algorithms list"),
-                                                 False, False, "<sigalgs>",
+                                                 _ACTIVE, False, "<sigalgs>",
                                                  f"Default client signature algorithms "
                                                  f"({_side})."),
-        f"ssl-default-{_side}-options": (sp.ssl_options, False, False, "<option>...",
+        f"ssl-default-{_side}-options": (sp.ssl_options, _ACTIVE, False, "<option>...",
                                           f"Default TLS options ({_side})."),
     })
 

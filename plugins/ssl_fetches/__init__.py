@@ -1,9 +1,9 @@
 """TLS sample fetches (``ssl_fc*``, ``ssl_c*``, ``ssl_bc*``) and the TLS ClientHello fetches
 of tcp-request content (``req.ssl_*``).
 
-The TLS layer arrives with the TLS issue: until then these fetches are registered with their
-argument and type signatures so configurations using them are checked, and they are
-inactive (``hapx -c`` lists each use; hapx refuses to carry traffic with them).
+Fetches with a process in :mod:`.impl` are active; the others (ClientHello lists of a
+terminated connection, server-side ``ssl_bc*``, NPN, early data, session ids, error codes)
+are registered with their signatures and inactive (``hapx -c`` lists each use).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import AclKeyword, Arg, ArgType, Feature, Fetch, SmpType, Use
+
+from .impl import PROCESSES
 
 _FILTER = (Arg("filter", ArgType.SINT, optional=True, default=0),)
 _DN = (Arg("entry", ArgType.STR, optional=True), Arg("occ", ArgType.SINT, optional=True),
@@ -95,10 +97,12 @@ def _synopsis(name: str, args: tuple[Arg, ...]) -> str:
     return f"{name}({inner}{closing})"
 
 
-def _fetch(name: str, out: SmpType, uses: Use, args: tuple[Arg, ...], what: str) -> Fetch:
-    return Fetch(name, out_type=out, uses=uses, args=args, active=False,
-                 doc=f"{_synopsis(name, args)}\n\nReturns {what}.  Not active yet: the TLS "
-                     "layer comes with the TLS issue.")
+def _fetch(name: str, out: SmpType, uses: Use, args: tuple[Arg, ...], what: str,
+           impl: str | None = None) -> Fetch:
+    process = PROCESSES.get(impl or name)
+    tail = "" if process else "  Not active yet in this version of hapx."
+    return Fetch(name, out_type=out, uses=uses, args=args, active=process is not None,
+                 process=process, doc=f"{_synopsis(name, args)}\n\nReturns {what}.{tail}")
 
 
 @hookimpl
@@ -107,10 +111,11 @@ def hapx_register_fetches(fetches: Any) -> None:
         fetches.add(_fetch(name, out, uses, args, what))
     for alias, target in _ALIASES.items():
         name, out, uses, args, what = next(f for f in _FETCHES if f[0] == target)
-        fetches.add(_fetch(alias, out, uses, args, what + f" (old name of {target})"))
+        fetches.add(_fetch(alias, out, uses, args, what + f" (old name of {target})",
+                           impl=target))
     for base in ("ssl_fc_sni", "req.ssl_sni", "req_ssl_sni"):
         for method in ("end", "reg", "sub", "beg", "dom"):
-            fetches.add(AclKeyword(f"{base}_{method}", fetch=base, match=method, active=False,
+            fetches.add(AclKeyword(f"{base}_{method}", fetch=base, match=method,
                                    doc=f"{base}_{method}\n\n{base} matched with -m {method}."))
 
 

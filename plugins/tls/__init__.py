@@ -1,0 +1,78 @@
+"""TLS termination on ``bind … ssl`` lines: certificates from ``crt`` (PEM bundles,
+directories), ``crt-list`` files, crt-store references and the frontend's ``ssl-f-use``
+lines, chosen by SNI; ``alpn``, cipher, curve and signature-algorithm lists, version bounds,
+client certificate verification, and the global ``ssl-default-bind-*`` settings.
+
+At configuration time every ``ssl`` bind of a frontend gets ``bind.ssl_context`` (the
+:class:`ssl.SSLContext` the engine hands to asyncio) and ``bind.tls`` (its
+:class:`~.sni.BindTLS`); ``config.ext["tls"]`` keeps the certificate cache and the binds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hapx.core.errors import ConfigError
+from hapx.core.hookspecs import hookimpl
+from hapx.core.records import Codec
+from hapx.plugins.binds import BIND_OPTIONS
+
+from . import ossl
+from .build import CertCache, build_bind
+from .sni import BindTLS
+
+EXT = "tls"
+
+BIND_OPTIONS.activate(
+    "ssl", "crt", "crt-list", "alpn", "no-alpn", "ca-file", "ca-verify-file", "crl-file",
+    "ciphers", "ciphersuites", "curves", "ecdhe", "sigalgs", "client-sigalgs", "ssl-min-ver",
+    "ssl-max-ver", "verify", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13",
+    "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13",
+    "no-tls-tickets", "prefer-client-ciphers", "strict-sni")
+
+#: ALPN protocol -> the codec protocol serving it in mode http
+_ALPN_CODEC = {"http/1.1": "h1", "http/1.0": "h1", "h2": "h2", "h3": "h3"}
+
+
+def _http_alpn(config: Any, proxy: Any, bind: Any) -> None:
+    """In mode http, offer only the protocols a registered codec speaks."""
+    alpn = bind.opt("alpn")
+    if not alpn or proxy.mode != "http":
+        return
+    codecs = {c.protocol for c in config.registry.all(Codec)}
+    keep = [p for p in alpn if _ALPN_CODEC.get(p, "h1") in codecs]
+    if keep != list(alpn):
+        dropped = ", ".join(p for p in alpn if p not in keep)
+        config.diag.warning(f"Proxy '{proxy.name}': {bind.describe()} : ALPN '{dropped}' is "
+                            "not offered: no codec of this build speaks it.",
+                            bind.file, bind.line)
+        bind.options["alpn"] = keep
+
+
+def _ssl_binds(config: Any) -> list[tuple[Any, Any]]:
+    return [(px, b) for px in config.frontends for b in px.binds if b.ssl]
+
+
+@hookimpl
+def hapx_configure(config: Any) -> None:
+    binds = _ssl_binds(config)
+    if not binds:
+        return
+    try:
+        ossl.check()
+    except ossl.OsslError as exc:
+        config.diag.alert(f"TLS: {exc}")
+        return
+    cache = CertCache(config)
+    built: list[BindTLS] = []
+    for px, bind in binds:
+        _http_alpn(config, px, bind)
+        try:
+            tls = build_bind(cache, px, bind)
+        except ConfigError as exc:
+            config.diag.alert(exc.message, exc.file, exc.line)
+            continue
+        bind.tls = tls
+        bind.ssl_context = tls.context
+        built.append(tls)
+    config.ext[EXT] = {"cache": cache, "binds": built}
