@@ -14,6 +14,8 @@ The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
   request target; for a response ``a`` is the status (int) and ``b`` the reason.  ``version``
   is ``"1.0"`` or ``"1.1"``; ``headers`` a list of (name, value) as latin-1 ``str``.
 - ``on_body(chunk)``: decoded body bytes (chunked framing removed)
+- ``on_trailers(fields)``: the trailer fields of a chunked message, when it has some,
+  just before ``on_message_complete``
 - ``on_message_complete()``
 - ``on_upgrade(rest)``: the message asked for a protocol switch (Upgrade, CONNECT, 101); the
   parser stops and ``rest`` holds the bytes received after the head.
@@ -60,6 +62,7 @@ class H1Callbacks(Protocol):
     def on_message_begin(self) -> None: ...
     def on_headers(self, a: Any, b: str, version: str, headers: list[tuple[str, str]]) -> None: ...
     def on_body(self, chunk: bytes) -> None: ...
+    def on_trailers(self, fields: list[tuple[str, str]]) -> None: ...
     def on_message_complete(self) -> None: ...
     def on_upgrade(self, rest: bytes) -> None: ...
 
@@ -180,6 +183,14 @@ def response_head(status: int, reason: str, headers: list[tuple[str, str]],
 
 def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def last_chunk(trailers: list[tuple[str, str]] | None) -> bytes:
+    """The last chunk, with the trailer fields when there are some."""
+    if not trailers:
+        return LAST_CHUNK
+    lines = "".join([f"{n.lower()}: {v}\r\n" for n, v in trailers])
+    return f"0\r\n{lines}\r\n".encode("latin-1", "replace")
 
 
 LAST_CHUNK = b"0\r\n\r\n"

@@ -162,6 +162,10 @@ class ClientConnection(asyncio.Protocol):
         if self.parsing is not None:
             self.parsing.request_body(chunk)
 
+    def on_trailers(self, fields: list[tuple[str, str]]) -> None:
+        if self.parsing is not None:
+            self.parsing.req.trailers = fields
+
     def on_message_complete(self) -> None:
         txn = self.parsing
         self.parsing = None

@@ -109,6 +109,11 @@ class ServerConnection(asyncio.Protocol):
     def on_body(self, chunk: bytes) -> None:
         self.owner.on_response_body(chunk)
 
+    def on_trailers(self, fields: list[tuple[str, str]]) -> None:
+        res = self.owner.strm.res if self.owner is not None else None
+        if res is not None:
+            res.trailers = fields
+
     def on_message_complete(self) -> None:
         self.owner.on_response_complete()
 

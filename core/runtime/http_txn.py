@@ -17,6 +17,7 @@ from ..proto.h1 import (
     forward_request_head,
     has_upgrade,
     head_info,
+    last_chunk,
     response_head,
     response_scan,
     without_hop,
@@ -290,7 +291,7 @@ class Transaction:
                 if tail:
                     self.sconn.write(chunk(tail) if self.req_chunked else tail)
             if self.req_chunked:
-                self.sconn.write(LAST_CHUNK)
+                self.sconn.write(self._req_last_chunk())
 
     def request_upgrade(self, rest: bytes) -> None:
         self.upgrade_rest = rest
@@ -603,7 +604,7 @@ class Transaction:
                 if tail:
                     conn.write(chunk(tail) if self.req_chunked else tail)
             if self.req_chunked:
-                conn.write(LAST_CHUNK)
+                conn.write(self._req_last_chunk())
         self.arm_server_timer()
 
     def _request_head(self, upgrade: bool) -> bytes:
@@ -893,7 +894,7 @@ class Transaction:
         if self.chain is not None:
             self._response_tail()
         if self.res_chunked_out:
-            self.client.write(LAST_CHUNK)
+            self.client.write(self._res_last_chunk())
         self.cancel_timer()
         conn = self.sconn
         self.sconn = None
@@ -969,9 +970,26 @@ class Transaction:
         if self.chain is not None:
             self._response_tail()
         if self.res_chunked_out:
-            self.client.write(LAST_CHUNK)
+            self.client.write(self._res_last_chunk())
         self.cancel_timer()
         self.complete()
+
+    def _req_last_chunk(self) -> bytes:
+        """The request's last chunk, with its trailers unless the backend drops them
+        (option http-drop-request-trailers)."""
+        trailers = self.req.trailers
+        if not trailers or self.backend.options.get("http-drop-request-trailers"):
+            return LAST_CHUNK
+        return last_chunk(trailers)
+
+    def _res_last_chunk(self) -> bytes:
+        """The response's last chunk, with its trailers unless the frontend drops them
+        (option http-drop-response-trailers)."""
+        res = self.strm.res
+        trailers = res.trailers if res is not None else None
+        if not trailers or self.ctx.frontend.options.get("http-drop-response-trailers"):
+            return LAST_CHUNK
+        return last_chunk(trailers)
 
     def _response_tail(self) -> None:
         """The response body ended: what the filters still held (a compressor's end)."""

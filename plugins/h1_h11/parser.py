@@ -105,6 +105,9 @@ class H11Parser:
             elif isinstance(ev, h11.Data):
                 self.cb.on_body(bytes(ev.data))
             elif isinstance(ev, h11.EndOfMessage):
+                if ev.headers:
+                    self.cb.on_trailers([(n.decode("latin-1"), v.decode("latin-1"))
+                                         for n, v in ev.headers.raw_items()])
                 self.head.restart()
                 self.cb.on_message_complete()
                 if self.response:

@@ -158,6 +158,10 @@ class HttptoolsParser:
         head.size = 0
         head.in_head = True
         head.line_done = False
+        trailers = self.headers  # fields after the last chunk (on_header after the head)
+        if trailers:
+            self.headers = []
+            self.cb.on_trailers(trailers)
         self.cb.on_message_complete()
 
 

@@ -79,9 +79,9 @@ FLAGS: tuple[OptionSpec, ...] = (
                "servers that need it (h1-case-adjust)."),
     OptionSpec("disable-h2-upgrade", FE, True, "Refuse HTTP/1 to HTTP/2 upgrades."),
     OptionSpec("http-drop-request-trailers", BE, True, "Drop request trailers on the way "
-               "to the server (3.2)."),
+               "to the server (3.2).", active=True),
     OptionSpec("http-drop-response-trailers", FE, True, "Drop response trailers on the way "
-               "to the client (3.2)."),
+               "to the client (3.2).", active=True),
 )
 
 #: old names accepted for another option
@@ -269,7 +269,8 @@ def directives() -> list[Directive]:
             parse=_flag(spec, spec.name), active=spec.active,
             doc=f"[no] option {spec.name}\n\n{spec.doc}  Side: {side}"
                 f"{'; HTTP mode only' if spec.http else ''}.  Stored in "
-                f"proxy.options['{spec.name}'].  Parsed now, applied by a later version."))
+                f"proxy.options['{spec.name}']."
+                f"{'' if spec.active else '  Parsed now, applied by a later version.'}"))
     for old, new in ALIASES.items():
         spec = next(s for s in FLAGS if s.name == new)
         out.append(Directive(
