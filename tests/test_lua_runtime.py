@@ -401,3 +401,32 @@ frontend fe
     with run_hapx(cfg, files={"s.lua": script}, ready_ports=[port]) as p:
         assert httpx.get(f"http://127.0.0.1:{port}/").text == "abc 2 true 6 |nil"
         assert "[info]" in p.stderr and ": joined abc" in p.stderr
+
+
+def test_init_and_task():
+    port = free_port()
+    script = r"""
+local ticks, ready = 0, "no"
+core.register_init(function() ready = "yes" end)
+core.register_task(function(step)
+    while true do
+        ticks = ticks + step
+        core.msleep(20)
+    end
+end, 1)
+core.register_fetches("ticks", function(txn) return ready .. " " .. ticks end)
+"""
+    cfg = f"""global
+    tune.lua.bool-sample-conversion normal
+    lua-load s.lua
+{DEFAULTS}
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request return status 200 content-type text/plain lf-string "%[lua.ticks]"
+"""
+    with run_hapx(cfg, files={"s.lua": script}, ready_ports=[port]):
+        url = f"http://127.0.0.1:{port}/"
+        first = wait_until(lambda: (t := httpx.get(url).text).startswith("yes") and t, 5)
+        n = int(first.split()[1])
+        # the task keeps ticking while the process serves requests
+        wait_until(lambda: int(httpx.get(url).text.split()[1]) >= n + 3, 5)
