@@ -430,3 +430,25 @@ frontend fe
         n = int(first.split()[1])
         # the task keeps ticking while the process serves requests
         wait_until(lambda: int(httpx.get(url).text.split()[1]) >= n + 3, 5)
+
+
+def test_map_class():
+    port = free_port()
+    script = r"""
+local m = Map.new("paths.map", Map._beg)
+core.register_fetches("route", function(txn)
+    return (m:lookup(txn.f:path()) or "none") .. "|" .. m:slookup("/zzz") .. "|"
+end)
+"""
+    cfg = f"""global
+    tune.lua.bool-sample-conversion normal
+    lua-load s.lua
+{DEFAULTS}
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request return status 200 content-type text/plain lf-string "%[lua.route]"
+"""
+    files = {"s.lua": script, "paths.map": "/api be_api\n/static be_static\n"}
+    with run_hapx(cfg, files=files, ready_ports=[port]):
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1").text == "be_api||"
+        assert httpx.get(f"http://127.0.0.1:{port}/other").text == "none||"

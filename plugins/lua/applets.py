@@ -20,7 +20,7 @@ from typing import Any
 from hapx.core.records import ActResult
 from hapx.core.stream import HttpMessage
 
-from .calls import WAITING
+from .calls import _NO_WAITS, WAITING, _waits
 from .runtime import LuaState, alert
 
 
@@ -107,9 +107,9 @@ class HttpService:
                 return self.finish(strm, ap, task.result())
         req = strm.req
         if _has_body(req) and not req.body_complete:
-            from hapx.core.runtime.waits import wake_on_body
-
-            return wake_on_body(strm, 0)
+            wake_on_body = _waits("wake_on_body")
+            if wake_on_body is not None:
+                return wake_on_body(strm, 0)
         st = self.state
         ap = HttpApplet(req)
         query = req.query
@@ -122,8 +122,9 @@ class HttpService:
         while res[0] == "yield" and res[1] in ("receive", "getline"):
             res = st.step_once(co, *ap.now(res[1], res[3:]))
         if res[0] == "yield":
-            from hapx.core.runtime.waits import wake_on
-
+            wake_on = _waits("wake_on")
+            if wake_on is None:
+                return self.finish(strm, ap, ("error", _NO_WAITS))
             task = asyncio.get_running_loop().create_task(st.drive(co, res))
             strm.ext.setdefault(WAITING, {})[id(self)] = (task, ap)
             return wake_on(strm, task)

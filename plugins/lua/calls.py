@@ -19,6 +19,19 @@ _HTTP_SETS = frozenset({RuleSet.HTTP_REQ, RuleSet.HTTP_RES, RuleSet.HTTP_AFTER_R
 WAITING = "lua_waiting"
 
 
+_NO_WAITS = "this hapx cannot suspend rules: blocking Lua calls are not available in actions"
+
+
+def _waits(name: str) -> Any:
+    """``wake_on``/``wake_after``/``wake_on_body`` of the data path (None when this hapx's
+    data path cannot suspend rules)."""
+    try:
+        from hapx.core.runtime import waits
+    except ImportError:
+        return None
+    return getattr(waits, name, None)
+
+
 def _is_http(strm: Any) -> bool:
     return strm.req is not None and bool(strm.req.method)
 
@@ -73,8 +86,9 @@ class LuaAction(ActionRule):
         co = st.start(self.fn, st.session_ms, st.new_txn(strm, self.http), *self.args)
         res = st.step_once(co)
         if res[0] == "yield":
-            from hapx.core.runtime.waits import wake_on
-
+            wake_on = _waits("wake_on")
+            if wake_on is None:
+                return self.finish(strm, ("error", _NO_WAITS))
             task = asyncio.get_running_loop().create_task(st.drive(co, res))
             strm.ext.setdefault(WAITING, {})[id(self)] = task
             return wake_on(strm, task)
@@ -99,8 +113,9 @@ class LuaAction(ActionRule):
         except ValueError:
             return ActResult.CONT
         if ret == ActResult.YIELD:
-            from hapx.core.runtime.waits import wake_after
-
+            wake_after = _waits("wake_after")
+            if wake_after is None:
+                return self.finish(strm, ("error", _NO_WAITS))
             ms = self.state.wake_ms
             return wake_after(strm, ms if ms is not None else 0)
         return ret

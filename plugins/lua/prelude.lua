@@ -224,6 +224,18 @@ function AppletTCP:receive(size, timeout)
 end
 function AppletTCP:try_receive() return H.ap_try_receive(self.__a) end
 
+-- ------------------------------------------------------------------ Map
+-- Map.new(file, method) loads the map at once (body context); lookups use the map_<method>
+-- converter over it.
+Map = { _str = "str", _beg = "beg", _sub = "sub", _dir = "dir", _dom = "dom", _end = "end",
+        _reg = "reg", _int = "int", _ip = "ip" }
+Map.__index = Map
+function Map.new(file, method)
+    return setmetatable({ __m = H.map_new(file, method or "str") }, Map)
+end
+function Map:lookup(key) return H.map_lookup(self.__m, key, false) end
+function Map:slookup(key) return H.map_lookup(self.__m, key, true) end
+
 -- ------------------------------------------------------------------ entry points for hapx
 local function headers_table(list)
     local t = {}

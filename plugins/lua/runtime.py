@@ -293,7 +293,7 @@ class Bridge:
                  "unset_var", "get_priv", "set_priv", "set_loglevel", "hdr_get", "hdr_add",
                  "hdr_set", "hdr_del", "hdr_rep", "req_set", "res_set_status", "done",
                  "wake_time", "ap_status", "ap_add_header", "ap_start", "ap_send",
-                 "ap_try_receive")
+                 "ap_try_receive", "map_new", "map_lookup")
         return {n: getattr(self, n) for n in names}
 
     # -- core ----------------------------------------------------------------------------------
@@ -456,6 +456,26 @@ class Bridge:
     def done(self, strm: Any, reply: Any = None) -> None:
         strm.ext["lua_done"] = reply_message(reply) if reply is not None else None
 
+    # -- Map -------------------------------------------------------------------------------------
+    def map_new(self, file: Any, method: Any) -> Any:
+        """A Map object's handle: the map_<method> converter and its resolved arguments."""
+        st = self.state
+        st.fetch_table()
+        assert st._converters is not None
+        rec = st._converters.get(f"map_{_text(method)}")
+        if rec is None:
+            raise lua54.LuaError(f"Map.new: unknown match method '{_text(method)}'")
+        return _MapHandle(rec, st.args_for(rec, (_text(file),)))
+
+    def map_lookup(self, handle: Any, key: Any, as_str: bool) -> Any:
+        rec, args = handle.rec, handle.args
+        smp = from_lua(key)
+        if smp is not None and rec.in_type not in (SmpType.ANY, smp.type):
+            smp = caster(rec.in_type)(smp)
+        if smp is None:
+            return self.state.to_lua(None, as_str)
+        return self.state.to_lua(rec.process(args, smp, None), as_str)
+
     # -- applets ---------------------------------------------------------------------------------
     def ap_status(self, ap: Any, code: Any, reason: Any = None) -> None:
         ap.set_status(int(code), _text(reason) if reason else None)
@@ -471,6 +491,13 @@ class Bridge:
 
     def ap_try_receive(self, ap: Any) -> Any:
         return ap.try_receive()
+
+
+class _MapHandle:
+    __slots__ = ("rec", "args")
+
+    def __init__(self, rec: Converter, args: list[Any]) -> None:
+        self.rec, self.args = rec, args
 
 
 def _rep(rx: Any, value: str, template: str, expand: Any) -> str:
