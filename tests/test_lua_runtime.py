@@ -452,3 +452,54 @@ frontend fe
     with run_hapx(cfg, files=files, ready_ports=[port]):
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1").text == "be_api||"
         assert httpx.get(f"http://127.0.0.1:{port}/other").text == "none||"
+
+
+BLOCKING = r"""
+local released = false
+core.register_action("hold", {"http-req"}, function(txn)
+    while not released do core.msleep(10) end
+    txn.http:req_set_header("x-held", "done")
+end)
+core.register_action("release", {"http-req"}, function(txn) released = true end)
+core.register_action("nap", {"http-req"}, function(txn)
+    core.sleep(0.2)
+    core.yield()
+    txn.http:req_set_header("x-napped", "yes")
+end)
+core.register_service("slowsvc", "http", function(applet)
+    local body = applet:receive()
+    core.msleep(50)
+    applet:set_status(200)
+    applet:start_response()
+    applet:send("len=" .. #body .. " last=" .. body:sub(-3))
+end)
+"""
+
+
+def test_blocking_action_delays_only_its_own_request():
+    pytest.importorskip("hapx.core.runtime.waits")
+    import concurrent.futures
+
+    port = free_port()
+    fe = """    http-request lua.hold if { path /hold }
+    http-request lua.release if { path /release }
+    http-request lua.nap if { path /nap }
+    http-request use-service lua.slowsvc if { path /svc }"""
+    with OriginServer() as o, run_hapx(_cfg(port, o.port, fe),
+                                       files={"script.lua": BLOCKING}, ready_ports=[port]):
+        base = f"http://127.0.0.1:{port}"
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            held = pool.submit(httpx.get, f"{base}/hold", timeout=20)
+            naps = [pool.submit(httpx.get, f"{base}/nap", timeout=20) for _ in range(2)]
+            # the held request waits for another request: served only if nothing blocks
+            wait_until(lambda: httpx.get(f"{base}/other").status_code == 200, 5)
+            assert not held.done()
+            assert httpx.get(f"{base}/release").status_code == 200
+            assert held.result().status_code == 200
+            assert all(f.result().status_code == 200 for f in naps)
+        by_path = {r.path: r for r in o.requests}
+        assert by_path["/hold"].header("x-held") == "done"
+        assert by_path["/nap"].header("x-napped") == "yes"
+        body = b"x" * 50000 + b"end"
+        r = httpx.post(f"{base}/svc", content=body, timeout=20)
+        assert (r.status_code, r.text) == (200, f"len={len(body)} last=end")
