@@ -27,10 +27,10 @@ SEED_INACTIVE = {
     "log_forward_syslog.cfg": {"log-forward", "option dont-parse-log",
                                "option assume-rfc6587-ntf", "dgram-bind"},
     "log_forward_graylog.cfg": {"log-forward", "option host", "dgram-bind"},
-    "patref.cfg": {"lua-load", "cache", "filter cache", "http-request cache-use",
-                   "http-response cache-store", "http-request lua.add-path"},
-    "h2_tracer.cfg": {"lua-load", "filter lua.h2-tracer"},
-    "trisdemo.cfg": {"lua-load", "tune.lua.bool-sample-conversion"},
+    "patref.cfg": {"cache", "filter cache", "http-request cache-use",
+                   "http-response cache-store"},
+    "h2_tracer.cfg": {"filter lua.h2-tracer"},
+    "trisdemo.cfg": set(),
 }
 
 
@@ -207,8 +207,9 @@ core.register_converters("conv", function(v) return v end)
 
 def test_lua_names_exist_only_when_a_script_declares_them(tmp_path):
     script = tmp_path / "x.lua"
-    script.write_text('core.register_action("greet-xyz", {"http-req", "http-res"}, g, 1)\n'
-                      'core.register_service("svc-xyz", "http", s)\n')
+    script.write_text('core.register_action("greet-xyz", {"http-req", "http-res"}, '
+                      'function(txn, a) end, 1)\n'
+                      'core.register_service("svc-xyz", "http", function(applet) end)\n')
     head = f"global\n    tune.lua.bool-sample-conversion normal\n    lua-load {script}\n"
     config, diag, _ = parse_text(tmp_path, head + TIMEOUTS + """frontend f
     bind :80
@@ -219,11 +220,11 @@ def test_lua_names_exist_only_when_a_script_declares_them(tmp_path):
     assert not diag.failed, alerts(diag)
     reg = config.registry
     act = reg.action("lua.greet-xyz", RuleSet.HTTP_REQ)
-    assert isinstance(act, Action) and not act.active and act.owner == "lua-scripts"
+    assert isinstance(act, Action) and act.active and act.owner == "lua-scripts"
     assert isinstance(reg.service("lua.svc-xyz"), Service)
     _, diag, _ = parse_text(tmp_path, head + TIMEOUTS + "frontend f\n"
                             "    http-request lua.greet-xyz\n")
-    assert "expects 1 arguments" in diag.alerts[0].text
+    assert "expect 1 arguments" in diag.alerts[0].text
     # without the script, the names are unknown, as in HAProxy
     _, diag, _ = parse_text(tmp_path, TIMEOUTS + "frontend f\n    http-request lua.nothere\n"
                             "    filter lua.nothere\n")

@@ -121,14 +121,20 @@ class DoLog(ActionRule):
 
 
 class UseService(ActionRule):
+    """``use-service``: an HTTP applet has ``run(strm) -> ActResult``, answering through
+    ``strm.ext["http_reply"]`` (DONE) or waiting like any action (YIELD)."""
+
     final = True
 
     def __init__(self, name: str, applet: Any) -> None:
         self.name, self.applet = name, applet
+        self.run_applet = getattr(applet, "run", None)
 
     def run(self, strm: Any) -> ActResult:
-        strm.ext["service"] = self.applet
         strm.ext["service_name"] = self.name
+        if self.run_applet is not None:
+            return self.run_applet(strm)
+        strm.ext["service"] = self.applet
         return ActResult.DONE
 
 
@@ -304,7 +310,7 @@ ACTIONS = [
                "that times out gets 408."),
     Action("do-log", rulesets=ALL_SETS, parse=_parse_do_log, active=False,
            doc="do-log\n\nEmit a log line now, with the log-format of the proxy."),
-    Action("use-service", rulesets=REQ_SETS, parse=_parse_use_service, active=False,
+    Action("use-service", rulesets=REQ_SETS, parse=_parse_use_service,
            doc="use-service <service-name>\n\nHand the request to a registered service "
                "(applet), which produces the response.  Final."),
 ]

@@ -13,6 +13,7 @@ using real scripts validate and are listed as not yet active.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from hapx.plugins.confkit import resolve_path, simple_directive, v_choice, v_int
 
 from .scan import Registration, scan
 
+HAVE_LUPA = importlib.util.find_spec("lupa") is not None
 EXT = "lua"
 OWNER = "lua-scripts"
 BOOL_CONV = "tune.lua.bool-sample-conversion"
@@ -65,12 +67,25 @@ def _state(config: Any) -> dict[str, Any]:
     return state
 
 
-def _action_parse(reg: Registration) -> Any:
+def _scanned_action_parse(reg: Registration) -> Any:
     def parse(ctx: Any, args: list[str]) -> LuaCall:
         if len(args) < reg.nargs:
-            raise ctx.error(f"'lua.{reg.name}' expects {reg.nargs} arguments (got "
-                            f"{len(args)}).")
+            raise ctx.error(f"expect {reg.nargs} arguments")
         return LuaCall(reg.name, tuple(args))
+    return parse
+
+
+def _action_parse(state: Any, name: str, fn: Any, nargs: int) -> Any:
+    def parse(ctx: Any, args: list[str]) -> ActionRule:
+        from hapx.core.rules import UnexpectedWord
+
+        from .calls import LuaAction
+
+        if len(args) < nargs:
+            raise ctx.error(f"expect {nargs} arguments")
+        if len(args) > nargs:
+            raise UnexpectedWord(args[nargs])
+        return LuaAction(state, name, fn, tuple(args), ctx.ruleset)
     return parse
 
 
@@ -88,7 +103,7 @@ def records_for(reg: Registration, script: str) -> list[Record]:
         sets = frozenset(s for w in reg.words for s in _RULESETS.get(w, ()))
         if not sets:
             return []
-        return [Action(name, rulesets=sets, parse=_action_parse(reg), active=False,
+        return [Action(name, rulesets=sets, parse=_scanned_action_parse(reg), active=False,
                        doc=f"{name} [<arg>...]\n\nA Lua action.{where}")]
     if reg.kind == "service":
         modes = frozenset(m for m in reg.words if m in ("tcp", "http")) or frozenset({"tcp"})
@@ -109,6 +124,23 @@ def _same(a: Record, b: Record) -> bool:
     return type(a) is type(b) and a.name == b.name and a.owner == OWNER
 
 
+def _lua_state(ctx: Any) -> Any:
+    """The configuration's Lua state (created by the first lua-load), or None without
+    lupa."""
+    state = _state(ctx.config)
+    if "runtime" not in state:
+        try:
+            from .runtime import LuaState
+        except ImportError:
+            state["runtime"] = None
+        else:
+            rt = state["runtime"] = LuaState(ctx.config)
+            rt.on_register = register
+            for path, kind in state["prepend"]:
+                rt.prepend_path(path, kind)
+    return state["runtime"]
+
+
 def _load(ctx: Any, args: list[str]) -> None:
     if not args:
         raise ctx.error(f"'{ctx.keyword}' expects a file name as parameter.")
@@ -124,6 +156,12 @@ def _load(ctx: Any, args: list[str]) -> None:
         ctx.warning(f"'{BOOL_CONV}' is not set: Lua will receive boolean samples as integers "
                     "(the pre-3.1 behaviour); set it to 'normal' (or 'pre-3.1-bug') before "
                     "loading Lua files.")
+    state["scripts"].append({"path": path, "args": args[1:], "keyword": ctx.keyword})
+    runtime = _lua_state(ctx)
+    if runtime is not None:
+        runtime.load(ctx, path, args[1:])
+        return
+    # without lupa: the script's register calls are read from its text (inactive records)
     registry = ctx.registry
     for reg in scan(source):
         for rec in records_for(reg, path):
@@ -134,13 +172,73 @@ def _load(ctx: Any, args: list[str]) -> None:
                 registry.add(rec, OWNER)
             except PluginError as exc:
                 raise ctx.error(f"'{ctx.keyword}' : {path}: {exc}.") from None
-    state["scripts"].append({"path": path, "args": args[1:], "keyword": ctx.keyword})
+
+
+def register(ctx: Any, kind: str, name: str, fn: Any, *extra: Any) -> None:
+    """A ``core.register_*`` call of a script being loaded: add the real record to the
+    configuration's registry (raises LuaError, which the script sees, on a bad call)."""
+    from lupa.lua54 import LuaError, lua_type
+
+    from . import applets, calls
+
+    state = ctx.config.ext[EXT]["runtime"]
+    full = f"lua.{name}"
+    where = f"\n\nRegistered by the Lua script {ctx.config.ext[EXT]['scripts'][-1]['path']}."
+    rec: Record
+    if kind == "action":
+        words = list(extra[0].values()) if lua_type(extra[0]) == "table" else [extra[0]]
+        sets: set[RuleSet] = set()
+        for w in words:
+            if w not in _RULESETS:
+                raise LuaError(f"register_action: unknown action type '{w}'")
+            sets.update(_RULESETS[w])
+        nargs = int(extra[1] or 0)
+        rec = Action(full, rulesets=frozenset(sets), parse=_action_parse(state, name, fn, nargs),
+                     doc=f"{full}{' <arg>' * nargs}\n\nA Lua action taking {nargs} "
+                         f"argument(s).{where}")
+    elif kind == "fetches":
+        rec = Fetch(full, args=_LUA_ARGS, out_type=SmpType.STR, uses=Use.INTERNAL,
+                    process=calls.fetch_process(state, name, fn),
+                    doc=f"{full}([<arg>...])\n\nA Lua sample fetch.{where}")
+    elif kind == "converters":
+        rec = Converter(full, args=_LUA_ARGS, in_type=SmpType.STR, out_type=SmpType.STR,
+                        process=calls.converter_process(state, name, fn),
+                        doc=f"{full}([<arg>...])\n\nA Lua converter.{where}")
+    elif kind == "service":
+        mode = str(extra[0])
+        if mode not in ("tcp", "http"):
+            raise LuaError(f"register_service: '{mode}' is not a known mode (tcp or http)")
+        cls = applets.HttpService if mode == "http" else applets.TcpService
+
+        def factory(pctx: Any, args: list[str], cls: Any = cls) -> Any:
+            if args:
+                from hapx.core.rules import UnexpectedWord
+
+                raise UnexpectedWord(args[0])
+            return cls(state, name, fn)
+        rec = Service(full, modes=frozenset({mode}), factory=factory,
+                      doc=f"{full}\n\nA Lua {mode} service.{where}")
+    elif kind == "filter":
+        rec = Filter(full, parse=_filter_parse(name), active=False,
+                     doc=f"{full} [<arg>...]\n\nA Lua filter (Lua filters do not run in "
+                         f"hapx yet).{where}")
+    else:
+        raise LuaError(f"register_{kind}: not supported")
+    try:
+        ctx.registry.add(rec, OWNER)
+    except PluginError as exc:
+        raise LuaError(str(exc)) from None
+    state.reset_tables()
 
 
 def _prepend(ctx: Any, args: list[str]) -> None:
     if not args or len(args) > 2 or (len(args) == 2 and args[1] not in ("path", "cpath")):
         raise ctx.error("'lua-prepend-path' expects a path and optionally 'path' or 'cpath'.")
-    _state(ctx.config)["prepend"].append((args[0], args[1] if len(args) == 2 else "path"))
+    entry = (args[0], args[1] if len(args) == 2 else "path")
+    state = _state(ctx.config)
+    state["prepend"].append(entry)
+    if state.get("runtime") is not None:
+        state["runtime"].prepend_path(*entry)
 
 
 def _bool_conv(ctx: Any, values: list[Any]) -> Any:
@@ -156,11 +254,32 @@ def _mb(text: str) -> int:
 
 
 @hookimpl
-def hapx_register_features(features: Any) -> None:
-    import importlib.util
+def hapx_startup(config: Any, runtime: Any) -> None:
+    """Run the register_init functions, then start the register_task ones."""
+    state = (config.ext.get(EXT) or {}).get("runtime")
+    if state is None or not (state.inits or state.tasks):
+        return
+    import asyncio
 
+    from .tasks import start_tasks
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    config.ext[EXT]["tasks"] = start_tasks(state)
+
+
+@hookimpl
+def hapx_shutdown(config: Any, runtime: Any) -> None:
+    for task in (config.ext.get(EXT) or {}).get("tasks", ()):
+        task.cancel()
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
     features.add(Feature(
-        "LUA", enabled=importlib.util.find_spec("lupa") is not None,
+        "LUA", enabled=HAVE_LUPA,
         doc="LUA\n\nLua scripting through lupa: present when the lupa package is installed."))
 
 
@@ -168,35 +287,35 @@ def hapx_register_features(features: Any) -> None:
 def hapx_register_directives(directives: Any) -> None:
     g = GLOBAL
     directives.add(
-        Directive("lua-load", sections=g, parse=_load, active=False,
+        Directive("lua-load", sections=g, parse=_load, active=HAVE_LUPA,
                   doc="lua-load <file> [<arg>...]\n\nLoad a Lua script into the shared Lua "
                       "state; its core.register_* calls declare lua.<name> keywords.  The "
                       "arguments reach the script through table.unpack(...)."),
-        Directive("lua-load-per-thread", sections=g, parse=_load, active=False,
+        Directive("lua-load-per-thread", sections=g, parse=_load, active=HAVE_LUPA,
                   doc="lua-load-per-thread <file> [<arg>...]\n\nLoad a Lua script into one "
                       "Lua state per thread."),
-        Directive("lua-prepend-path", sections=g, parse=_prepend, active=False,
+        Directive("lua-prepend-path", sections=g, parse=_prepend, active=HAVE_LUPA,
                   doc="lua-prepend-path <string> [<type>]\n\nPrepend to Lua's package.path "
                       "(type 'path', default) or package.cpath ('cpath')."),
         simple_directive(BOOL_CONV, g, f"{BOOL_CONV} {{ normal | pre-3.1-bug }}\n\nWhether "
                          "boolean samples reach Lua as booleans (normal) or as integers.",
-                         [v_choice("normal", "pre-3.1-bug")], check=_bool_conv),
+                         [v_choice("normal", "pre-3.1-bug")], check=_bool_conv, active=HAVE_LUPA),
         simple_directive("tune.lua.forced-yield", g, "tune.lua.forced-yield <number>\n\n"
                          "Lua instructions executed before a forced yield (default 10000).",
-                         [v_int(1)]),
+                         [v_int(1)], active=HAVE_LUPA),
         simple_directive("tune.lua.maxmem", g, "tune.lua.maxmem <megabytes>\n\nMemory limit "
-                         "of Lua (0 = none).", [_mb]),
+                         "of Lua (0 = none).", [_mb], active=HAVE_LUPA),
         simple_directive("tune.lua.session-timeout", g, "tune.lua.session-timeout "
                          "<timeout>\n\nMaximum run time of a Lua action or fetch (default "
-                         "4s).", [v_time()]),
+                         "4s).", [v_time()], active=HAVE_LUPA),
         simple_directive("tune.lua.task-timeout", g, "tune.lua.task-timeout <timeout>\n\n"
-                         "Maximum run time of a Lua task (default none).", [v_time()]),
+                         "Maximum run time of a Lua task (default none).", [v_time()], active=HAVE_LUPA),
         simple_directive("tune.lua.service-timeout", g, "tune.lua.service-timeout "
                          "<timeout>\n\nMaximum run time of a Lua service (default 4s).",
-                         [v_time()]),
+                         [v_time()], active=HAVE_LUPA),
         simple_directive("tune.lua.burst-timeout", g, "tune.lua.burst-timeout <timeout>\n\n"
                          "Maximum time a Lua function runs without yielding (default "
-                         "1000ms).", [v_time()]),
+                         "1000ms).", [v_time()], active=HAVE_LUPA),
         simple_directive("tune.lua.log.loggers", g, "tune.lua.log.loggers { on | off }\n\n"
                          "Send core.log() messages to the proxy's loggers.",
                          [v_choice("on", "off")]),

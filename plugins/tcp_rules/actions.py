@@ -266,7 +266,7 @@ ACTIONS = [
     Action("capture", rulesets=frozenset({CONT}), parse=_parse_capture,
            doc="capture <sample> len <length>\n\nCapture the sample's value as a string "
                "into a new request capture slot (shown by %hr)."),
-    Action("use-service", rulesets=frozenset({CONT}), parse=_parse_use_service, active=False,
+    Action("use-service", rulesets=frozenset({CONT}), parse=_parse_use_service,
            doc="use-service <service-name>\n\nHand the connection to a registered TCP "
                "service.  Final."),
 ]
