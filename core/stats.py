@@ -310,6 +310,11 @@ def _ctr(attr: str) -> Getter:
     return lambda kind, o: getattr(o.counters, attr)
 
 
+def _ext_ctr(name: str) -> Getter:
+    """A counter a plugin keeps in ``Counters.ext`` (0 until it counts one)."""
+    return lambda kind, o: o.counters.ext.get(name, 0)
+
+
 def _hrsp(i: int) -> Getter:
     return lambda kind, o: o.counters.hrsp[i] if o.http else 0
 
@@ -447,8 +452,8 @@ _KERNEL: list[tuple[str, str, str, str, str, Getter | None]] = [
     ("wrew", "MCP", "u64", "FBSL", "Failed header rewrites", _ctr("wrew")),
     ("connect", "MCP", "u64", "BS", "Connection establishment attempts", _ctr("connect")),
     ("reuse", "MCP", "u64", "BS", "Connection reuses", _ctr("reuse")),
-    ("cache_lookups", "MCP", "u64", "FB", "Cache lookups", None),
-    ("cache_hits", "MCP", "u64", "FB", "Cache hits", None),
+    ("cache_lookups", "MCP", "u64", "FB", "Cache lookups", _ext_ctr("cache_lookups")),
+    ("cache_hits", "MCP", "u64", "FB", "Cache hits", _ext_ctr("cache_hits")),
     ("srv_icur", "MGP", "u32", "S", "Idle connections available for reuse", None),
     ("src_ilim", "MGP", "u32", "S", "Limit of idle connections", None),
     ("qtime_max", "MMP", "u32", "BS", "Highest queue time (ms)", _time_max(0)),

@@ -282,6 +282,12 @@ def test_show_cache(tmp_path, runner) -> None:
             e = SHOW_ENTRY.match(lines[1])
             assert e, lines[1]
             assert int(e.group(2)) >= 1 and 0 < int(e.group(3)) <= 30
+            get(port, "/fresh")
+            stat = cli(sock, "show stat").splitlines()
+            cols = stat[0][2:].split(",")
+            fe = dict(zip(cols, next(ln for ln in stat if ln.startswith("fe,FRONTEND"))
+                          .split(","), strict=False))
+            assert (fe["cache_lookups"], fe["cache_hits"]) == ("2", "1")
 
 
 def _hit_headers(runner) -> list[tuple[str, str]]:
