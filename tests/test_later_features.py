@@ -27,8 +27,7 @@ SEED_INACTIVE = {
     "log_forward_syslog.cfg": {"log-forward", "option dont-parse-log",
                                "option assume-rfc6587-ntf", "dgram-bind"},
     "log_forward_graylog.cfg": {"log-forward", "option host", "dgram-bind"},
-    "patref.cfg": {"cache", "filter cache", "http-request cache-use",
-                   "http-response cache-store"},
+    "patref.cfg": set(),  # cache plugin (the Lua part is checked by the Lua issue)
     "h2_tracer.cfg": {"filter lua.h2-tracer"},
     "trisdemo.cfg": set(),
 }
@@ -165,7 +164,7 @@ def test_cache_checks(tmp_path):
     assert any("unable to find cache 'nope'" in t for t in texts)
     assert len(texts) == 2
     reg = plugins().registry
-    assert reg.action("cache-use", RuleSet.HTTP_REQ).active is False
+    assert reg.action("cache-use", RuleSet.HTTP_REQ).active is True
     assert reg.action("cache-store", RuleSet.HTTP_RES) is not None
     assert reg.action("cache-store", RuleSet.HTTP_REQ) is None
 
