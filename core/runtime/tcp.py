@@ -472,12 +472,18 @@ class TcpClient(asyncio.Protocol):
         if self.cli.eof:
             self.srv.write_eof()
         self.update_timeouts()
+        if self.res_deciding and (self.srv.pending or self.srv.eof):
+            # the server spoke before the connection attempt returned
+            self.decide_response()
 
     # -- server events (called by TcpServer) ------------------------------------------------------
     def server_made(self, transport: Any) -> None:
         self.srv.transport = transport
         strm = self.strm
         assert strm is not None
+        if strm.backend.rules.get(TCP_RES_CONTENT):
+            # its first data may come before connected(): held for the response rules
+            self.res_deciding = True
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
