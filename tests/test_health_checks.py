@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -233,7 +234,19 @@ def _run_case(runner, name: str) -> list[str]:  # noqa: ANN001
     server s1 127.0.0.1:{srv_port} check inter 100ms rise 2 fall 2""", mode)
         with runner(cfg, ready_ports=[port]):
             wait_line(syslog, until)
+            # a state change logs several lines at once ("is DOWN", then "has no server
+            # available!"): collect until no new one arrived for a while
+            settled(syslog)
             return lines(syslog)
+
+
+def settled(syslog: UdpSyslog, quiet: float = 0.5, timeout: float = 5.0) -> None:
+    """Wait until the collector received nothing new for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    count = -1
+    while count != len(syslog.messages) and time.monotonic() < deadline:
+        count = len(syslog.messages)
+        time.sleep(quiet)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
