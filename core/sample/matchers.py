@@ -494,8 +494,10 @@ class _KeyedMatcher(Matcher):
         super().__init__()
         self.table = KeyTable()
 
-    def _norm(self, key: str) -> Any:  # pragma: no cover - the interface
-        raise NotImplementedError
+    def _norm(self, key: str) -> Any:
+        """The table key of a pattern: the pattern itself unless a subclass normalises it
+        (case folding, parsing to an address or a number)."""
+        return key
 
     def put(self, key: str, hit: Any) -> None:
         self.table.add(self._norm(key), hit)
