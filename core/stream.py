@@ -171,14 +171,31 @@ class ServerConn:
 class ProxyState:
     """Live counters of a frontend or backend, kept in ``proxy.ext["state"]`` (created on
     first use).  The data path updates them; fetches such as fe_conn, be_conn and queue
-    read them."""
+    read them, and so will the runtime API (stats columns in brackets).
+
+    Backend counters are kept by :mod:`hapx.core.runtime.queue` (slots and queues) and
+    :mod:`hapx.core.runtime.retry` (retries, errors)."""
 
     #: connections currently established on this proxy (feconn / beconn)
     cur_conn: int = 0
-    #: requests waiting in the backend's own queue (server queues not included)
+    #: requests waiting in the backend's own queue (server queues not included) [qcur]
     queued: int = 0
     #: streams currently assigned to this proxy as a backend (logged as %bc)
     served: int = 0
+    #: the most requests the backend's own queue ever held [qmax]
+    max_queued: int = 0
+    #: the most streams ever assigned at once to this proxy as a backend [smax]
+    max_served: int = 0
+    #: streams assigned to this proxy as a backend since start [stot]
+    total: int = 0
+    #: failed connection attempts to its servers, queue timeouts and full queues [econ]
+    conn_errors: int = 0
+    #: responses that failed: server closed, timed out or sent junk, not retried [eresp]
+    resp_errors: int = 0
+    #: retries on the same server [wretr]
+    retries: int = 0
+    #: retries moved to another server [wredis]
+    redispatches: int = 0
 
 
 @dataclass
@@ -189,15 +206,35 @@ class ServerState:
 
     #: False when the server is DOWN or in maintenance
     up: bool = True
-    #: connections currently established to the server
+    #: TCP connections currently established to the server, idle pooled ones included
     cur_conn: int = 0
-    #: requests waiting in the server's queue
+    #: requests waiting in the server's queue [qcur]
     queued: int = 0
-    #: streams currently assigned to the server (HAProxy's "served", logged as %sc)
+    #: streams currently holding a slot on the server (HAProxy's "served", logged as
+    #: %sc): what ``maxconn`` limits [scur]
     served: int = 0
     #: transports of the connections established to the server (counted in cur_conn), so
     #: that they can be closed (``on-marked-down shutdown-sessions``)
     conns: set[Any] = field(default_factory=set)
+    #: the most connections ever established at once
+    max_conn: int = 0
+    #: the most streams ever served at once [smax]
+    max_served: int = 0
+    #: the most requests the server's queue ever held [qmax]
+    max_queued: int = 0
+    #: streams that got a slot on this server since start [stot]
+    total: int = 0
+    #: failed connection attempts, queue timeouts and full queues [econ]
+    conn_errors: int = 0
+    #: responses that failed: server closed, timed out or sent junk, not retried [eresp]
+    resp_errors: int = 0
+    #: retries on this server [wretr]
+    retries: int = 0
+    #: streams that left this server for another one on a retry [wredis]
+    redispatches: int = 0
+    #: the server's queue and limits (a :class:`hapx.core.runtime.queue.ServerSlots`,
+    #: set up when the data path first uses the server)
+    slots: Any = None
 
 
 @dataclass

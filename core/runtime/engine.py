@@ -24,6 +24,7 @@ from ..net.listeners import BindError, Listener, listen_ip, open_sockets
 from ..stats import account_connection, account_stream
 from ..stream import ProcState, ProxyState
 from .process import PROCESS
+from .queue import prepare as prepare_queues
 
 #: mode -> module providing ``frontend_factory(engine, frontend)``
 MODES = {"tcp": "hapx.core.runtime.tcp", "http": "hapx.core.runtime.http1"}
@@ -131,6 +132,7 @@ class Engine:
         """Open every listener; report each bind that fails as HAProxy does and raise
         :class:`ListenerError` when one did."""
         self.loop = asyncio.get_running_loop()
+        prepare_queues(self.config, self.maxconn)
         reuseport = not self.config.global_.settings.get("noreuseport")
         failed = False
         for fe in self.config.frontends:

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
-from .backend import server_state, server_target
+from .backend import server_target
+from .queue import conn_closed, conn_opened
 
 
 class ServerConnection(asyncio.Protocol):
@@ -46,8 +47,7 @@ class ServerConnection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-        server_state(self.server).cur_conn += 1
-        server_state(self.server).conns.add(transport)
+        conn_opened(self.server, transport)
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -78,8 +78,7 @@ class ServerConnection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
-        server_state(self.server).cur_conn -= 1
-        server_state(self.server).conns.discard(self.transport)
+        conn_closed(self.server, self.transport)
         pool = getattr(self.server, "_hapx_pool", None)
         if pool is not None and self in pool.idle:
             pool.idle.remove(self)

@@ -27,10 +27,12 @@ from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
 from . import live
-from .accounting import assign_backend, assign_server, release
-from .backend import pick_server, picker_for
+from .accounting import assign_backend, release
+from .backend import picker_for
 from .filters import FilterChain, filter_specs
 from .http_server import ServerConnection, connect, pool_of, target_key
+from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, is_direct
+from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
 
 _BUFFER_LIMIT = 256 * 1024
@@ -49,7 +51,7 @@ class BackendInfo:
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
                  "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
-                 "after_sets", "fwd", "plain", "lb_body", "filters")
+                 "after_sets", "fwd", "plain", "lb_body", "filters", "retry")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
@@ -58,6 +60,8 @@ class BackendInfo:
                           or opts.get("http-server-close"))
         self.reuse = str(backend.settings.get("http-reuse", "safe"))
         self.retries = int(backend.settings.get("retries", 3))
+        #: retries, retry-on and redispatch, compiled once
+        self.retry = policy_for(backend, ctx.bufsize)
         self.t_server = backend.timeouts.get("server")
         self.t_connect = backend.timeouts.get("connect")
         other = backend is not ctx.frontend
@@ -95,6 +99,10 @@ class FrontendContext:
         self.codec = codec
         self.limits = limits
         self.proc = proc
+        config = getattr(engine, "config", None)
+        gset = config.global_.settings if config is not None else {}
+        #: tune.bufsize: a request larger than this is not kept for a retry
+        self.bufsize = int(gset.get("tune.bufsize", 16384))
         t = frontend.timeouts
         self.t_client = t.get("client")
         self.t_request = t.get("http-request") or self.t_client
@@ -188,8 +196,8 @@ class Transaction:
                  "upgrade_rest", "started", "finished", "invalid", "pending_error",
                  "backend", "server", "sconn", "head_sent", "res_started",
                  "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
-                 "res_framed", "res_discard", "keep_alive", "srv_keep", "retries_left",
-                 "logged", "binfo", "lb_wait", "waiting", "wait_handle", "body_wait",
+                 "res_framed", "res_discard", "keep_alive", "srv_keep", "replay",
+                 "replay_len", "logged", "binfo", "lb_wait", "waiting", "wait_handle", "body_wait",
                  "res_hold", "res_held_end", "res_info", "chain")
 
     def __init__(self, client: Any, method: str, uri: str, version: str,
@@ -232,7 +240,10 @@ class Transaction:
         else:
             self.keep_alive = "close" not in tokens
         self.srv_keep = True
-        self.retries_left = 3
+        #: what was sent of the request (body pieces, the head counted in replay_len),
+        #: kept for a retry while it fits in tune.bufsize; None once it does not
+        self.replay: list[bytes] | None = []
+        self.replay_len = 0
         self.logged = False
         self.binfo: BackendInfo | None = None
         #: True while the balancer waits for the request body before choosing a server
@@ -258,10 +269,13 @@ class Transaction:
         if self.sconn is not None and self.head_sent:
             if self.chain is not None:
                 data = self.chain.request_data(self.strm, data)
+                self.replay = None  # filtered data cannot go through the filters again
                 if not data:
                     return
             self.sconn.write(chunk(data) if self.req_chunked else data)
             self.touch_server_timer()
+            if self.replay is not None:
+                self._keep(data)
             return
         self.req_buf.append(data)
         self.req_buffered += len(data)
@@ -290,6 +304,7 @@ class Transaction:
                 tail = self.chain.request_end(self.strm)
                 if tail:
                     self.sconn.write(chunk(tail) if self.req_chunked else tail)
+                    self.replay = None
             if self.req_chunked:
                 self.sconn.write(self._req_last_chunk())
 
@@ -373,7 +388,6 @@ class Transaction:
         strm = self.strm
         info = self.binfo
         assert info is not None
-        self.retries_left = info.retries
         if info.filters:
             chain = self.chain = FilterChain(info.filters, strm)
             if chain.request_headers(strm):
@@ -504,14 +518,42 @@ class Transaction:
             return info.reuse
         return str(self.backend.settings.get("http-reuse", "safe"))
 
-    def _choose_and_connect(self) -> None:
+    def _choose_and_connect(self, lb_only: bool = False, prev: Any = None) -> None:
+        """Take a slot on a server (waiting in a queue when they are full), then use it.
+        ``prev``: the server a redispatched retry leaves."""
         strm = self.strm
-        srv = pick_server(self.backend, strm)
-        if srv is None:
-            self.local_error(503, "SC")
+        try:
+            srv = acquire(self.backend, strm, lb_only)
+        except NoSlot as exc:
+            self.local_error(503, exc.term)
             return
+        if type(srv) is Pending:
+            asyncio.get_running_loop().create_task(self._queued(srv, prev))
+            return
+        if strm.timers["Tw"] < 0:
+            strm.timers["Tw"] = 0
+        if prev is not None:
+            self._policy().count(strm, prev, srv)
+        self._use_server(srv)
+
+    async def _queued(self, pending: Pending, prev: Any) -> None:
+        try:
+            srv = await pending
+        except NoSlot as exc:
+            if not self.finished:
+                self.local_error(503, exc.term)
+            return
+        except asyncio.CancelledError:
+            return
+        if self.finished:
+            return
+        if prev is not None:
+            self._policy().count(self.strm, prev, srv)
+        self._use_server(srv)
+
+    def _use_server(self, srv: Any) -> None:
+        strm = self.strm
         self.server = strm.server = srv
-        assign_server(strm, srv)
         info = self.binfo
         mode = info.reuse if info is not None else self._reuse_mode()
         conn = self._private_conn(srv) if self.ctx.private else None
@@ -523,9 +565,7 @@ class Transaction:
             shared = mode in ("aggressive", "always") or not strm.first_req
             conn = pool_of(srv).take(shared=shared, target=target)
         if conn is not None:
-            timers = strm.timers
-            timers["Tw"] = 0
-            timers["Tc"] = 0
+            strm.timers["Tc"] = 0
             self.attach(conn, reused=True)
             return
         self.t_connect = _monotonic()
@@ -542,34 +582,106 @@ class Transaction:
             conn.close()
         return None
 
-    async def _connect(self, srv: Any) -> None:
+    async def _connect(self, srv: Any, delay: int = 0) -> None:
         ctx = self.ctx
         backend = self.backend
+        t_conn = backend.timeouts.get("connect")
 
         def factory() -> ServerConnection:
             return ServerConnection(srv, ctx.codec, ctx.limits)
 
-        while True:
-            try:
-                conn = await connect(srv, factory, backend.timeouts.get("connect"), self.strm)
-            except (TimeoutError, OSError) as exc:
-                if self.finished:
-                    return
-                if self.retries_left > 0:
-                    self.retries_left -= 1
-                    self.strm.conn_retries += 1
-                    continue
-                self.strm.timers["Tw"] = 0
-                timeout = isinstance(exc, asyncio.TimeoutError)
-                self.local_error(503, "sC" if timeout else "SC")
+        if delay:
+            await asyncio.sleep(delay / 1000)
+            if self.finished:
                 return
-            break
+        limit = conn_limit(srv)
+        try:
+            if limit is not None:
+                # something else than the streams counts against maxconn (a plugin's)
+                await limit.reserve(srv, self.strm, t_conn)
+                try:
+                    conn = await connect(srv, factory, t_conn, self.strm)
+                finally:
+                    limit.done(srv)
+            else:
+                conn = await connect(srv, factory, t_conn, self.strm)
+        except (TimeoutError, OSError) as exc:
+            if self.finished:
+                return
+            conn_error(self.strm, srv, backend)
+            timeout = isinstance(exc, TimeoutError)
+            if not self._retry("conn", refused=not timeout):
+                self.local_error(503, "sC" if timeout else "SC")
+            return
         if self.finished:
             conn.close()
             return
-        self.strm.timers["Tw"] = 0
         self.strm.timers["Tc"] = int((_monotonic() - self.t_connect) * 1000)
         self.attach(conn, reused=False)
+
+    # -- retries -----------------------------------------------------------------------------
+    def _policy(self) -> Any:
+        info = self.binfo
+        return info.retry if info is not None else policy_for(self.backend, self.ctx.bufsize)
+
+    def _keep(self, data: bytes) -> None:
+        """Keep a piece of request body sent to the server, for a retry."""
+        self.replay_len += len(data)
+        if self.replay_len > self.ctx.bufsize:
+            self.replay = None
+        else:
+            self.replay.append(data)  # type: ignore[union-attr]
+
+    def _retry(self, kind: str, refused: bool = False) -> bool:
+        """Retry the request after a failure of ``kind`` ("conn", "empty", "junk",
+        "timeout", "status") if retry-on, the retries left and the request allow it; True
+        when a retry started."""
+        pol = self._policy()
+        strm = self.strm
+        if strm.conn_retries >= pol.retries or self.finished or self.res_started:
+            return False
+        if kind == "conn":
+            allowed = pol.conn
+        elif kind == "empty":
+            allowed = pol.empty
+        elif kind == "junk":
+            allowed = pol.junk
+        elif kind == "timeout":
+            allowed = pol.timeout
+        else:
+            allowed = bool(pol.statuses)
+        if not allowed:
+            return False
+        if self.head_sent:
+            # the request went out: it is sent again only if kept whole, and only while
+            # nothing of a response reached the client
+            if self.replay is None or strm.counters.get("bytes_out", 0) > 0:
+                return False
+            self.req_buf[:0] = self.replay
+            self.req_buffered = sum(len(d) for d in self.req_buf)
+            self.replay = []
+            self.replay_len = 0
+            self.head_sent = False
+        strm.conn_retries += 1
+        strm.res = None
+        strm.status = -1
+        strm.timers["Tr"] = -1
+        srv = self.server
+        if pol.redispatch(strm, srv, is_direct(strm), hash_based(self.backend)):
+            free_slot(strm)
+            self.server = strm.server = None
+            self._choose_and_connect(lb_only=True, prev=srv)
+            return True
+        pol.count(strm, srv, srv)
+        self._use_server_retry(srv, pol.turn_around if refused else 0)
+        return True
+
+    def _use_server_retry(self, srv: Any, delay: int) -> None:
+        if delay:
+            self.t_connect = _monotonic()
+            asyncio.get_running_loop().create_task(self._connect(srv, delay))
+        else:
+            self._use_server(srv)
 
     def attach(self, conn: ServerConnection, reused: bool) -> None:
         self.sconn = conn
@@ -584,17 +696,24 @@ class Transaction:
         upgrade = self.upgrade_rest is not None or (
             self.req_upgrade if info is not None and info.plain else has_upgrade(req.headers))
         conn.parser.expect(req.method, upgrade)
-        conn.write(self._request_head(upgrade))
+        head = self._request_head(upgrade)
+        conn.write(head)
         self.head_sent = True
         chain = self.chain
+        if self.replay is not None:
+            self.replay_len = len(head)
         if self.req_buf:
             data = b"".join(self.req_buf)
             self.req_buf = []
             self.req_buffered = 0
             if chain is not None:
                 data = chain.request_data(self.strm, data)
+                # what a filter produced cannot be sent through it again
+                self.replay = None
             if data:
                 conn.write(chunk(data) if self.req_chunked else data)
+                if self.replay is not None:
+                    self._keep(data)
         client = self.client
         if client.read_paused:
             client.resume_reading("body")
@@ -649,6 +768,9 @@ class Transaction:
             self.abort_all()
             return
         self._drop_server()
+        if self._retry("timeout"):
+            return
+        resp_error(self.strm, self.server, self.backend)
         self.local_error(504, "sH")
 
     # -- response side (called by the server connection) -------------------------------------------
@@ -662,6 +784,11 @@ class Transaction:
                                             [(n, v) for n, v in headers]))
             return
         strm = self.strm
+        if self.replay is not None:
+            binfo = self.binfo
+            if binfo is not None and status in binfo.retry.statuses and self._retry_status():
+                return
+            self.replay = None
         strm.timers["Tr"] = int((_monotonic() - self.t_sent) * 1000)
         res = HttpMessage("", "", version, status, reason, headers)
         strm.res = res
@@ -927,6 +1054,17 @@ class Transaction:
         if self.upgrade_rest:
             tunnel.from_client(self.upgrade_rest)
 
+    def _retry_status(self) -> bool:
+        """retry-on names the response's status: drop the response and retry."""
+        conn = self.sconn
+        self.cancel_timer()
+        if conn is not None:
+            # the parser is still delivering this response: let it land nowhere
+            conn.owner = DISCARD
+            conn.close()
+            self.sconn = None
+        return self._retry("status")
+
     def server_error(self, conn: ServerConnection, why: str) -> None:
         if self.finished:
             return
@@ -935,6 +1073,9 @@ class Transaction:
             self.abort_all()
             return
         self._drop_server()
+        if self._retry("junk"):
+            return
+        resp_error(self.strm, self.server, self.backend)
         self.local_error(502, "PH")
 
     def server_closed(self, conn: ServerConnection) -> None:
@@ -957,13 +1098,15 @@ class Transaction:
             self.term("SD")
             self.abort_all()
             return
-        if self.strm.srv_conn is not None and self.strm.srv_conn.reused and \
-                self.strm.counters.get("bytes_out", 0) == 0 and self.retries_left > 0:
-            # an idle connection closed by the server just as it was reused: retry once
-            self.retries_left -= 1
-            self.head_sent = False
-            self._choose_and_connect()
+        head = getattr(conn.parser, "head", None)
+        empty = not getattr(head, "size", 0)
+        if empty and self.strm.srv_conn is not None and self.strm.srv_conn.reused and \
+                self._retry("conn"):
+            # an idle connection closed by the server just as it was reused
             return
+        if self._retry("empty" if empty else "junk"):
+            return
+        resp_error(self.strm, self.server, self.backend)
         self.local_error(502, "SH")
 
     def on_response_complete_close(self) -> None:

@@ -37,8 +37,19 @@ from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ServerConn, Session, Stream
 from . import live
-from .accounting import assign_backend, assign_server, release
-from .backend import ConnectError, choose_backend, connect_server, pick_server, server_state
+from .accounting import assign_backend, release
+from .backend import ConnectError, choose_backend, connect_server
+from .queue import (
+    NoSlot,
+    Pending,
+    acquire,
+    conn_closed,
+    conn_opened,
+    free_slot,
+    hash_based,
+    is_direct,
+)
+from .retry import conn_error, policy_for
 from .timers import timers_of
 from .waits import take_wake
 
@@ -48,8 +59,6 @@ TCP_CONTENT = "tcp-request content"
 TCP_RES_CONTENT = "tcp-response content"
 #: bytes buffered from a side while the other is not ready (rules, connection)
 PENDING_MAX = 256 * 1024
-#: HAProxy's longest wait before retrying a server that refused a connection (ms)
-TURN_AROUND = 1000
 _STOP = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 # phases of a stream
@@ -410,42 +419,51 @@ class TcpClient(asyncio.Protocol):
             self.service.eof_received()
 
     async def connect(self, backend: Any) -> None:
+        """Take a server slot (waiting in a queue when the servers are full), then connect
+        with ``timeout connect``, ``retries`` and ``option redispatch`` (see retry.py)."""
         strm = self.strm
         assert strm is not None
-        retries = int(backend.settings.get("retries", 3))
+        pol = policy_for(backend)
         timeout = backend.timeouts.get("connect")
-        t_start = time.monotonic()
-        strm.timers["Tw"] = 0
-        term = "SC"
-        interval = backend.settings.get("redispatch", -1) if backend.options.get(
-            "redispatch") else 0
-        for attempt in range(retries + 1):
-            # option redispatch <P>: every Pth retry; <-N>: the Nth retry before the last
-            redispatch = attempt > 0 and interval != 0 and (
-                attempt % interval == 0 if interval > 0 else attempt == retries + 1 + interval)
-            srv = strm.server if attempt and not redispatch else None
-            if srv is None:
-                srv = pick_server(backend, strm)
-            if srv is None:
-                term = "SC"
-                break
-            if redispatch and srv is not strm.server:
-                strm.redispatched = True
-            strm.conn_retries = attempt
-            assign_server(strm, srv)
-            if attempt and term == "SC" and srv is strm.server and not redispatch:
-                # HAProxy's turn-around timer: a server that refused will likely refuse
-                # again at once, so wait min(timeout connect, 1s) before retrying it
-                await asyncio.sleep(min(timeout or TURN_AROUND, TURN_AROUND) / 1000)
-            strm.server = srv
+        lb_only = False
+        prev = None
+        while True:
             try:
-                await connect_server(srv, strm, lambda: TcpServer(self), timeout)
-            except ConnectError as exc:
-                term = exc.term
-                continue
-            strm.timers["Tc"] = int((time.monotonic() - t_start) * 1000)
-            self.connected()
-            return
+                srv = acquire(backend, strm, lb_only)
+                if type(srv) is Pending:
+                    srv = await srv
+            except NoSlot as exc:
+                self.fail(exc.term)
+                return
+            if strm.timers["Tw"] < 0:
+                strm.timers["Tw"] = 0
+            if prev is not None:
+                pol.count(strm, prev, srv)
+            t_start = time.monotonic()
+            while True:
+                try:
+                    await connect_server(srv, strm, lambda: TcpServer(self), timeout)
+                except ConnectError as exc:
+                    conn_error(strm, srv, backend)
+                    if not pol.conn or strm.conn_retries >= pol.retries:
+                        self.fail(exc.term)
+                        return
+                    strm.conn_retries += 1
+                    if pol.redispatch(strm, srv, is_direct(strm), hash_based(backend)):
+                        free_slot(strm)
+                        prev, lb_only = srv, True
+                        break
+                    pol.count(strm, srv, srv)
+                    if exc.term == "SC":
+                        # HAProxy's turn-around timer: a server that refused will likely
+                        # refuse again at once, so wait min(timeout connect, 1s)
+                        await asyncio.sleep(pol.turn_around / 1000)
+                    continue
+                strm.timers["Tc"] = int((time.monotonic() - t_start) * 1000)
+                self.connected()
+                return
+
+    def fail(self, term: str) -> None:
         self.term = term
         self.phase = DONE
         self.cli.abort()
@@ -491,8 +509,7 @@ class TcpClient(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("sockname"))
         dst, dport = _addr(transport.get_extra_info("peername"))
         strm.srv_conn = ServerConn(src=src, src_port=sport, dst=dst, dst_port=dport)
-        server_state(strm.server).cur_conn += 1
-        server_state(strm.server).conns.add(transport)
+        conn_opened(strm.server, transport)
         self.srv_counted = True
 
     def server_data(self, data: bytes) -> None:
@@ -555,8 +572,7 @@ class TcpClient(asyncio.Protocol):
         assert strm is not None
         if self.srv_counted:
             self.srv_counted = False
-            server_state(strm.server).cur_conn -= 1
-            server_state(strm.server).conns.discard(self.srv.transport)
+            conn_closed(strm.server, self.srv.transport)
         if not self.cli.closed and self.phase != DONE:
             if exc is not None or not self.srv.eof:
                 if self.term == "--":
