@@ -321,7 +321,8 @@ def _choose(bq: BackendQueue, strm: Any) -> tuple[Any, bool]:
     switch = bq.backend.settings.get("server_switching")
     if switch is not None:
         srv = switch(strm)
-        if srv is not None and getattr(srv, "usable", True):
+        # a use-server rule holds unless the server is down (its weight does not matter)
+        if srv is not None and getattr(srv, "up", True):
             return srv, True
     return bq.picker.pick(strm), False
 

@@ -285,10 +285,11 @@ def directives() -> list[Directive]:
                   doc="maxconn <conns>\n\nMaximum concurrent connections on a frontend "
                       "(settings['maxconn'])."),
         Directive("fullconn", sections=ALL_PROXIES, parse=_limit(
-                      Cap.BE, " Maybe you want 'maxconn' instead ?"), active=False,
+                      Cap.BE, " Maybe you want 'maxconn' instead ?"),
                   doc="fullconn <conns>\n\nThe backend load at which servers reach their "
-                      "maxconn with dynamic limits (settings['fullconn']).  Its runtime "
-                      "(minconn scaling) comes later."),
+                      "maxconn with dynamic limits (settings['fullconn']): a server with "
+                      "minconn accepts max(minconn, maxconn x backend streams / fullconn).  "
+                      "Default: 10% of the maxconn of the frontends that switch to it."),
         Directive("backlog", sections=ALL_PROXIES, parse=_limit(Cap.FE), active=False,
                   doc="backlog <conns>\n\nThe listen queue length of the frontend's "
                       "sockets (settings['backlog']); applied when listeners exist."),
@@ -314,12 +315,15 @@ def directives() -> list[Directive]:
         Directive("retries", sections=ALL_PROXIES, parse=_retries,
                   doc="retries <value>\n\nHow many times a failed connection to a server is "
                       "retried (settings['retries']; HAProxy's default is 3)."),
-        Directive("retry-on", sections=ALL_PROXIES, parse=_retry_on, active=False,
-                  doc="retry-on <keywords>...\n\nWhen to retry a request: none, "
-                      "conn-failure, empty-response, junk-response, response-timeout, "
-                      "0rtt-rejected, 401 403 404 408 421 425 429 500 501 502 503 504, "
-                      "all-retryable-errors.  Stored as a frozenset in "
-                      "settings['retry-on'].  Layer-7 retries come later."),
+        Directive("retry-on", sections=ALL_PROXIES, parse=_retry_on,
+                  doc="retry-on <keywords>...\n\nWhen to retry a request (HTTP mode; "
+                      "default conn-failure): none, conn-failure, empty-response, "
+                      "junk-response, response-timeout, 0rtt-rejected (never happens: no "
+                      "early data is sent to servers), 401 403 404 408 421 425 429 500 501 "
+                      "502 503 504, all-retryable-errors.  A new line replaces the list.  "
+                      "Each retry counts against 'retries'; only a request whose head and "
+                      "body fit in tune.bufsize is sent again.  Stored as a frozenset in "
+                      "settings['retry-on']."),
         Directive("http-reuse", sections=ALL_PROXIES, parse=_http_reuse,
                   doc="http-reuse { never | safe | aggressive | always }\n\nHow idle server "
                       "connections are shared between requests (settings['http-reuse'])."),

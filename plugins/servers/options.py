@@ -22,9 +22,21 @@ SERVER_OPTIONS = OptionTable("server", owner="servers", track_active=True)
 TLS_VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
-def add_server_option(name: str, nargs: int, validator: Validator | None, doc: str) -> None:
-    """Declare a server option (for plugins bringing new server features)."""
+def add_server_option(name: str, nargs: int, validator: Validator | None, doc: str, *,
+                      negatable: bool = False, active: bool = True) -> None:
+    """Declare a server option (for plugins bringing new server features); a ``negatable``
+    flag also gets its ``no-<name>`` form.  Declaring it again is a no-op."""
+    if name in SERVER_OPTIONS:
+        return
     SERVER_OPTIONS.add(Opt(name, nargs, validator, doc))
+    names = [name]
+    if negatable:
+        neg = f"no-{name}"
+        NEGATIONS[neg] = name
+        SERVER_OPTIONS.add(Opt(neg, 0, None, f"{neg}\n\nCancel an inherited '{name}'."))
+        names.append(neg)
+    if active:
+        SERVER_OPTIONS.activate(*names)
 
 
 def _weight(text: str) -> int:
@@ -88,8 +100,7 @@ def _source(words: list[str], i: int) -> tuple[dict[str, Any], int]:
 #: flags and the options they cancel with their "no-" form
 _NEGATABLE = ("agent-check", "backup", "check", "check-send-proxy", "check-ssl",
               "check-reuse-pool", "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl",
-              "send-proxy-v2-ssl-cn", "ssl", "ssl-reuse", "tfo", "tls-tickets",
-              "strict-maxconn")
+              "send-proxy-v2-ssl-cn", "ssl", "ssl-reuse", "tfo", "tls-tickets")
 NEGATIONS = {f"no-{name}": name for name in _NEGATABLE}
 
 _FLAGS = {
@@ -112,7 +123,6 @@ _FLAGS = {
     "ssl": "Connect to the server with TLS.",
     "ssl-reuse": "Allow TLS session reuse (default).",
     "stick": "Cancel an inherited 'non-stick'.",
-    "strict-maxconn": "maxconn also caps the number of connections, idle ones included (3.2).",
     "tfo": "TCP Fast Open to the server.",
     "tls-tickets": "Allow TLS session tickets.",
     "force-sslv3": "Only SSLv3.", "force-tlsv10": "Only TLSv1.0.",
@@ -238,6 +248,6 @@ SERVER_OPTIONS.add(Opt("source", 0, None, "source <addr>[:<port>] [usesrc { <add
 
 # options whose runtime exists (the others are parsed, validated and reported as not yet
 # active until their feature lands: health checks, queues, TLS ...)
-SERVER_OPTIONS.activate("weight", "disabled", "enabled", "backup", "id", "maxconn",
-                        "maxqueue",
+SERVER_OPTIONS.activate("weight", "disabled", "enabled", "backup", "id", "maxconn", "maxqueue",
+                        "minconn",
                         *(n for n in ("no-backup",) if n in SERVER_OPTIONS))
