@@ -632,10 +632,9 @@ class Transaction:
         else:
             self.replay.append(data)  # type: ignore[union-attr]
 
-    def _retry(self, kind: str, refused: bool = False) -> bool:
-        """Retry the request after a failure of ``kind`` ("conn", "empty", "junk",
-        "timeout", "status") if retry-on, the retries left and the request allow it; True
-        when a retry started."""
+    def _may_retry(self, kind: str) -> bool:
+        """Does retry-on name ``kind`` ("conn", "empty", "junk", "timeout", "status"), with
+        retries left and a request that can be sent again?"""
         pol = self._policy()
         strm = self.strm
         if strm.conn_retries >= pol.retries or self.finished or self.res_started:
@@ -652,12 +651,20 @@ class Transaction:
             allowed = bool(pol.statuses)
         if not allowed:
             return False
+        # a request that went out is sent again only if kept whole, and only while nothing
+        # of a response reached the client
+        return not self.head_sent or (self.replay is not None and
+                                      strm.counters.get("bytes_out", 0) == 0)
+
+    def _retry(self, kind: str, refused: bool = False) -> bool:
+        """Retry the request after a failure of ``kind`` if ``_may_retry``; True when a
+        retry started."""
+        if not self._may_retry(kind):
+            return False
+        pol = self._policy()
+        strm = self.strm
         if self.head_sent:
-            # the request went out: it is sent again only if kept whole, and only while
-            # nothing of a response reached the client
-            if self.replay is None or strm.counters.get("bytes_out", 0) > 0:
-                return False
-            self.req_buf[:0] = self.replay
+            self.req_buf[:0] = self.replay  # type: ignore[misc]
             self.req_buffered = sum(len(d) for d in self.req_buf)
             self.replay = []
             self.replay_len = 0
@@ -1056,6 +1063,8 @@ class Transaction:
 
     def _retry_status(self) -> bool:
         """retry-on names the response's status: drop the response and retry."""
+        if not self._may_retry("status"):
+            return False
         conn = self.sconn
         self.cancel_timer()
         if conn is not None:

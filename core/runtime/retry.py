@@ -88,7 +88,7 @@ class RetryPolicy:
         retry."""
         if not self.redispatch_on or srv is None:
             return False
-        if not getattr(srv, "usable", True):
+        if not getattr(srv, "up", True):
             return True
         n = strm.conn_retries
         if self.interval > 0:
