@@ -365,3 +365,48 @@ def test_tcp_timeout_queue(name, runner):
         first.close()
         lines = log.wait_for(2, 10)
     assert "sQ be/<NOSRV> 0 1" in lines, lines
+
+
+def test_counters_for_the_runtime_api(tmp_path):
+    """The live counters a stats/runtime API reads: slots, queues, totals, maxima."""
+    import asyncio
+    import io
+
+    from hapx.core.config.parser import parse_config
+    from hapx.core.errors import Diagnostics
+    from hapx.core.loader import load_plugins
+    from hapx.core.runtime.accounting import assign_backend, release
+    from hapx.core.runtime.queue import Pending, acquire, prepare
+    from hapx.core.stream import Session, Stream
+
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text("defaults\n    mode http\n    timeout connect 5s\nfrontend fe\n"
+                   "    bind 127.0.0.1:8080\n    default_backend be\nbackend be\n"
+                   "    server s1 127.0.0.1:1 maxconn 1\n")
+    diag = Diagnostics(stream=io.StringIO())
+    config = parse_config([str(cfg)], load_plugins(warn=lambda text: None), diag)
+    assert not diag.alerts, diag.stream.getvalue()
+    be = config.backend("be")
+    s1 = be.servers[0]
+
+    async def main() -> None:
+        prepare(config, 1000)
+        strms = [Stream(sess=Session(), frontend=config.frontend("fe")) for _ in range(3)]
+        for strm in strms:
+            strm.backend = be
+            assign_backend(strm, be)
+        assert acquire(be, strms[0]) is s1
+        waits = [acquire(be, strms[1]), acquire(be, strms[2])]
+        assert all(isinstance(w, Pending) for w in waits)
+        st = be.ext["state"]
+        assert (st.queued, st.max_queued, s1.live.served) == (2, 2, 1)
+        release(strms[0])  # its slot goes to the oldest waiting stream
+        assert await waits[0] is s1 and strms[1].counters["be_queue"] == 1
+        strms[2].term_state = "CD"
+        release(strms[2])  # gone while waiting: out of the queue, "Q" state
+        assert strms[2].term_state == "CQ" and st.queued == 0
+        release(strms[1])
+        assert (s1.live.served, s1.live.total, s1.live.max_served) == (0, 2, 1)
+        assert (st.served, st.total, st.max_served, st.max_queued) == (0, 3, 3, 2)
+
+    asyncio.run(main())

@@ -131,8 +131,10 @@ class BackendQueue:
         self.redispatch = bool(backend.options.get("redispatch")) and \
             backend.settings.get("redispatch", -1) != 0
 
-    def usable(self) -> bool:
-        return any(getattr(s, "usable", True) for s in self.servers)
+    def can_wait(self) -> bool:
+        """Is there a usable server that a slot may free up on (one with a maxconn)?"""
+        return any(getattr(s, "usable", True) and getattr(s, "maxconn", 0)
+                   for s in self.servers)
 
 
 class ServerSlots:
@@ -344,7 +346,8 @@ def acquire(backend: Any, strm: Any, lb_only: bool = False) -> Any:
                 held = strm.ext[HELD] = {}
             held["direct"] = True
     if srv is None:
-        if bq.usable():
+        # the picker found no server with a free slot: all full, or none usable
+        if bq.can_wait():
             return Pending(strm, bq, None)
         raise NoSlot("SC")
     live = srv.live if getattr(srv, "live", None) is not None else _live(srv)
