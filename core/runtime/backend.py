@@ -15,8 +15,9 @@ Interface::
         # raises ConnectError: .term is "SC" (refused/unreachable) or "sC" (timeout connect)
     server_state(srv) -> ServerState       # srv.live, created on first use
 
-Server live counters (``cur_conn``) are the protocols' business: increment in
-``connection_made``, decrement in ``connection_lost``.
+Server live counters (``cur_conn``) are the protocols' business: ``queue.conn_opened`` in
+``connection_made``, ``queue.conn_closed`` in ``connection_lost``.  Server slots, queues and
+``maxconn`` are :mod:`hapx.core.runtime.queue`'s (``acquire`` wraps the choice made here).
 """
 
 from __future__ import annotations
