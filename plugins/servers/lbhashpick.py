@@ -43,6 +43,10 @@ def make_lookup(backend: Any, *, consistent: bool | None = None) -> MapLookup | 
 class HashPicker:
     """The per-backend picker of a hash-based algorithm."""
 
+    #: a full server it maps a request to queues the request on that server, and retries
+    #: do not redispatch by themselves (core/runtime/queue.py, retry.py)
+    hash_based = True
+
     def __init__(self, backend: Any, hash_of: HashOf) -> None:
         settings = hash_settings(backend)
         self.lookup = lookup = make_lookup(backend)
