@@ -121,8 +121,9 @@ class BackendQueue:
         self.queue: deque[Pending] = deque()
         #: streams served from this queue so far (for %bq)
         self.idx = 0
-        self.picker = picker_for(backend)
-        self.hash_based = bool(getattr(self.picker, "hash_based", False))
+        #: the balancer's picker, resolved when traffic starts (load())
+        self.picker: Any = None
+        self.hash_based = False
         t = backend.timeouts
         self.timeout = t.get("queue") or t.get("connect")
         self.fullconn = _fullconn(backend, config, int(
@@ -130,6 +131,11 @@ class BackendQueue:
         self.servers = list(backend.servers)
         self.redispatch = bool(backend.options.get("redispatch")) and \
             backend.settings.get("redispatch", -1) != 0
+
+    def load(self) -> Any:
+        self.picker = picker = picker_for(self.backend)
+        self.hash_based = bool(getattr(picker, "hash_based", False))
+        return picker
 
     def can_wait(self) -> bool:
         """Is there a usable server that a slot may free up on (one with a maxconn)?"""
@@ -196,6 +202,7 @@ def prepare(config: Any, global_maxconn: int = 0) -> None:
         if px.is_backend:
             bq = backend_queue(px, config)
             bq.fullconn = _fullconn(px, config, global_maxconn)
+            bq.load()
             for srv in px.servers:
                 slots_of(srv, px)
 
@@ -298,6 +305,8 @@ def is_direct(strm: Any) -> bool:
 
 def hash_based(backend: Any) -> bool:
     bq = backend.ext.get(QUEUE_KEY) or backend_queue(backend)
+    if bq.picker is None:
+        bq.load()
     return bq.hash_based
 
 
@@ -326,15 +335,16 @@ def _choose(bq: BackendQueue, strm: Any) -> tuple[Any, bool]:
         # a use-server rule holds unless the server is down (its weight does not matter)
         if srv is not None and getattr(srv, "up", True):
             return srv, True
-    return bq.picker.pick(strm), False
+    return (bq.picker or bq.load()).pick(strm), False
 
 
 def acquire(backend: Any, strm: Any, lb_only: bool = False) -> Any:
     """A server with a slot taken for ``strm``, or a :class:`Pending` to await.  With
     ``lb_only`` use-server rules are skipped (a redispatch)."""
     bq = backend.ext.get(QUEUE_KEY) or backend_queue(backend)
+    picker = bq.picker or bq.load()
     if lb_only:
-        srv, direct = bq.picker.pick(strm), False
+        srv, direct = picker.pick(strm), False
         held = strm.ext.get(HELD)
         if held:
             held.pop("direct", None)
@@ -358,7 +368,7 @@ def acquire(backend: Any, strm: Any, lb_only: bool = False) -> Any:
     if not direct and not bq.hash_based:
         # as HAProxy's non-hash algorithms: a full server is skipped
         for _ in range(len(bq.servers) - 1):
-            other = bq.picker.pick(strm)
+            other = picker.pick(strm)
             if other is None:
                 break
             oss = slots_of(other, backend)
