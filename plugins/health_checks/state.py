@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hapx.core.runtime.backend import picker_for, server_state
+from hapx.core.runtime.queue import server_down as queue_server_down
+from hapx.core.runtime.queue import server_up as queue_server_up
 
 from .status import ascii_encode, describe, shows_code
 
@@ -256,6 +258,12 @@ def _commit(srv: Any, st: ServerHealth) -> None:
     if fn is not None:
         fn(srv)
     srv.up = live.up = up
+    # queues: a server coming up takes from the backend's queue; one going down hands its
+    # own queue back to load balancing (option redispatch)
+    if up:
+        queue_server_up(srv, backend)
+    else:
+        queue_server_down(srv, backend)
 
 
 def _message(srv: Any, st: ServerHealth, old_op: str, old_admin: set[str],
