@@ -281,6 +281,11 @@ class PatternRef:
         so that it can update its structures instead of rebuilding them."""
         self._listeners.append(listener)
 
+    @property
+    def listeners(self) -> list[PatternListener]:
+        """The listeners of the list (compiled matchers), in subscription order (a copy)."""
+        return list(self._listeners)
+
     def unlisten(self, listener: PatternListener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)

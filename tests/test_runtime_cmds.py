@@ -1,0 +1,187 @@
+"""Runtime API commands over ACL/map lists, servers, captured errors and listener statistics,
+through a real stats socket against a running hapx under traffic; outputs compared with
+Debian's haproxy 2.6 where it has the command."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+from netutil import OriginServer, free_port, raw_exchange, run_haproxy, run_hapx, wait_until
+
+SOCAT = shutil.which("socat")
+
+
+def cli(path: str, line: str, payload: str | None = None) -> str:
+    """One non-interactive exchange (socat when present, else a Python client); with
+    ``payload``, the command ends in ``<<`` and the payload lines follow, then an empty
+    line."""
+    data = line + "\n"
+    if payload is not None:
+        data = line + " <<\n" + payload + "\n\n"
+    if SOCAT:
+        out = subprocess.run([SOCAT, "-t", "5", "-", f"UNIX-CONNECT:{path}"], input=data,
+                             capture_output=True, text=True, timeout=20)
+        return out.stdout
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(20)
+        s.connect(path)
+        s.sendall(data.encode())
+        chunks = []
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            chunks.append(got)
+    return b"".join(chunks).decode()
+
+
+class Traffic:
+    """A client sending requests without pause in a thread; records every status (or the
+    exception's name) until stopped."""
+
+    def __init__(self, port: int, path: str = "/t") -> None:
+        self.url = f"http://127.0.0.1:{port}{path}"
+        self.results: list[object] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=10) as c:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                try:
+                    self.results.append(c.get(self.url).status_code)
+                except httpx.HTTPError as exc:
+                    self.results.append(type(exc).__name__)
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(15)
+
+
+# -- ACL and map lists ---------------------------------------------------------------------------
+
+MAP_CFG = """
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:{port}
+    acl blocked path -f {acl}
+    http-request deny if blocked
+    http-request return status 200 content-type text/plain lf-string "%[path,map({map},none)]"
+"""
+
+#: commands run on hapx and haproxy alike; outputs compared with pointers masked
+MAP_SCRIPT = [
+    "show map", "show acl", "show map {map}", "show map #0", "show acl #0",
+    "get map {map} /foo", "get map {map} /nope", "get acl {acl} /admin", "get acl {acl} /x",
+    "get map", "add map {map}", "add map {map} /k v", "add acl {acl}",
+    "add acl {map} /x", "add acl {acl} /y", "show acl {acl}", "del map {map} /k",
+    "del map {map} /zz", "del map {map}", "del acl {acl}", "set map {map} /foo FOO",
+    "set map {map} /zz BAR", "set map {map} /foo", "show map {map}", "clear map",
+    "clear acl", "clear map nosuch", "prepare map", "prepare acl nosuch",
+    "prepare map {map}", "add map @1 {map} /a A", "add map @7 {map} /b B",
+    "show map @1 {map}", "show map {map}", "commit map", "commit map @1",
+    "commit map @9 {map}", "commit map @1 {map}", "show map {map}", "show map",
+    "get map {map} /a", "show acl nosuch", "get acl nosuch x",
+]
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"0x[0-9a-f]+", "PTR", text)
+
+
+def _map_files(tmp_path, name: str) -> tuple[str, str]:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "m.map").write_text("/foo bar\n/baz qux\n")
+    (d / "a.acl").write_text("10.0.0.0/8\n/admin\n")
+    return str(d / "m.map"), str(d / "a.acl")
+
+
+def _run_script(proc_cls, tmp_path, name: str) -> list[str]:
+    mp, acl = _map_files(tmp_path, name)
+    sock = str(tmp_path / name / "s.sock")
+    port = free_port()
+    cfg = MAP_CFG.format(sock=sock, port=port, acl=acl, map=mp)
+    outs = []
+    with proc_cls(cfg, ready_ports=[port, sock]):
+        for cmd in MAP_SCRIPT:
+            outs.append(_mask(cli(sock, cmd.format(map=mp, acl=acl))).replace(
+                f"{tmp_path}/{name}", "DIR").replace(f"'{name}.cfg'", "CFG"))
+    return outs
+
+
+def _normalize_cfg(text: str) -> str:
+    return re.sub(r"file '[^']*\.cfg' line", "file CFG line", text)
+
+
+def test_map_acl_commands_match_haproxy(tmp_path):
+    ours = _run_script(run_hapx, tmp_path, "hapx")
+    theirs = _run_script(run_haproxy, tmp_path, "haproxy")
+    for cmd, a, b in zip(MAP_SCRIPT, ours, theirs, strict=True):
+        if cmd == "show acl":
+            # haproxy 2.6 also lists its internal httpclient lists
+            b = "".join(line for line in b.splitlines(keepends=True)
+                        if "httpclient" not in line)
+        assert _normalize_cfg(a) == _normalize_cfg(b), cmd
+
+
+def test_map_acl_changes_seen_by_live_traffic(tmp_path):
+    mp, acl = _map_files(tmp_path, "live")
+    sock = str(tmp_path / "live" / "s.sock")
+    port = free_port()
+    cfg = MAP_CFG.format(sock=sock, port=port, acl=acl, map=mp)
+
+    def get(path: str) -> tuple[int, str]:
+        r = httpx.get(f"http://127.0.0.1:{port}{path}")
+        return r.status_code, r.text
+
+    with run_hapx(cfg, ready_ports=[port, sock]), Traffic(port, "/foo") as traffic:
+        assert get("/foo") == (200, "bar")
+        assert get("/new") == (200, "none")
+        assert cli(sock, "add map " + mp + " /new NEW") == "\n"
+        assert get("/new") == (200, "NEW")
+        assert cli(sock, f"set map {mp} /new NEWER") == "\n"
+        assert get("/new") == (200, "NEWER")
+        ptr = re.search(r"(0x[0-9a-f]+) /new", cli(sock, f"show map {mp}")).group(1)
+        assert cli(sock, f"set map {mp} #{ptr} BYPTR") == "\n"
+        assert get("/new") == (200, "BYPTR")
+        assert cli(sock, f"del map {mp} #{ptr}") == "\n"
+        assert get("/new") == (200, "none")
+        # payload form
+        assert cli(sock, f"add map {mp}", "/p1 one\n/p2 two words") == "\n"
+        assert get("/p2") == (200, "two words")
+        # ACL: block a path, unblock it
+        assert get("/secret")[0] == 200
+        assert cli(sock, f"add acl {acl} /secret") == "\n"
+        assert get("/secret")[0] == 403
+        assert cli(sock, f"del acl {acl} /secret") == "\n"
+        assert get("/secret")[0] == 200
+        assert get("/admin")[0] == 403
+        # versions: the prepared content is invisible until committed, then atomic
+        assert cli(sock, f"prepare map {mp}") == "New version created: 1\n\n"
+        assert cli(sock, f"add map @1 {mp} /foo v1") == "\n"
+        assert get("/foo") == (200, "bar")
+        assert cli(sock, f"commit map @1 {mp}") == "\n"
+        assert get("/foo") == (200, "v1")
+        assert get("/baz") == (200, "none")
+        assert cli(sock, f"clear acl {acl}") == "\n"
+        assert get("/admin")[0] == 200
+    assert traffic.results and all(r == 200 for r in traffic.results)
