@@ -38,6 +38,7 @@ from typing import Any
 from hapx.core.hookspecs import hookimpl
 from hapx.plugins.servers import SERVER_OPTIONS
 
+from . import cli as _cli
 from .directives import directives as check_directives
 from .manager import EXT, HealthManager, kill_sessions
 from .state import CheckResult, ServerHealth, health_of, set_server_state
@@ -55,6 +56,11 @@ ACTIVE_OPTIONS = ("check", "no-check", "inter", "fastinter", "downinter", "rise"
 def hapx_register_directives(directives: Any) -> None:
     directives.add(*check_directives())
     SERVER_OPTIONS.activate(*ACTIVE_OPTIONS)
+
+
+@hookimpl
+def hapx_register_cli_commands(commands: Any) -> None:
+    commands.add(*_cli.COMMANDS)
 
 
 @hookimpl
@@ -80,7 +86,7 @@ def hapx_post_check(config: Any) -> None:
 @hookimpl
 def hapx_startup(config: Any, runtime: Any) -> None:
     manager = config.ext.get(EXT)
-    if manager is not None and manager.plans:
+    if manager is not None:
         runtime.start_soon(manager.run)
 
 

@@ -39,6 +39,8 @@ class HealthManager:
         self.plans: list[tuple[Any, CheckPlan]] = []
         self.scope: anyio.CancelScope | None = None
         self.ramps: dict[int, anyio.CancelScope] = {}
+        #: the check loops of servers added at run time, by id(server)
+        self.loops: dict[int, anyio.CancelScope] = {}
 
     # -- setting up --------------------------------------------------------------------------
     def prepare(self) -> list[str]:
@@ -66,7 +68,7 @@ class HealthManager:
 
     def _init_counters(self, srv: Any, st: ServerHealth) -> None:
         c = st.check
-        c.enabled = True
+        c.enabled = c.configured = True
         c.rise = int(srv.opt("rise") or 2)
         c.fall = int(srv.opt("fall") or 3)
         init = srv.opt("init-state") or "up"
@@ -94,10 +96,33 @@ class HealthManager:
             self.scope = scope
             async with anyio.create_task_group() as tg:
                 self.tg = tg
+                # kept open for the checks of servers added at run time
+                tg.start_soon(anyio.sleep_forever)
                 count = len(self.plans)
                 spread = max((p.inter for _s, p in self.plans), default=0)
                 for pos, (srv, plan) in enumerate(self.plans):
                     tg.start_soon(self._loop, srv, plan, spread * pos / max(count, 1))
+
+    def add_plan(self, srv: Any, plan: CheckPlan) -> None:
+        """Check a server added at run time (``add server ... check``)."""
+        self.plans.append((srv, plan))
+        tg = getattr(self, "tg", None)
+        if tg is not None:
+            scope = anyio.CancelScope()
+            self.loops[id(srv)] = scope
+            tg.start_soon(self._scoped_loop, srv, plan, scope)
+
+    def remove_plan(self, srv: Any) -> None:
+        """Stop checking a server deleted at run time."""
+        self.plans = [(s, p) for s, p in self.plans if s is not srv]
+        scope = self.loops.pop(id(srv), None)
+        if scope is not None:
+            scope.cancel()
+
+    async def _scoped_loop(self, srv: Any, plan: CheckPlan, scope: anyio.CancelScope
+                           ) -> None:
+        with scope:
+            await self._loop(srv, plan, 0)
 
     def stop(self) -> None:
         if self.scope is not None:
@@ -107,7 +132,7 @@ class HealthManager:
         st = health_of(srv)
         await anyio.sleep(delay_ms / 1000)
         while True:
-            if "MAINT" in st.admin:
+            if "MAINT" in st.admin or not st.check.enabled:
                 await anyio.sleep(plan.inter / 1000)
                 continue
             st.check.in_progress = True

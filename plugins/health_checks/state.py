@@ -54,6 +54,9 @@ class CheckCounters:
     last_check: float = 0.0
     in_progress: bool = False
     enabled: bool = False
+    #: the check is configured (``check`` / ``agent-check``); ``enabled`` is False while
+    #: ``disable health`` / ``disable agent`` pause it
+    configured: bool = False
 
     @property
     def is_up(self) -> bool:
