@@ -12,8 +12,7 @@ import threading
 import time
 
 import httpx
-import pytest
-from netutil import OriginServer, free_port, raw_exchange, run_haproxy, run_hapx, wait_until
+from netutil import OriginServer, free_port, run_haproxy, run_hapx, wait_until
 
 SOCAT = shutil.which("socat")
 
@@ -213,11 +212,12 @@ SRV_SCRIPT = [
     "set server nosuch/s1 weight 1", "set server be weight 1",
     "set server be/s2 foo", "set server be/s2",
     "set server be/s1 state drain", "show servers state be", "set server be/s1 state maint",
-    "show servers state", "set server be/s1 state ready", "set server be/s1 state bogus",
+    "show servers state", "set server be/s1 state ready", "WAITDOWN", "set server be/s1 state bogus",
     "set server be/s1 agent up", "set server be/s2 check-port 99",
     "set server be/s2 addr 127.0.0.2 port 18083", "set server be/s2 addr 127.0.0.2",
     "set server be/s2 addr bad", "set maxconn server be/s2 30", "disable server be/s1",
-    "show servers state be", "enable server be/s1", "del server be/s1",
+    "show servers state be", "enable server be/s1", "show servers state be", "WAITDOWN",
+    "del server be/s1",
     "add server be/s3", "add server be/s3 127.0.0.1:1", "add server be/s3 127.0.0.1:1",
     "add server be/s5 127.0.0.1:1 cookie x", "add server be/s6 127.0.0.1:1 bogus",
     "add server be/s4 127.0.0.1:1 weight 10 maxconn 5", "show servers state be",
@@ -244,11 +244,18 @@ def _run_srv_script(proc_cls, tmp_path, name: str, origin_port: int) -> list[str
     cfg = SRV_CFG.format(sock=sock, port=port, dead=dead, origin=origin_port)
     outs = []
     with proc_cls(cfg, ready_ports=[port, sock]):
-        # s1's check fails: wait until it is DOWN (check status L4CON)
-        wait_until(lambda: " s1 " in cli(sock, "show servers state be").split("\n")[2]
-                   and cli(sock, "show servers state be").split("\n")[2].split()[10] == "8",
-                   timeout=10, interval=0.1)
+        def s1_down() -> bool:
+            # s1's check fails (L4CON): DOWN, health 0 (checks every 200ms; leaving
+            # maintenance puts it UP until the next check)
+            f = cli(sock, "show servers state be").split("\n")[2].split()
+            return f[5] == "0" and f[10] == "8" and f[12] == "0"
+
+        wait_until(s1_down, timeout=10, interval=0.05)
         for cmd in SRV_SCRIPT:
+            if cmd == "WAITDOWN":
+                wait_until(s1_down, timeout=10, interval=0.05)
+                outs.append("")
+                continue
             outs.append(_mask_state(cli(sock, cmd)).replace(str(dead), "DEAD").replace(
                 str(origin_port), "ORIGIN"))
     return outs
@@ -260,3 +267,77 @@ def test_server_commands_match_haproxy(tmp_path):
         theirs = _run_srv_script(run_haproxy, tmp_path, "haproxy", origin.port)
     for cmd, a, b in zip(SRV_SCRIPT, ours, theirs, strict=True):
         assert a.splitlines() == b.splitlines(), cmd
+
+
+def test_add_drain_wait_delete_server_under_traffic(tmp_path):
+    sock = str(tmp_path / "a.sock")
+    port = free_port()
+    with OriginServer(name="one") as one, OriginServer(name="two") as two:
+        cfg = f"""
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+    server s1 127.0.0.1:{one.port}
+"""
+        with run_hapx(cfg, ready_ports=[port, sock]), Traffic(port) as traffic:
+            assert cli(sock, f"add server be/dyn 127.0.0.1:{two.port} weight 3") == \
+                "New server registered.\n\n"
+            state = cli(sock, "show servers state be").splitlines()[3].split()
+            assert state[3] == "dyn" and state[5:7] == ["0", "1"]  # stopped, FMAINT
+            before = len(two.requests)
+            assert cli(sock, "set server be/dyn state ready") == "\n"
+            wait_until(lambda: len(two.requests) > before + 20, timeout=10)
+            # the new server takes its share next to s1 (weight 3 vs 1)
+            assert cli(sock, "get weight be/dyn") == "3 (initial 3)\n\n"
+            assert cli(sock, "del server be/dyn") == \
+                "Only servers in maintenance mode can be deleted.\n"
+            assert cli(sock, "set server be/dyn state drain") == "\n"
+            assert cli(sock, "set server be/dyn state maint") == "\n"
+            assert cli(sock, "wait 5s srv-removable be/dyn") == "Done.\n\n"
+            assert cli(sock, "del server be/dyn") == "Server deleted.\n"
+            after = len(two.requests)
+            n = len(traffic.results)
+            wait_until(lambda: len(traffic.results) > n + 20, timeout=10)
+            assert len(two.requests) == after
+            assert "dyn" not in cli(sock, "show servers state be")
+            assert cli(sock, "wait 50 srv-removable be/dyn") == "No such server.\n\n"
+            assert cli(sock, "wait 30") == "Done.\n\n"
+        assert traffic.results and all(r == 200 for r in traffic.results)
+
+
+def test_wait_srv_removable_expires_while_connections_remain(tmp_path):
+    """A request still in flight keeps the server from being removable."""
+    sock = str(tmp_path / "w.sock")
+    port = free_port()
+    release = threading.Event()
+
+    def slow(req):
+        release.wait(10)
+        return None
+
+    with OriginServer(handler=slow) as origin:
+        cfg = SRV_CFG.format(sock=sock, port=port, dead=free_port(), origin=origin.port)
+        cfg = cfg.replace("check inter 200ms", "disabled")
+        with run_hapx(cfg, ready_ports=[port, sock]):
+            statuses: list[int] = []
+            t = threading.Thread(target=lambda: statuses.append(httpx.get(
+                f"http://127.0.0.1:{port}/", timeout=15).status_code), daemon=True)
+            t.start()
+            wait_until(lambda: len(origin.requests) == 1 or origin.connections, timeout=5)
+            assert cli(sock, "set server be/s2 state maint") == "\n"
+            assert cli(sock, "wait 300 srv-removable be/s2") == "Wait delay expired.\n\n"
+            assert cli(sock, "del server be/s2") == \
+                "Server still has connections attached to it, cannot remove it.\n"
+            release.set()
+            t.join(10)
+            assert statuses == [200]
+            assert cli(sock, "wait 5s srv-removable be/s2") == "Done.\n\n"

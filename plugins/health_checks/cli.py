@@ -147,11 +147,23 @@ def _get_weight(cli: CliSession, args: list[str]) -> str:
 
 def set_ready(srv: Any) -> None:
     set_server_state(srv, del_admin="DRAIN")
-    set_server_state(srv, del_admin="MAINT")
+    leave_maint(srv)
+
+
+def leave_maint(srv: Any, add_admin: str | None = None) -> None:
+    """Clear MAINT (setting ``add_admin``).  A checked server starts UP with the health
+    counter at ``rise`` ("start OK but check immediately", as HAProxy does: its check,
+    which ran every ``inter`` during maintenance, comes within ``inter``)."""
+    st = health_of(srv)
+    if "MAINT" in st.admin and st.check.enabled and st.check.configured:
+        st.check.health = st.check.rise
+        set_server_state(srv, op="UP", add_admin=add_admin, del_admin="MAINT")
+    else:
+        set_server_state(srv, add_admin=add_admin, del_admin="MAINT")
 
 
 def set_drain(srv: Any) -> None:
-    set_server_state(srv, add_admin="DRAIN", del_admin="MAINT")
+    leave_maint(srv, add_admin="DRAIN")
 
 
 def set_maint(srv: Any) -> None:
@@ -464,6 +476,7 @@ def _add_server(cli: CliSession, args: list[str]) -> str:
     if manager is not None:
         st.notify = manager.notify
         st.on_change = manager.on_change
+        st.manager = manager
     if srv.check:
         plan = build_plan(srv, backend)
         c = st.check
@@ -491,9 +504,16 @@ def removable(backend: Any, srv: Any) -> str | None:
                                                            srv.name):
                 return "Cannot remove a server which is tracked by other servers."
     live = server_state(srv)
-    if live.cur_conn or live.queued or live.served:
+    if live.cur_conn - len(idle_connections(srv)) > 0 or live.queued or live.served:
         return "Server still has connections attached to it, cannot remove it."
     return None
+
+
+def idle_connections(srv: Any) -> list[Any]:
+    """The server's connections idle in its pool (kept for reuse): they do not keep it
+    from being deleted; deleting it closes them."""
+    pool = getattr(srv, "_hapx_pool", None)
+    return [c for c in getattr(pool, "idle", ()) if not getattr(c, "closed", False)]
 
 
 def _del_server(cli: CliSession, args: list[str]) -> str:
@@ -505,6 +525,8 @@ def _del_server(cli: CliSession, args: list[str]) -> str:
     if why is not None:
         return why
     backend.servers.remove(srv)
+    for conn in idle_connections(srv):
+        conn.close()
     backend.ext.pop("picker", None)
     picker_for(backend)
     manager = cli.config.ext.get(EXT)

@@ -52,6 +52,7 @@ class HealthManager:
                 st = health_of(srv)
                 st.backend = px
                 st.notify = self.notify
+                st.manager = self
                 st.on_change = self.on_change
                 if srv.disabled:
                     st.admin.add("MAINT")

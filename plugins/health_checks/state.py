@@ -113,6 +113,8 @@ class ServerHealth:
     notify: Callable[[Any, int, str, str], None] | None = None
     #: called after the server became eligible / ineligible (slowstart, shutdown-sessions)
     on_change: Callable[[Any, str, str], None] | None = None
+    #: the HealthManager running the server's checks (None when none runs)
+    manager: Any = None
 
     @property
     def eligible(self) -> bool:
