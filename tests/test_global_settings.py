@@ -83,9 +83,9 @@ global
     assert s["cpu-map"] == [("1/all", ["0-3"])]
     assert s["dns-accept-family"] == ("ipv4", "auto")
     inactive = {u.keyword for u in config.inactive}
-    assert {"master-worker", "tune.h2.header-table-size",
-            "httpclient.resolvers.prefer"} <= inactive
-    assert not {"maxconn", "node", "tune.bufsize", "hard-stop-after", "nbthread", "cpu-map",
+    assert {"tune.h2.header-table-size", "httpclient.resolvers.prefer"} <= inactive
+    assert not {"master-worker", "maxconn", "node", "tune.bufsize", "hard-stop-after",
+                "nbthread", "cpu-map",
                 "cpu-set", "cpu-policy", "numa-cpu-mapping"} & inactive
 
 

@@ -10,6 +10,7 @@ import sys
 
 from ..config.condition import ConditionError, evaluate
 from ..config.tokenizer import TokenizeError, tokenize
+from ..runtime import handover
 from .check import (
     apply_switches,
     cond_context,
@@ -121,10 +122,12 @@ def run_haproxy(argv: list[str]) -> int:
     if opts.old_unixsocket:
         say("warning", f"-x {opts.old_unixsocket}: hapx cannot take listening sockets over from "
                        "another process yet; its listeners are opened afresh.")
-    if opts.master_worker and "HAPX_READY_FD" not in os.environ:
+    if handover.load().active:
+        pass  # a generation of workers started by the master
+    elif opts.master_worker or "master-worker" in loaded.config.global_.settings:
         from .master import run_master
 
-        return run_master(opts)
+        return run_master(opts, loaded)
     from .runner import run_worker
 
     return run_worker(loaded, opts, extra)

@@ -1,27 +1,49 @@
-"""Master-worker mode (``-W``, ``-Ws``): a master process that runs the configuration in a
-worker process, relays signals, reloads on SIGUSR2 (or SIGHUP, or ``reload`` on the master
-CLI) by starting a new worker and soft-stopping the old one once the new one is ready, and
-serves the master CLI (``-S``)."""
+"""Master-worker mode (``-W``, ``-Ws``, ``master-worker`` in global).
+
+The master runs no proxy.  It starts one **generation** of workers: a child process running
+the configuration (the supervisor model of :mod:`hapx.core.cli.workers` when ``nbthread`` asks
+for several workers).  On SIGUSR2 (or SIGHUP), or the master CLI's ``reload``, it starts a
+new generation with the configuration as the files say now:
+
+* the new generation is handed the listening sockets the master keeps from the previous one
+  (:mod:`hapx.core.runtime.handover`): it accepts on the very sockets the old generation
+  still holds, so no connection is refused and none waiting in an accept queue is lost;
+* a configuration that does not load makes the new generation exit before it is ready:
+  the reload is refused ("Loading failure!"), the old generation keeps serving and the
+  master's prompt becomes ``master[ReloadFailed]>``;
+* once the new generation is ready, the old one gets SIGUSR1 (``hard-reload``: SIGTERM): it
+  stops accepting, finishes its streams within ``hard-stop-after`` and exits.
+
+What the generations print while they start (and the master's own lines about them) are the
+startup logs the ``reload`` command answers with.  The master CLI itself (``-S``) is
+:mod:`hapx.core.cli.master_cli`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
 
-from ..version import HAPROXY_VERSION, HAPX_VERSION
-from .check import say
+from ..runtime import handover
+from ..runtime.statdump import VERSION
+from .check import Loaded
 from .options import Options
 from .runner import quiet_stdio, run_anyio, sd_notify, signal_old_pids, write_pidfile
+from .workers import exit_status
 
 _DROP_WITH_VALUE = {"-p", "-S", "-x"}
 _DROP = {"-W", "-Ws", "-D", "-db"}
+LABELS = {"alert": "[ALERT]   ", "warning": "[WARNING] ", "notice": "[NOTICE]  "}
 
 
 def worker_argv(argv: list[str]) -> list[str]:
@@ -47,71 +69,186 @@ def worker_argv(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "hapx.core.cli.main", *out, "-db"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Worker:
+    """One generation: the process the master started (its pid is the worker's)."""
+
     proc: subprocess.Popen
+    cli: socket.socket  # the master's end of the channel forwarded CLI sessions go over
     started: float = field(default_factory=time.time)
+    #: reloads this worker has lived through
     reloads: int = 0
-    ready: bool = False
+    version: str = VERSION
     old: bool = False
+    #: not ready yet (a generation that dies then is a failed start, not a crash)
+    starting: bool = True
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def uptime(since: float) -> str:
+    """``show proc``'s uptime: ``0d00h02m07s``."""
+    s = max(0, int(time.time() - since))
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h{s % 3600 // 60:02d}m{s % 60:02d}s"
 
 
 class Master:
-    def __init__(self, opts: Options) -> None:
+    def __init__(self, opts: Options, loaded: Loaded | None = None) -> None:
         self.opts = opts
+        settings = loaded.config.global_.settings if loaded is not None else {}
+        mw = settings.get("master-worker")
+        self.exit_on_failure = not (isinstance(mw, dict) and mw.get("no-exit-on-failure"))
         self.workers: list[Worker] = []
         self.reloads = 0
         self.failed_reloads = 0
+        self.reload_failed = False
         self.started = time.time()
         self.stopping = False
         self.exit_code = 0
+        #: key -> descriptor: the listening sockets of the last ready generation
+        self.pool: dict[str, int] = {}
+        #: the last start's or reload's messages (``show startup-logs``, ``reload``)
+        self.startup_logs: list[str] = []
+        self._capturing: set[int] = set()
+        self._reloading: anyio.Lock | None = None
         self.tg: anyio.abc.TaskGroup | None = None
 
-    # -- workers ---------------------------------------------------------------------------
-    def current(self) -> Worker | None:
-        live = [w for w in self.workers if not w.old]
-        return live[-1] if live else None
+    # -- messages ------------------------------------------------------------------------------
+    def say(self, level: str, text: str) -> None:
+        line = f"{LABELS[level]} ({os.getpid()}) : {text}\n"
+        self.startup_logs.append(line)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(line)
+            sys.stderr.flush()
 
-    async def spawn(self) -> bool:
-        """Start a worker and wait until it is ready; False when it died first."""
-        rfd, wfd = os.pipe()
-        env = dict(os.environ, HAPX_READY_FD=str(wfd), HAPROXY_MWORKER="1")
-        proc = subprocess.Popen(worker_argv(self.opts.argv), env=env, pass_fds=(wfd,))
-        os.close(wfd)
-        worker = Worker(proc, reloads=self.reloads)
+    def _tee(self, proc: subprocess.Popen) -> None:
+        """Copy a generation's stderr to the master's, keeping its start-up lines."""
+        assert proc.stderr is not None
+        for raw in iter(proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            if proc.pid in self._capturing:
+                self.startup_logs.append(line)
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        proc.stderr.close()
+
+    # -- workers -------------------------------------------------------------------------------
+    def current(self) -> list[Worker]:
+        return [w for w in self.workers if not w.old and not w.starting]
+
+    def find(self, target: str) -> Worker | None:
+        """``<n>`` (n-th current worker, from 1) or ``!<pid>`` (any worker)."""
+        if target.startswith("!"):
+            pid = target[1:]
+            return next((w for w in self.workers if str(w.pid) == pid), None)
+        if target.isdigit() and int(target) >= 1:
+            cur = self.current()
+            return cur[int(target) - 1] if int(target) <= len(cur) else None
+        return None
+
+    async def spawn(self) -> Worker | None:
+        """Start a generation with the kept listening sockets; wait until it is ready (its
+        sockets become the pool) or gone (None)."""
+        chan_m, chan_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cli_m, cli_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ, HAPROXY_MWORKER="1")
+        env[handover.CHAN_ENV] = str(chan_w.fileno())
+        env[handover.CLI_ENV] = str(cli_w.fileno())
+        env[handover.FDS_ENV] = ";".join(f"{k}={fd}" for k, fd in self.pool.items())
+        try:
+            proc = subprocess.Popen(worker_argv(self.opts.argv), env=env,
+                                    stderr=subprocess.PIPE,
+                                    pass_fds=(chan_w.fileno(), cli_w.fileno(),
+                                              *self.pool.values()))
+        except OSError as exc:
+            self.say("alert", f"Cannot fork: {exc.strerror}")
+            for s in (chan_m, chan_w, cli_m, cli_w):
+                s.close()
+            return None
+        finally:
+            chan_w.close()
+            cli_w.close()
+        self._capturing.add(proc.pid)
+        threading.Thread(target=self._tee, args=(proc,), daemon=True).start()
+        worker = Worker(proc, cli_m)
         self.workers.append(worker)
-        data = await anyio.to_thread.run_sync(os.read, rfd, 1)
-        os.close(rfd)
-        if not data:
-            code = await anyio.to_thread.run_sync(proc.wait)
-            self.workers.remove(worker)
-            say("alert", f"Current worker ({proc.pid}) exited with code {code} before it was "
-                         "ready")
-            return False
-        worker.ready = True
         assert self.tg is not None
         self.tg.start_soon(self.watch, worker)
-        return True
+        ready, sockets = await anyio.to_thread.run_sync(self._collect, chan_m)
+        chan_m.close()
+        self._capturing.discard(proc.pid)
+        if not ready:
+            for fd in sockets.values():
+                os.close(fd)
+            return None
+        worker.starting = False
+        self.say("notice", f"New worker ({proc.pid}) forked")
+        self._adopt(sockets)
+        return worker
+
+    @staticmethod
+    def _collect(chan: socket.socket) -> tuple[bool, dict[str, int]]:
+        """Receive a generation's listening sockets until it says it is ready (True) or
+        its end of the channel closes (False: it died first)."""
+        sockets: dict[str, int] = {}
+        while True:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(chan, 4096, 16)
+            except InterruptedError:
+                continue
+            except OSError:
+                return False, sockets
+            if msg == handover.READY:
+                return True, sockets
+            if not msg and not fds:
+                return False, sockets
+            key = msg.decode("utf-8", "replace")
+            for fd in fds:
+                old = sockets.get(key)
+                if old is None:
+                    sockets[key] = fd
+                else:
+                    os.close(fd)  # another worker of the generation sent it too
+
+    def _adopt(self, sockets: dict[str, int]) -> None:
+        """The ready generation's sockets become the pool; those it dropped close."""
+        old, self.pool = self.pool, sockets
+        for key, fd in old.items():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            if key not in sockets and key.startswith("unix@"):
+                with contextlib.suppress(OSError):
+                    os.unlink(key.removeprefix("unix@"))
 
     async def watch(self, worker: Worker) -> None:
         code = await anyio.to_thread.run_sync(worker.proc.wait)
         if worker in self.workers:
             self.workers.remove(worker)
-        if worker.old or self.stopping:
-            say("notice", f"Former worker ({worker.proc.pid}) exited with code {code}")
+        with contextlib.suppress(OSError):
+            worker.cli.close()
+        status, reason = exit_status(_wait_status(code))
+        if worker.starting:
+            pass  # died while starting: the start or reload reports it
+        elif worker.old or self.stopping:
+            self.say("warning", f"Former worker ({worker.pid}) exited with code {status} "
+                                f"({reason})")
         else:
-            say("alert", f"Current worker ({worker.proc.pid}) exited with code {code} (Exit)")
-            self.exit_code = code if code > 0 else 1
-            self.stop(signal.SIGTERM)
+            self.say("alert", f"Current worker ({worker.pid}) exited with code {status} "
+                              f"({reason})")
+            if self.exit_on_failure:
+                self.say("alert", "exit-on-failure: killing every processes with SIGTERM")
+                self.exit_code = status or 1
+                self.stop(signal.SIGTERM)
         if self.stopping and not self.workers and self.tg is not None:
             self.tg.cancel_scope.cancel()
 
     def signal_workers(self, sig: int) -> None:
         for w in self.workers:
-            try:
+            with contextlib.suppress(OSError):
                 w.proc.send_signal(sig)
-            except OSError:
-                pass
 
     def stop(self, sig: int) -> None:
         if not self.stopping:
@@ -122,107 +259,59 @@ class Master:
         if not self.workers and self.tg is not None:
             self.tg.cancel_scope.cancel()
 
-    async def reload(self) -> bool:
-        """Start a new worker with the configuration as it is now; once it is ready the old
-        ones finish their work (SIGUSR1).  A failed reload keeps the old worker."""
-        if self.stopping:
-            return False
-        if self.opts.systemd:
-            sd_notify("RELOADING=1")
-        old = [w for w in self.workers if not w.old]
-        self.reloads += 1
-        ok = await self.spawn()
-        if ok:
-            for w in old:
-                w.old = True
-                try:
-                    w.proc.send_signal(signal.SIGUSR1)
-                except OSError:
-                    pass
-            say("notice", f"Reloaded: new worker ({self.current().proc.pid}) is ready")  # type: ignore[union-attr]
-        else:
-            self.failed_reloads += 1
-            say("alert", "Reload failed: the previous worker keeps running")
-        if self.opts.systemd:
-            sd_notify("READY=1")
-        return ok
+    async def reload(self, *, hard: bool = False) -> bool:
+        """Start a new generation with the configuration as it is now; once it is ready
+        the previous ones finish (SIGUSR1; SIGTERM for ``hard``).  A generation that fails
+        to start leaves the previous one serving."""
+        if self._reloading is None:
+            self._reloading = anyio.Lock()
+        async with self._reloading:
+            if self.stopping:
+                return False
+            self.startup_logs = []
+            self.say("notice", "Reloading HAProxy")
+            if self.opts.systemd:
+                sd_notify("RELOADING=1")
+            previous = self.current()
+            self.reloads += 1
+            for w in self.workers:
+                w.reloads += 1
+            worker = await self.spawn()
+            if worker is not None:
+                for w in previous:
+                    w.old = True
+                    with contextlib.suppress(OSError):
+                        w.proc.send_signal(signal.SIGTERM if hard else signal.SIGUSR1)
+                self.reload_failed = False
+                self.say("notice", "Loading success.")
+            else:
+                self.failed_reloads += 1
+                self.reload_failed = True
+                self.say("warning", "Loading failure!")
+            if self.opts.systemd:
+                sd_notify("READY=1")
+            return worker is not None
 
-    # -- master CLI ------------------------------------------------------------------------
-    def show_proc(self) -> str:
-        def uptime(since: float) -> str:
-            s = int(time.time() - since)
-            return f"{s // 86400}d{s % 86400 // 3600:02d}h{s % 3600 // 60:02d}m{s % 60:02d}s"
-
-        lines = ["#<PID>          <type>          <reloads>       <uptime>        <version>",
-                 f"{os.getpid():<16}master          {self.reloads} [failed: "
-                 f"{self.failed_reloads}]".ljust(48) + f"{uptime(self.started):<16}"
-                 f"{HAPROXY_VERSION} (hapx {HAPX_VERSION})",
-                 "# workers"]
-        for w in self.workers:
-            if not w.old:
-                lines.append(f"{w.proc.pid:<16}worker          {self.reloads - w.reloads:<16}"
-                             f"{uptime(w.started):<16}{HAPROXY_VERSION}")
-        lines.append("# old workers")
-        for w in self.workers:
-            if w.old:
-                lines.append(f"{w.proc.pid:<16}worker          {self.reloads - w.reloads:<16}"
-                             f"{uptime(w.started):<16}{HAPROXY_VERSION}")
-        return "\n".join(lines) + "\n"
-
-    async def command(self, line: str) -> str:
-        words = line.split()
-        if not words:
-            return ""
-        cmd = " ".join(words)
-        if cmd == "show proc":
-            return self.show_proc()
-        if cmd == "reload":
-            ok = await self.reload()
-            return f"Success={1 if ok else 0}\n"
-        if cmd == "show version":
-            return f"{HAPROXY_VERSION} (hapx {HAPX_VERSION})\n"
-        if cmd in ("help", "quit"):
-            return ("The following commands are valid at this level:\n"
-                    "  help           : full commands list\n"
-                    "  quit           : disconnect\n"
-                    "  reload         : achieve a soft-reload (-sf) of haproxy\n"
-                    "  show proc      : show the list of processes\n"
-                    "  show version   : show version of the current process\n") if cmd == "help" else ""
-        return f"Unknown command: '{cmd}'\n"
-
-    async def handle(self, stream: anyio.abc.ByteStream) -> None:
-        async with stream:
-            data = b""
-            try:
-                while b"\n" not in data:
-                    chunk = await stream.receive(4096)
-                    data += chunk
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                pass
-            text = data.decode("latin-1").split("\n", 1)[0]
-            for part in text.split(";"):
-                reply = await self.command(part)
-                if reply:
-                    try:
-                        await stream.send(reply.encode("latin-1") + b"\n")
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        return
-
-    async def serve_cli(self, spec: str) -> None:
-        listener = await open_master_cli(spec)
-        async with listener:
-            await listener.serve(self.handle)
-
-    # -- main loop -------------------------------------------------------------------------
+    # -- main loop -----------------------------------------------------------------------------
     async def main(self, on_ready_fd: int | None) -> int:
+        from .master_cli import serve_master_cli
+
         async with anyio.create_task_group() as tg:
             self.tg = tg
             await tg.start(self.signals)
             for spec in self.opts.master_cli:
-                tg.start_soon(self.serve_cli, spec)
-            if not await self.spawn():
+                await tg.start(serve_master_cli, self, spec)
+            self._reloading = anyio.Lock()
+            async with self._reloading:  # a reload asked meanwhile waits for this start
+                first = await self.spawn()
+            if first is None:
+                self.say("alert", "Failed to load the configuration in the first worker, "
+                                  "exiting.")
+                self.exit_code = 1
+                self.stopping = True
                 tg.cancel_scope.cancel()
                 return 1
+            self.say("notice", "Loading success.")
             signal_old_pids(self.opts)
             if on_ready_fd is not None:
                 os.write(on_ready_fd, b"R")
@@ -240,34 +329,24 @@ class Master:
             async for sig in received:
                 if sig in (signal.SIGUSR2, signal.SIGHUP):
                     assert self.tg is not None
-                    self.tg.start_soon(self.reload)
+                    self.tg.start_soon(self._reload_soon)
                 elif sig == signal.SIGUSR1:
                     self.stop(signal.SIGUSR1)
                 else:
                     self.stop(signal.SIGTERM)
 
-
-async def open_master_cli(spec: str) -> anyio.abc.Listener:
-    """``-S <bind>[,<opt>,<val>...]``: a unix socket path (``unix@`` optional, ``mode``,
-    ``user``/``group`` accepted) or ``ipv4@host:port`` / ``host:port``."""
-    parts = spec.split(",")
-    addr, opts = parts[0], parts[1:]
-    settings = dict(zip(opts[::2], opts[1::2], strict=False))
-    for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
-        if addr.startswith(prefix):
-            host, _, port = addr[len(prefix):].rpartition(":")
-            return await anyio.create_tcp_listener(local_host=host.strip("[]") or None,
-                                                   local_port=int(port))
-    path = addr.removeprefix("unix@")
-    if os.path.exists(path):
-        os.unlink(path)
-    listener = await anyio.create_unix_listener(path)
-    if "mode" in settings:
-        os.chmod(path, int(settings["mode"], 8))
-    return listener
+    async def _reload_soon(self) -> None:
+        await self.reload()
 
 
-def run_master(opts: Options) -> int:
+def _wait_status(returncode: int) -> int:
+    """A wait status from ``Popen.returncode`` (negative: killed by that signal)."""
+    if returncode < 0:
+        return -returncode
+    return (returncode & 0xFF) << 8
+
+
+def run_master(opts: Options, loaded: Loaded | None = None) -> int:
     ready_fd = None
     if opts.daemon:
         from .runner import daemonize
@@ -278,5 +357,8 @@ def run_master(opts: Options) -> int:
         os.environ["HAPROXY_MASTER_CLI"] = ";".join(opts.master_cli)
     if opts.pidfile and not write_pidfile(opts.pidfile, [os.getpid()]):
         return 1
-    master = Master(opts)
+    master = Master(opts, loaded)
     return run_anyio(master.main, ready_fd)
+
+
+__all__ = ["Master", "Worker", "run_master", "uptime", "worker_argv"]

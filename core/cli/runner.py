@@ -25,6 +25,7 @@ import anyio
 import anyio.abc
 
 from ..config.model import Config
+from ..runtime import handover
 from ..runtime.process import set_process
 from .check import Loaded, say
 from .options import Options
@@ -249,9 +250,7 @@ def quiet_stdio() -> None:
 def run_worker(loaded: Loaded, opts: Options, plugin_options: argparse.Namespace) -> int:
     """Run in this process: foreground (``-d``/``-db``/``-Ws`` worker) or daemon (``-D``)."""
     ready_fds: list[int] = []
-    inherited = os.environ.pop("HAPX_READY_FD", "")
-    if inherited.isdigit():
-        ready_fds.append(int(inherited))
+    if handover.under_master():
         mode = "worker"
     elif opts.daemon and not opts.foreground and not opts.debug:
         ready_fds.append(daemonize())
@@ -269,6 +268,8 @@ def run_worker(loaded: Loaded, opts: Options, plugin_options: argparse.Namespace
     def on_ready() -> None:
         if mode != "worker":
             signal_old_pids(opts)
+        handover.release_untaken()
+        handover.ready()
         for fd in ready_fds:
             try:
                 os.write(fd, b"R")
@@ -288,6 +289,8 @@ def run_worker(loaded: Loaded, opts: Options, plugin_options: argparse.Namespace
 
     def run_one(ready: Callable[[], None]) -> int:
         def worker_ready() -> None:
+            handover.release_untaken()
+            handover.ready(tell=False)  # the supervisor tells the master for them all
             ready()
             if mode == "daemon":
                 quiet_stdio()

@@ -24,6 +24,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from ..runtime import handover
+
 #: connections accepted per readiness event before giving the loop back
 ACCEPT_BURST = 64
 #: seconds an accept loop rests when the process is out of descriptors or memory
@@ -122,14 +124,42 @@ def _inherited(addr: Any) -> socket.socket:
     return sock
 
 
+def _handed(key: str, backlog: int, bind: Callable[[], socket.socket]) -> socket.socket:
+    """The previous generation's socket for ``key`` (master-worker reload) or a new one;
+    either way the master is handed it for the next generation."""
+    sock = handover.take(key)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.listen(backlog)
+    else:
+        sock = bind()
+    handover.expose(key, sock)
+    return sock
+
+
 def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
                  ) -> list[tuple[str, socket.socket]]:
     """Listening sockets for one bind address: (kind, socket) pairs where kind is
     ``listen`` (accept on it) or ``sockpair`` (receive accepted connections over it)."""
     if addr.family in ("inet", "inet6"):
-        return [("listen", _ip_socket(addr, port, opts, backlog)) for port in addr.ports]
+        out = []
+        try:
+            for port in addr.ports:
+                out.append(("listen", _handed(handover.ip_key(addr, port), backlog,
+                                              lambda p=port: _ip_socket(addr, p, opts,
+                                                                        backlog))))
+        except BindError:
+            for _kind, sock in out:
+                sock.close()
+            raise
+        return out
     if addr.family in ("unix", "abns", "abnsz"):
-        return [("listen", _unix_socket(addr, opts, backlog))]
+        sock = _handed(handover.path_key(addr), backlog,
+                       lambda: _unix_socket(addr, opts, backlog))
+        if addr.family == "unix" and handover.under_master():
+            with contextlib.suppress(OSError, KeyError):
+                _unix_perms(addr.path, opts)
+        return [("listen", sock)]
     if addr.family == "fd":
         return [("listen", _inherited(addr))]
     if addr.family == "sockpair":
@@ -192,7 +222,9 @@ class Listener:
                     name = self.sock.getsockname()
                     path = name if isinstance(name, str) and name else None
             self.sock.close()
-            if path and getattr(self.bind.address, "family", "") == "unix":
+            # under a master the next generation accepts on this socket: its path stays
+            if path and getattr(self.bind.address, "family", "") == "unix" and \
+                    not handover.under_master():
                 with contextlib.suppress(OSError):
                     os.unlink(path)
 

@@ -202,8 +202,11 @@ def commands_of(config: Any) -> Commands:
 class CliSession:
     """One runtime API connection: its level, mode, and what handlers need."""
 
-    def __init__(self, config: Any, runtime: Any, level: str, *, bind: Any = None) -> None:
+    def __init__(self, config: Any, runtime: Any, level: str, *, bind: Any = None,
+                 commands: Commands | None = None) -> None:
         self.config = config
+        #: the commands this session runs (default: the configuration's)
+        self.commands = commands
         self.runtime = runtime
         self.level = level
         self.bind = bind
@@ -235,9 +238,12 @@ class CliSession:
         return f"[{d}:{h:02d}:{m:02d}:{s:02d}]> "
 
     # -- running ----------------------------------------------------------------------------
+    def command_set(self) -> Commands:
+        return self.commands if self.commands is not None else commands_of(self.config)
+
     async def run(self, args: list[str]) -> str:
         """Run one command; its output (without the framing)."""
-        cmds = commands_of(self.config)
+        cmds = self.command_set()
         rec = cmds.find(args)
         if rec is None:
             return cmds.usage(args, False)
@@ -266,7 +272,7 @@ class CliSession:
 # -- the interpreter's own commands ---------------------------------------------------------------
 
 def _help(cli: CliSession, args: list[str]) -> str:
-    return commands_of(cli.config).usage(args, True)
+    return cli.command_set().usage(args, True)
 
 
 PROMPT_HELP = ("Usage: prompt [help | n | i | p | timed]*\n"

@@ -23,6 +23,7 @@ from ..hookspecs import hookimpl
 from ..net.listeners import BindError, Listener, listen_ip, open_sockets
 from ..stats import account_connection, account_stream
 from ..stream import ProcState, ProxyState
+from . import handover
 from .process import PROCESS
 from .queue import prepare as prepare_queues
 
@@ -169,8 +170,11 @@ class Engine:
         """A worker's sockets for one bind from those the supervisor opened: the first
         worker takes them all; the others share the inherited ones, except IP sockets with
         SO_REUSEPORT, which each binds again on the same address (the kernel then spreads
-        the connections over the workers' sockets)."""
-        if PROCESS.thread == 0:
+        the connections over the workers' sockets); under a master (reloads) they all share
+        the sockets the generation hands over."""
+        if PROCESS.thread == 0 or handover.under_master():
+            # under a master every worker accepts on the generation's sockets: a socket
+            # bound by one worker alone would close, its queue with it, when it stops
             return list(socks)
         out: list[tuple[str, socket.socket]] = []
         for kind, sock in socks:

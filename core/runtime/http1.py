@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import time
 from collections import deque
@@ -249,12 +250,25 @@ class ClientConnection(asyncio.Protocol):
         """A graceful stop began: close now when idle between requests, else let the
         current request finish and close after its response (no keep-alive)."""
         self.stop_asked = True
-        if self.closed or self.closing or self.tunnel is not None:
-            return
+        if self.closed or self.closing or self.tunnel is not None or self.transport is None:
+            return  # not started yet: its first response will close it
         for txn in self.txns:
             txn.keep_alive = False
-        if not self.txns and self.parsing is None and self.head_bytes == 0:
+        if not self.txns and self.parsing is None and self.head_bytes == 0 and \
+                not self._request_waiting():
             self.close()
+
+    def _request_waiting(self) -> bool:
+        """Bytes of a request already sent, not read yet (a request must not be lost to a
+        soft stop: it is served, with ``Connection: close``)."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+                return bool(peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
 
     # -- timers -------------------------------------------------------------------------------
     def arm(self, ms: int | None, callback: Any) -> None:

@@ -46,7 +46,7 @@ def _bufsize(ctx: ParseContext, args: list[str]) -> int:
 KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
     # -- process management (runtime comes later) -------------------------------------------
     "daemon": (flag, False, False, "", "Run in the background."),
-    "master-worker": (sp.master_worker, False, False, "[no-exit-on-failure]",
+    "master-worker": (sp.master_worker, True, False, "[no-exit-on-failure]",
                       "Run a master process supervising workers."),
     "pidfile": (string("'{kw}' expects a file name as an argument."), False, False,
                 "<file>", "Write the pid(s) into <file>."),

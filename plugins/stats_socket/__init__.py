@@ -4,8 +4,9 @@ statistics, streams, errors) and :mod:`.patterns` (ACL and map lists).  The prox
 keywords of the statistics page parse and validate only (inactive, later issue).
 
 A stats socket counts as a listener, as in HAProxy (a configuration with only a stats
-socket is valid with ``haproxy -c``, exit 0).  ``expose-fd listeners`` is accepted: handing
-the listening sockets to a new process comes with master-worker reloads.
+socket is valid with ``haproxy -c``, exit 0).  ``expose-fd listeners`` is accepted: under
+the master (``-W``) every generation hands its listening sockets to the next through the
+master (:mod:`hapx.core.runtime.handover`), whatever the stats socket says.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from hapx.core.config.model import ALL_PROXIES, GLOBAL
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive, Point
+from hapx.core.runtime import handover
 from hapx.plugins.binds import parse_bind_words
 from hapx.plugins.binds.options import BIND_OPTIONS
 from hapx.plugins.confkit import simple_directive, v_int, v_str, v_time
@@ -146,7 +148,7 @@ def hapx_register_cli_commands(commands: Any) -> None:
 @hookimpl
 def hapx_startup(config: Any, runtime: Any) -> None:
     srv = StatsServer(config, runtime)
-    if not srv.binds:
+    if not srv.binds and handover.master_cli_fd() is None:
         return
     errors = srv.open()
     if errors:

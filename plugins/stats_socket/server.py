@@ -4,19 +4,23 @@
 Each connection gets a :class:`~hapx.core.runtime.cli_api.CliSession` at the level of its
 socket.  Non-interactive sessions run one line and close; interactive ones (``prompt``)
 loop until ``quit``, the peer closes, or ``stats timeout`` expires while waiting for a line.
-``stats maxconn`` bounds the concurrent sessions (others wait to be served).
+``stats maxconn`` bounds the concurrent sessions (others wait to be served).  Under a
+master (``-W``) the sessions it forwards (``@<n>``, ``@@<n>``) arrive as sockets over the
+descriptor :func:`hapx.core.runtime.handover.master_cli_fd` names, at level admin.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 from hapx.core.net.listeners import BindError, open_sockets
+from hapx.core.runtime import handover
 from hapx.core.runtime.cli_api import CliSession
 
 #: longest accepted command line (HAProxy's buffer size)
@@ -58,6 +62,30 @@ class StatsServer:
                 for bind, sock in self.sockets:
                     listener = await anyio.abc.SocketListener.from_socket(sock)
                     tg.start_soon(self._accept, listener, bind)
+                fd = handover.master_cli_fd()
+                if fd is not None:
+                    tg.start_soon(self._master_sessions, fd, tg)
+
+    async def _master_sessions(self, fd: int, tg: anyio.abc.TaskGroup) -> None:
+        """The master CLI's forwarded sessions (``@<n>``, ``@@<n>``): the master sends one
+        connected socket per session over ``fd``; each is an admin session."""
+        chan = socket.socket(fileno=fd)
+        chan.setblocking(False)
+        with chan:
+            while True:
+                await anyio.wait_readable(chan)
+                try:
+                    msg, fds, _flags, _addr = socket.recv_fds(chan, 16, 8)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    return
+                if not msg and not fds:
+                    return  # the master closed its end
+                for conn_fd in fds:
+                    conn = socket.socket(fileno=conn_fd)
+                    stream = await anyio.abc.SocketStream.from_socket(conn)
+                    tg.start_soon(self._session, stream, None)
 
     async def _accept(self, listener: Any, bind: Any) -> None:
         async with listener:
@@ -65,14 +93,16 @@ class StatsServer:
 
     def stop(self) -> None:
         self.scope.cancel()
+        if handover.under_master():
+            return  # the next generation serves these sockets (their paths stay)
         for path in self.paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
     async def _session(self, stream: Any, bind: Any) -> None:
         async with self.limiter, stream:
-            cli = CliSession(self.config, self.runtime, bind.options.get("level", "operator"),
-                             bind=bind)
+            level = bind.options.get("level", "operator") if bind is not None else "admin"
+            cli = CliSession(self.config, self.runtime, level, bind=bind)
             reader = BufferedByteReceiveStream(stream)
             try:
                 await self._loop(cli, reader, stream)
