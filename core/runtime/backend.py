@@ -78,6 +78,25 @@ def picker_for(backend: Any) -> Any:
     return picker
 
 
+SERVERS_CHANGED = "servers_changed"
+
+
+def on_servers_changed(backend: Any, callback: Callable[[Any], None]) -> None:
+    """Call ``callback(backend)`` each time the backend's server list changes at run time
+    (``add server``/``del server``): whatever caches the list or the picker refreshes."""
+    backend.ext.setdefault(SERVERS_CHANGED, []).append(callback)
+
+
+def servers_changed(backend: Any) -> Any:
+    """The backend's server list changed: rebuild its picker and tell the subscribers.
+    Returns the new picker."""
+    backend.ext.pop(PICKER, None)
+    picker = picker_for(backend)
+    for callback in backend.ext.get(SERVERS_CHANGED, ()):
+        callback(backend)
+    return picker
+
+
 def pick_server(backend: Any, strm: Any) -> Any:
     switch = backend.settings.get("server_switching")
     if switch is not None:

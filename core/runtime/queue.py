@@ -46,7 +46,7 @@ from collections import deque
 from typing import Any
 
 from ..stream import ProxyState, ServerState
-from .backend import picker_for
+from .backend import on_servers_changed, picker_for
 
 QUEUE_KEY = "queue"
 #: where a stream's held backend and server are recorded (shared with accounting)
@@ -131,6 +131,12 @@ class BackendQueue:
         self.servers = list(backend.servers)
         self.redispatch = bool(backend.options.get("redispatch")) and \
             backend.settings.get("redispatch", -1) != 0
+        on_servers_changed(backend, self._refresh)
+
+    def _refresh(self, backend: Any) -> None:
+        """``add server``/``del server``: take the new list and the new picker."""
+        self.servers = list(backend.servers)
+        self.load()
 
     def load(self) -> Any:
         self.picker = picker = picker_for(self.backend)

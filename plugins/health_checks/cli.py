@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from hapx.core.config.address import AddressError, Ports, parse_address
 from hapx.core.records import CliCommand
-from hapx.core.runtime.backend import picker_for, server_state
+from hapx.core.runtime.backend import picker_for, server_state, servers_changed
 from hapx.core.runtime.cli_api import CliError, CliSession
 from hapx.plugins.servers import SERVER_OPTIONS, Server
 
@@ -488,8 +488,7 @@ def _add_server(cli: CliSession, args: list[str]) -> str:
         if manager is not None:
             manager.add_plan(srv, plan)
     backend.servers.append(srv)
-    backend.ext.pop("picker", None)
-    picker_for(backend)
+    servers_changed(backend)
     return "New server registered.\n"
 
 
@@ -527,8 +526,7 @@ def _del_server(cli: CliSession, args: list[str]) -> str:
     backend.servers.remove(srv)
     for conn in idle_connections(srv):
         conn.close()
-    backend.ext.pop("picker", None)
-    picker_for(backend)
+    servers_changed(backend)
     manager = cli.config.ext.get(EXT)
     if manager is not None:
         manager.remove_plan(srv)
