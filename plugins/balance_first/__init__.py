@@ -6,34 +6,29 @@ from typing import Any
 
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Balancer
-from hapx.plugins.servers.lb import Groups, allbackups, is_full, live_states, no_args
+from hapx.plugins.servers.lb import (
+    Groups,
+    GroupsPicker,
+    allbackups,
+    is_full,
+    live_states,
+    no_args,
+)
 
 
-class First:
+class First(GroupsPicker):
     """The per-backend picker of ``balance first``: servers are tried in increasing id
     order and the first one that is not saturated (``maxconn`` reached or requests queued)
     is used; a server without maxconn always takes.  Weights only matter as zero / non-zero
     (usable or not)."""
 
-    dynamic = True
-
     def __init__(self, servers: list[Any], *, allbackups: bool = False) -> None:
         live_states(servers)
         self.groups = Groups(sorted(servers, key=lambda s: s.id), allbackups)
 
-    def available(self) -> bool:
-        return bool(self.groups.tot_weight)
-
     def pick(self, strm: Any = None, avoid: Any = None) -> Any:
-        g = self.groups
-        if g.act:
-            cands = g.act
-        elif g.fbck is not None:
-            cands = (g.fbck,)
-        else:
-            cands = g.bck
         avoided = None
-        for srv in cands:
+        for srv in self.candidates():
             if is_full(srv):
                 continue
             if srv is avoid:
@@ -41,20 +36,6 @@ class First:
                 continue
             return srv
         return avoided
-
-    def server_up(self, srv: Any) -> None:
-        srv.up = True
-        self.groups.recount()
-
-    def server_down(self, srv: Any) -> None:
-        srv.up = False
-        self.groups.recount()
-
-    def set_weight(self, srv: Any, weight: int) -> None:
-        if not 0 <= weight <= 256:
-            raise ValueError(f"weight {weight} is not within 0 and 256")
-        srv.uweight = weight
-        self.groups.recount()
 
 
 def _build(backend: Any, _settings: Any) -> First:

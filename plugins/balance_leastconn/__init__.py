@@ -10,6 +10,7 @@ from hapx.plugins.servers.lb import (
     EWGHT_MAX,
     WEIGHT_SCALE,
     Groups,
+    GroupsPicker,
     allbackups,
     is_full,
     live_states,
@@ -17,14 +18,12 @@ from hapx.plugins.servers.lb import (
 )
 
 
-class LeastConn:
+class LeastConn(GroupsPicker):
     """The per-backend picker of ``balance leastconn``.
 
     A server's load is ``(served + queued) x 4096 / (16 x weight)``; the least loaded
     server that is not saturated wins, and among equally loaded ones the one chosen the
     longest ago (round robin).  Weights and states apply at once."""
-
-    dynamic = True
 
     def __init__(self, servers: list[Any], *, allbackups: bool = False) -> None:
         live_states(servers)
@@ -32,17 +31,8 @@ class LeastConn:
         self.stamp = {id(s): 0 for s in servers}
         self.clock = 0
 
-    def available(self) -> bool:
-        return bool(self.groups.tot_weight)
-
     def pick(self, strm: Any = None, avoid: Any = None) -> Any:
-        g = self.groups
-        if g.act:
-            cands = g.act
-        elif g.fbck is not None:
-            cands = (g.fbck,)
-        else:
-            cands = g.bck
+        cands = self.candidates()
         stamp = self.stamp
         best = None
         best_key = (0, 0)
@@ -64,20 +54,6 @@ class LeastConn:
             self.clock += 1
             stamp[id(best)] = self.clock
         return best
-
-    def server_up(self, srv: Any) -> None:
-        srv.up = True
-        self.groups.recount()
-
-    def server_down(self, srv: Any) -> None:
-        srv.up = False
-        self.groups.recount()
-
-    def set_weight(self, srv: Any, weight: int) -> None:
-        if not 0 <= weight <= 256:
-            raise ValueError(f"weight {weight} is not within 0 and 256")
-        srv.uweight = weight
-        self.groups.recount()
 
 
 def _build(backend: Any, _settings: Any) -> LeastConn:

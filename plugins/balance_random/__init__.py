@@ -9,7 +9,7 @@ from typing import Any
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Balancer
 from hapx.plugins.servers.lb import is_full
-from hapx.plugins.servers.lbhashpick import make_lookup
+from hapx.plugins.servers.lbhashpick import LookupPicker, make_lookup
 
 
 def parse_random(ctx: Any, args: list[str]) -> dict[str, Any]:
@@ -23,20 +23,15 @@ def parse_random(ctx: Any, args: list[str]) -> dict[str, Any]:
     return {"draws": draws}
 
 
-class Random:
+class Random(LookupPicker):
     """The per-backend picker of ``balance random`` (HAProxy's ``get_server_rnd``): each
     draw takes the server of a random point of the weighted ring (hash-balance-factor
     applies); the candidate with the fewest served streams relative to its weight is kept.
     A saturated result gives no server (the request would queue on the backend)."""
 
-    dynamic = True
-
     def __init__(self, backend: Any, draws: int) -> None:
         self.lookup = make_lookup(backend, consistent=True)
         self.draws = draws
-
-    def available(self) -> bool:
-        return bool(self.lookup.groups.tot_weight)
 
     def pick(self, strm: Any = None, avoid: Any = None) -> Any:
         lookup = self.lookup
@@ -54,20 +49,6 @@ class Random:
         if curr is not None and is_full(curr):
             return None
         return curr
-
-    def server_up(self, srv: Any) -> None:
-        srv.up = True
-        self.lookup.update()
-
-    def server_down(self, srv: Any) -> None:
-        srv.up = False
-        self.lookup.update()
-
-    def set_weight(self, srv: Any, weight: int) -> None:
-        if not 0 <= weight <= 256:
-            raise ValueError(f"weight {weight} is not within 0 and 256")
-        srv.uweight = weight
-        self.lookup.update()
 
 
 def _build(backend: Any, settings: dict[str, Any]) -> Random:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,3 +102,57 @@ class Groups:
         else:
             self.used, self.tot_weight = bck, wbck
         self.tot_used = len(act) if act else (1 if self.fbck is not None else len(bck))
+
+
+def check_weight(weight: int) -> None:
+    """A runtime weight must lie within 0 and 256 (``set server … weight``)."""
+    if not 0 <= weight <= 256:
+        raise ValueError(f"weight {weight} is not within 0 and 256")
+
+
+class StatePicker(ABC):
+    """What every dynamic picker does on a state or weight change: record it on the
+    server, then rebuild the picker's view (:meth:`refresh`, defined by the subclass)."""
+
+    dynamic = True
+
+    @abstractmethod
+    def refresh(self) -> None:
+        """Rebuild the picker's view of its servers after a change."""
+
+    def apply_weight(self, srv: Any, weight: int) -> None:
+        srv.uweight = weight
+
+    def server_up(self, srv: Any) -> None:
+        srv.up = True
+        self.refresh()
+
+    def server_down(self, srv: Any) -> None:
+        srv.up = False
+        self.refresh()
+
+    def set_weight(self, srv: Any, weight: int) -> None:
+        check_weight(weight)
+        self.apply_weight(srv, weight)
+        self.refresh()
+
+
+class GroupsPicker(StatePicker):
+    """A picker walking the servers in play (:class:`Groups`) itself."""
+
+    groups: Groups
+
+    def refresh(self) -> None:
+        self.groups.recount()
+
+    def available(self) -> bool:
+        return bool(self.groups.tot_weight)
+
+    def candidates(self) -> Any:
+        """The servers to choose from: the active ones, else the backup(s) in play."""
+        g = self.groups
+        if g.act:
+            return g.act
+        if g.fbck is not None:
+            return (g.fbck,)
+        return g.bck

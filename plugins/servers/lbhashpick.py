@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .lb import allbackups, live_states
+from .lb import StatePicker, allbackups, live_states
 from .lbchash import ChashLookup
 from .lbhash import make_hasher
 from .lbmap import MapLookup
@@ -40,7 +40,23 @@ def make_lookup(backend: Any, *, consistent: bool | None = None) -> MapLookup | 
     return MapLookup(servers, allbackups(backend))
 
 
-class HashPicker:
+class LookupPicker(StatePicker):
+    """A picker over a weighted lookup (map-based or consistent hash ring)."""
+
+    lookup: MapLookup | ChashLookup
+
+    def refresh(self) -> None:
+        self.lookup.update()
+
+    def apply_weight(self, srv: Any, weight: int) -> None:
+        self.lookup.set_weight(srv, weight)
+
+    def available(self) -> bool:
+        """Some server can take traffic (HAProxy's tot_weight != 0)."""
+        return bool(self.lookup.groups.tot_weight)
+
+
+class HashPicker(LookupPicker):
     """The per-backend picker of a hash-based algorithm."""
 
     #: a full server it maps a request to queues the request on that server, and retries
@@ -55,10 +71,6 @@ class HashPicker:
         self.avalanche = bool(settings["avalanche"])
         self.hash_of = hash_of
 
-    def available(self) -> bool:
-        """Some server can take traffic (HAProxy's tot_weight != 0)."""
-        return bool(self.lookup.groups.tot_weight)
-
     def pick(self, strm: Any = None, avoid: Any = None) -> Any:
         lookup = self.lookup
         if not lookup.groups.tot_weight:
@@ -69,17 +81,3 @@ class HashPicker:
         if h is None:
             return lookup.next_rr(avoid)
         return lookup.by_hash(h, avoid)
-
-    def server_up(self, srv: Any) -> None:
-        srv.up = True
-        self.lookup.update()
-
-    def server_down(self, srv: Any) -> None:
-        srv.up = False
-        self.lookup.update()
-
-    def set_weight(self, srv: Any, weight: int) -> None:
-        if not 0 <= weight <= 256:
-            raise ValueError(f"weight {weight} is not within 0 and 256")
-        self.lookup.set_weight(srv, weight)
-        self.lookup.update()
