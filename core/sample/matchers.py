@@ -647,20 +647,20 @@ class AffixMatcher(_KeyedMatcher):
         return False
 
 
-class SubMatcher(Matcher):
-    """``sub``: the patterns tried in declaration order (no index: a substring may start
-    anywhere)."""
+class OrderedMatcher(Matcher):
+    """Patterns kept in declaration order (no index) as ``(seq, compiled, hit)`` items;
+    :meth:`compile` turns a pattern's text into what :meth:`find` tests."""
 
-    method = "sub"
-
-    def __init__(self, icase: bool) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.icase = icase
-        self.items: list[tuple[int, str, Hit]] = []
+        self.items: list[tuple[int, Any, Hit]] = []
+
+    def compile(self, key: str) -> Any:
+        return key
 
     def put(self, key: str, hit: Any) -> None:
         seq = hit.seq
-        item = (seq, lower(key) if self.icase else key, hit)
+        item = (seq, self.compile(key), hit)
         if not self.items or seq > self.items[-1][0]:
             self.items.append(item)
         else:
@@ -677,6 +677,20 @@ class SubMatcher(Matcher):
 
     def hits(self, key: str) -> list[Hit]:
         return [item[2] for item in self.items if item[2].key == key]
+
+
+class SubMatcher(OrderedMatcher):
+    """``sub``: the patterns tried in declaration order (no index: a substring may start
+    anywhere)."""
+
+    method = "sub"
+
+    def __init__(self, icase: bool) -> None:
+        super().__init__()
+        self.icase = icase
+
+    def compile(self, key: str) -> Any:
+        return lower(key) if self.icase else key
 
     def find(self, smp: Sample) -> Hit | None:
         s = smp.value if smp.type is _STR else sample_str(smp)
@@ -805,7 +819,7 @@ def compile_regex(text: str, icase: bool) -> re.Pattern[str]:
                          ) from None
 
 
-class RegMatcher(Matcher):
+class RegMatcher(OrderedMatcher):
     """``reg`` (and ``regm`` for maps, which keeps the match for back-references): each
     regex compiled once when added, tried in declaration order."""
 
@@ -813,27 +827,9 @@ class RegMatcher(Matcher):
         super().__init__()
         self.method = method
         self.icase = icase
-        self.items: list[tuple[int, re.Pattern[str], Hit]] = []
 
-    def put(self, key: str, hit: Any) -> None:
-        seq = hit.seq
-        item = (seq, compile_regex(key, self.icase), hit)
-        if not self.items or seq > self.items[-1][0]:
-            self.items.append(item)
-        else:
-            insort(self.items, item, key=lambda t: t[0])
-        self.count += 1
-
-    def remove(self, seq: int, key: str) -> bool:
-        for i, item in enumerate(self.items):
-            if item[0] == seq:
-                del self.items[i]
-                self.count -= 1
-                return True
-        return False
-
-    def hits(self, key: str) -> list[Hit]:
-        return [item[2] for item in self.items if item[2].key == key]
+    def compile(self, key: str) -> Any:
+        return compile_regex(key, self.icase)
 
     def find(self, smp: Sample) -> Hit | None:
         s = smp.value if smp.type is _STR else sample_str(smp)
