@@ -200,7 +200,7 @@ frontend fe
     bind 127.0.0.1:{port}
     default_backend be
 backend be
-    server s1 127.0.0.1:{dead} check inter 200ms
+    server s1 127.0.0.1:{dead} check inter 2s
     server s2 127.0.0.1:{origin} weight 5
 """
 
@@ -245,7 +245,8 @@ def _run_srv_script(proc_cls, tmp_path, name: str, origin_port: int) -> list[str
     outs = []
     with proc_cls(cfg, ready_ports=[port, sock]):
         def s1_down() -> bool:
-            # s1's check fails (L4CON): DOWN, health 0 (checks every 200ms; leaving
+            # s1's check fails (L4CON): DOWN, health 0 (checks every 2s, so that a state shown
+            # is not caught in the middle of a check whatever the load; leaving
             # maintenance puts it UP until the next check)
             f = cli(sock, "show servers state be").split("\n")[2].split()
             return f[5] == "0" and f[10] == "8" and f[12] == "0"

@@ -346,8 +346,8 @@ def server_state_line(backend: Any, srv: Any, now: float) -> str:
     c = st.check
     configured = getattr(c, "configured", False)
     status = CHECK_STATUS_NUM.get(c.status, 0)
-    result = 0
-    if configured and c.status not in ("INI", "UNK"):
+    result = 0  # unknown; HAProxy resets it when a check starts (HCHK_STATUS_START)
+    if configured and not c.in_progress and c.status not in ("INI", "UNK"):
         result = CHECK_RESULT_NUM.get(result_of(c.status), 0)
     addr = srv.address
     ip = str(addr.ip) if addr.ip is not None else "-"
