@@ -27,6 +27,12 @@ class ConfigError(Exception):
         self.keyword = keyword
 
 
+class StartupRefused(Exception):
+    """Raised by a lifecycle hook (``hapx_prefork``/``hapx_startup``) that has already
+    reported, in HAProxy's words, why the process cannot start: hapx exits with status 1
+    without adding a message of its own."""
+
+
 class PluginError(Exception):
     """A plugin broke a rule of the kernel (for example, a duplicate keyword)."""
 

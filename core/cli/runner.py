@@ -25,6 +25,7 @@ import anyio
 import anyio.abc
 
 from ..config.model import Config
+from ..errors import StartupRefused
 from ..runtime import handover
 from ..runtime.process import set_process
 from .check import Loaded, say
@@ -193,6 +194,9 @@ async def serve(loaded: Loaded, runtime: Runtime, on_ready: Callable[[], None]) 
                 runtime._work = work
                 try:
                     plugins.hook.hapx_startup(config=config, runtime=runtime)
+                except StartupRefused:  # already reported by the hook
+                    failed = True
+                    work.cancel_scope.cancel()
                 except Exception as exc:  # noqa: BLE001 - report, then shut down cleanly
                     say("alert", f"[hapx.main()] startup failed: {type(exc).__name__}: {exc}")
                     failed = True

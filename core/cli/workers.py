@@ -29,6 +29,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import StartupRefused
 from ..runtime.process import PROCESS, set_process
 from .check import Loaded, say
 
@@ -99,6 +100,8 @@ class Supervisor:
         plugins, config = self.loaded.plugins, self.loaded.config
         try:
             plugins.hook.hapx_prefork(config=config, runtime=self.runtime)
+        except StartupRefused:  # already reported by the hook
+            return False
         except Exception as exc:  # noqa: BLE001 - reported as the single process does
             say("alert", f"[hapx.main()] startup failed: {type(exc).__name__}: {exc}")
             return False

@@ -32,6 +32,7 @@ from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive, Feature
 
 from . import special as sp
+from .limits import apply_fd_limit
 from .values import choice, flag, integer, on_off, size, string, time
 
 Parser = Callable[[ParseContext, list[str]], Any]
@@ -56,8 +57,11 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
     "gid": (sp.numeric_id, False, False, "<number>", "Switch to this gid after start."),
     "chroot": (string("'{kw}' expects a directory as an argument."), False, False, "<dir>",
                "Change root to <dir> after start."),
-    "ulimit-n": (integer(msg="'{kw}' expects an integer argument."), False, False,
-                 "<number>", "Maximum number of file descriptors."),
+    "ulimit-n": (integer(msg="'{kw}' expects an integer argument."), True, False,
+                 "<number>", "Maximum number of file descriptors: the soft RLIMIT_NOFILE "
+                 "is raised to it at start-up (by default to 2 x maxconn plus the "
+                 "listeners and a small reserve).  What cannot be applied stops the start "
+                 "under strict-limits (the default), else is reported."),
     "set-dumpable": (flag, False, False, "", "Allow core dumps after changing user."),
     "insecure-fork-wanted": (flag, False, False, "", "Allow forking processes (external "
                              "checks, Lua)."),
@@ -102,8 +106,9 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
                         "Maximum time a soft stop may last."),
     "grace": (time(), True, False, "<time>",
               "Delay between a stop signal and the stop of listeners."),
-    "strict-limits": (flag, True, True, "", "Fail when limits (maxconn, ulimit-n) cannot be "
-                      "applied."),
+    "strict-limits": (flag, True, True, "", "Fail at start-up when the file-descriptor limit "
+                      "that maxconn or ulimit-n needs cannot be set (the default); 'no "
+                      "strict-limits' reports it and starts anyway."),
     "tune.bufsize": (_bufsize, True, False, "<size>", "Buffer size in bytes."),
     "tune.maxrewrite": (integer(0), True, False, "<number>",
                         "Space reserved in buffers for header rewrites."),
@@ -238,6 +243,18 @@ def hapx_register_directives(directives: Any) -> None:
         directives.add(Directive(name, sections=GLOBAL, parse=_store(name, parser),
                                  active=active, negatable=negatable,
                                  doc=_doc(name, usage, text, active, negatable)))
+
+
+@hookimpl(tryfirst=True)
+def hapx_prefork(config: Config, runtime: Any) -> None:
+    """Workers inherit the supervisor's descriptor limit: set it before they fork."""
+    apply_fd_limit(config, runtime)
+
+
+@hookimpl(tryfirst=True)
+def hapx_startup(config: Config, runtime: Any) -> None:
+    """Set the descriptor limit before any listener opens."""
+    apply_fd_limit(config, runtime)
 
 
 @hookimpl
