@@ -115,6 +115,9 @@ class PluginSet:
                  warn: Any = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        # historic: each plugin gets it as it is registered, and may add hook specs that
+        # other plugins implement (a plugin's own extension points)
+        self.pm.hook.hapx_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         self.registry = Registry()
         self.infos: dict[str, PluginInfo] = {}
         self.disabled = set(disabled)

@@ -254,6 +254,14 @@ def _mb(text: str) -> int:
 
 
 @hookimpl
+def hapx_addhooks(pluginmanager: Any) -> None:
+    """Add ``hapx_lua_api``: the hook other plugins extend the Lua API with."""
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@hookimpl
 def hapx_startup(config: Any, runtime: Any) -> None:
     """Run the register_init functions, then start the register_task ones."""
     state = (config.ext.get(EXT) or {}).get("runtime")

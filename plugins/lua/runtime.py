@@ -13,11 +13,12 @@ coroutine with the result, so a sleeping script never blocks the process.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ DEFAULT_TIMEOUT_MS = 4000
 DEFAULT_BURST_MS = 1000
 DEFAULT_FORCED_YIELD = 10000
 _CACHE_MAX = 1024
+#: the modules of this plugin that add to the API (each has ``lua_api(api)``)
+EXTENSIONS: tuple[str, ...] = ()
 
 
 class LuaRuntimeError(Exception):
@@ -84,6 +87,23 @@ def lua_name(name: str) -> str:
     return name.replace(".", "_").replace("-", "_")
 
 
+class LuaApi:
+    """What ``hapx_lua_api`` implementations get (see :mod:`.hookspecs`)."""
+
+    def __init__(self, state: LuaState) -> None:
+        self.state = state
+        self.config = state.config
+
+    def define(self, source: str, functions: dict[str, Any]) -> Any:
+        """Run a Lua chunk with ``(H, MARK)``; returns what the chunk returns."""
+        st = self.state
+        return st.lua.execute(source, st.lua.table_from(functions), st.mark)
+
+    def blocking(self, op: str, fn: Callable[..., Awaitable[tuple[Any, ...]]]) -> None:
+        """Serve ``coroutine.yield(MARK, op, ...)`` with ``await fn(...)``."""
+        self.state.ops[op] = fn
+
+
 class LuaState:
     """The Lua state of one configuration."""
 
@@ -108,6 +128,10 @@ class LuaState:
         self.new_txn = api.new_txn
         self.new_applet = api.new_applet
         self.headers_table = api.headers_table
+        self.mark = api.MARK
+        self.is_mark = api.is_mark
+        #: blocking operations added by extensions: op -> async fn(*args) -> tuple
+        self.ops: dict[str, Callable[..., Awaitable[tuple[Any, ...]]]] = {}
         #: the ParseContext of the lua-load being run (registration is allowed only then)
         self.loading: Any = None
         #: registration callback (set by the plugin): register(ctx, kind, name, fn, *extra)
@@ -119,6 +143,17 @@ class LuaState:
         self._arg_cache: dict[tuple[Any, ...], list[Any]] = {}
         #: the delay an action asked with act:wake_time(ms) before returning act.YIELD
         self.wake_ms: int | None = None
+        self.extend()
+
+    def extend(self) -> None:
+        """Let the plugins (``hapx_lua_api``) add to this state's Lua API."""
+        api = LuaApi(self)
+        for name in EXTENSIONS:
+            importlib.import_module(f"{__package__}.{name}").lua_api(api)
+        plugins = getattr(self.config, "plugins", None)
+        hook = getattr(getattr(plugins, "hook", None), "hapx_lua_api", None)
+        if hook is not None:
+            hook(api=api)
 
     def reset_tables(self) -> None:
         """Forget the fetch and converter tables (a script registered a new one)."""
@@ -205,6 +240,9 @@ class LuaState:
             return ()
         if op in ("receive", "getline"):
             return await args[0].serve(op, args[1:])
+        fn = self.ops.get(op)
+        if fn is not None:
+            return _tuple(await fn(*args))
         raise LuaRuntimeError(f"unknown blocking operation '{op}'")
 
     # -- samples -------------------------------------------------------------------------------
