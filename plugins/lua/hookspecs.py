@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
-
 from hapx.core.hookspecs import PROJECT
 
 hookspec = pluggy.HookspecMarker(PROJECT)
