@@ -234,7 +234,7 @@ def test_lua_load_errors_and_warnings(tmp_path):
     _, diag, _ = parse_text(tmp_path, "global\n    lua-load /nonexistent/x.lua\n")
     assert "failed to load Lua file" in diag.alerts[0].text
     script = tmp_path / "y.lua"
-    script.write_text("core.register_filter('flt-xyz', F, function(f, a) return f end)\n")
+    script.write_text("F = {}\ncore.register_filter('flt-xyz', F, function(f, a) return f end)\n")
     config, diag, _ = parse_text(tmp_path, f"global\n    lua-load {script}\n"
                                  "    tune.lua.bool-sample-conversion normal\n")
     assert not diag.failed

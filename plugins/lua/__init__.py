@@ -95,6 +95,18 @@ def _filter_parse(name: str) -> Any:
     return parse
 
 
+def _lua_filter_parse(state: Any, name: str, cls: Any, fn: Any) -> Any:
+    def parse(ctx: Any, args: list[str]) -> Any:
+        from .filters import configure
+        from .runtime import LuaRuntimeError
+
+        try:
+            return configure(state, name, cls, fn, list(args))
+        except LuaRuntimeError as exc:
+            raise ctx.error(f"Lua filter '{name}' : {exc}") from None
+    return parse
+
+
 def records_for(reg: Registration, script: str) -> list[Record]:
     """The inactive records a script's registration stands for."""
     name = f"lua.{reg.name}"
@@ -219,9 +231,14 @@ def register(ctx: Any, kind: str, name: str, fn: Any, *extra: Any) -> None:
         rec = Service(full, modes=frozenset({mode}), factory=factory,
                       doc=f"{full}\n\nA Lua {mode} service.{where}")
     elif kind == "filter":
-        rec = Filter(full, parse=_filter_parse(name), active=False,
-                     doc=f"{full} [<arg>...]\n\nA Lua filter (Lua filters do not run in "
-                         f"hapx yet).{where}")
+        from . import filters
+
+        if lua_type(extra[0]) != "table":
+            raise LuaError("register_filter: the filter class must be a table")
+        rec = Filter(full, parse=_lua_filter_parse(state, name, extra[0], fn),
+                     ops=filters.LuaFilter,
+                     doc=f"{full} [<arg>...]\n\nA Lua filter: its callbacks see the HTTP "
+                         f"messages and bodies of the streams of the proxy.{where}")
     else:
         raise LuaError(f"register_{kind}: not supported")
     try:

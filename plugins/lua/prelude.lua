@@ -126,12 +126,7 @@ act = { CONTINUE = 0, STOP = 1, YIELD = 2, DENY = 3, ABORT = 4, DONE = 5, ERROR 
         INVALID = 7 }
 act.wake_time = function(_, ms) H.wake_time(ms) end
 
--- Filter class constants (core.register_filter records an inactive filter: Lua filters do
--- not run in hapx, so the functions below are reached only by direct calls)
-local function no_filters() error("Lua filters are not supported by hapx", 2) end
-filter = { CONTINUE = 1, WAIT = 0, ERROR = -1, FLT_CFG_FL_HTX = 1,
-           register_data_filter = no_filters, unregister_data_filter = no_filters,
-           wake_time = no_filters }
+-- the filter table, HTTPMessage and Channel: filters.lua
 
 -- ------------------------------------------------------------------ Fetches, Converters
 local function methods(call)

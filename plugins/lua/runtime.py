@@ -37,7 +37,7 @@ DEFAULT_BURST_MS = 1000
 DEFAULT_FORCED_YIELD = 10000
 _CACHE_MAX = 1024
 #: the modules of this plugin that add to the API (each has ``lua_api(api)``)
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("filters",)
 
 
 class LuaRuntimeError(Exception):
@@ -143,6 +143,8 @@ class LuaState:
         self._arg_cache: dict[tuple[Any, ...], list[Any]] = {}
         #: the delay an action asked with act:wake_time(ms) before returning act.YIELD
         self.wake_ms: int | None = None
+        #: what this plugin's API modules keep per state (by module)
+        self.ext: dict[str, Any] = {}
         self.extend()
 
     def extend(self) -> None:
