@@ -3,6 +3,8 @@ commands, Socket, httpclient and the proxies/servers tables; real processes and 
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 from netutil import OriginServer, Response, free_port, run_hapx, wait_until
@@ -90,3 +92,138 @@ backend be
             assert line.endswith(f"counted req=1234 res={len(body)} set_body_len=true "
                                  "late=false")
             assert o.last.body == b"q" * 1234
+
+
+def cli(path: str, line: str) -> str:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(line.encode() + b"\n")
+        chunks = []
+        while data := s.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks).decode()
+
+
+CLI_LUA = r"""
+local hits = 0
+core.register_action("hit", {"http-req"}, function(txn) hits = hits + 1 end)
+core.register_cli({"show", "lua", "hits"}, "show lua hits [<prefix>] : the hit counter",
+    function(applet, w1, w2, w3, prefix)
+        core.msleep(10)
+        applet:send((prefix or "hits") .. "=" .. hits .. " words=" .. w1 .. "," .. w2 .. ","
+                    .. w3 .. "\n")
+    end)
+core.register_cli({"lua", "fail"}, "lua fail : fails", function(applet)
+    applet:send("before\n")
+    error("on purpose")
+end)
+"""
+
+
+def test_register_cli_through_the_stats_socket(tmp_path):
+    port = free_port()
+    sock = str(tmp_path / "stats.sock")
+    cfg = HEAD.replace("    lua-load", f"    stats socket {sock} level admin\n    lua-load") + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request lua.hit
+    http-request return status 200
+"""
+    with run_hapx(cfg, files={"s.lua": CLI_LUA}, ready_ports=[port, sock]):
+        assert cli(sock, "show lua hits") == "hits=0 words=show,lua,hits\n\n"
+        for _ in range(3):
+            httpx.get(f"http://127.0.0.1:{port}/")
+        assert cli(sock, "show lua hits now") == "now=3 words=show,lua,hits\n\n"
+        out = cli(sock, "lua fail")
+        assert out.startswith("before\nLua cli 'lua fail': runtime error: ")
+        assert "on purpose" in out
+        assert "show lua hits [<prefix>] : the hit counter" in cli(sock, "help")
+
+
+SOCKET_LUA = r"""
+core.register_service("relay", "http", function(applet)
+    local s = core.tcp()
+    s:settimeout(5)
+    local ok, err = s:connect("127.0.0.1:" .. applet.qs)
+    if not ok then
+        applet:set_status(502)
+        applet:start_response()
+        applet:send("connect: " .. tostring(err))
+        return
+    end
+    local sent = s:send("hello\nworld\n" .. "x" .. string.rep("y", 9) .. "tail")
+    local l1 = s:receive()
+    local l2 = s:receive("*l")
+    local ten = s:receive(10)
+    s:send("", 1, 0)
+    s:close()
+    applet:set_status(200)
+    applet:start_response()
+    applet:send(table.concat({sent, l1, l2, ten}, "|"))
+end)
+core.register_fetches("refused", function(txn)
+    return "-"
+end)
+core.register_service("refused", "http", function(applet)
+    local s = core.tcp()
+    local ok, err = s:connect("127.0.0.1", tonumber(applet.qs))
+    applet:set_status(200)
+    applet:start_response()
+    applet:send(tostring(ok) .. " " .. tostring(err ~= nil))
+end)
+"""
+
+
+def test_socket_talks_to_a_real_tcp_server():
+    from netutil import TcpEchoServer
+
+    port = free_port()
+    cfg = HEAD + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request use-service lua.relay if {{ path /relay }}
+    http-request use-service lua.refused if {{ path /refused }}
+"""
+    with TcpEchoServer() as echo, run_hapx(cfg, files={"s.lua": SOCKET_LUA},
+                                           ready_ports=[port]):
+        r = httpx.get(f"http://127.0.0.1:{port}/relay?{echo.port}", timeout=10)
+        assert (r.status_code, r.text) == (200, "26|hello|world|xyyyyyyyyy")
+        dead = free_port()
+        r = httpx.get(f"http://127.0.0.1:{port}/refused?{dead}", timeout=10)
+        assert r.text == "nil true"
+
+
+HTTPCLIENT_LUA = r"""
+core.register_service("fetch", "http", function(applet)
+    local hc = core.httpclient()
+    local base = "http://127.0.0.1:" .. applet.qs
+    local r = hc:get{url = base .. "/data?x=1", headers = {["x-ask"] = {"one", "two"}}}
+    local p = hc:post{url = base .. "/echo", body = "posted body", timeout = 3000}
+    local bad, err = hc:get{url = "http://127.0.0.1:1/", timeout = 2000}
+    applet:set_status(200)
+    applet:start_response()
+    applet:send(table.concat({r.status, r.reason, r.headers["x-origin"][0] ~= nil and "h" or "-",
+        r.body, p.status, p.body, tostring(bad), tostring(err ~= nil)}, "|"))
+end)
+"""
+
+
+def test_httpclient_to_a_real_http_server():
+    port = free_port()
+    cfg = HEAD + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request use-service lua.fetch
+"""
+    routes = {"/data": Response(200, b"payload", [("Content-Type", "text/plain")]),
+              "/echo": Response(201, b"got", [("Content-Type", "text/plain")])}
+    with OriginServer(routes) as o, run_hapx(cfg, files={"s.lua": HTTPCLIENT_LUA},
+                                             ready_ports=[port]):
+        r = httpx.get(f"http://127.0.0.1:{port}/?{o.port}", timeout=15)
+        assert r.text == "200|OK|h|payload|201|got|nil|true"
+        data = next(q for q in o.requests if q.path == "/data")
+        assert data.target == "/data?x=1"
+        assert data.header_all("x-ask") == ["one", "two"]
+        echo = next(q for q in o.requests if q.path == "/echo")
+        assert (echo.method, echo.body) == ("POST", b"posted body")

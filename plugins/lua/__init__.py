@@ -24,6 +24,7 @@ from hapx.core.records import (
     Action,
     ActionRule,
     Arg,
+    CliCommand,
     Converter,
     Directive,
     Feature,
@@ -239,6 +240,18 @@ def register(ctx: Any, kind: str, name: str, fn: Any, *extra: Any) -> None:
                      ops=filters.LuaFilter,
                      doc=f"{full} [<arg>...]\n\nA Lua filter: its callbacks see the HTTP "
                          f"messages and bodies of the streams of the proxy.{where}")
+    elif kind == "cli":
+        from . import cli
+
+        if lua_type(extra[0]) != "table":
+            raise LuaError("register_cli: the command words must be a table of strings")
+        words = tuple(str(w) for _, w in sorted(extra[0].items()))
+        if not words or len(words) > 5:
+            raise LuaError("register_cli: 1 to 5 command words expected")
+        usage = str(extra[1] or "")
+        rec = CliCommand(" ".join(words), words=words, level="user", usage=usage,
+                         handler=cli.handler(state, " ".join(words), fn),
+                         doc=f"{' '.join(words)}\n\n{usage or 'A Lua command.'}{where}")
     else:
         raise LuaError(f"register_{kind}: not supported")
     try:

@@ -79,6 +79,11 @@ end
 core.register_filter = function(name, class, fn)
     H.register("filter", name, fn, class)
 end
+core.register_cli = function(path, usage, fn)
+    if type(path) ~= "table" then error("register_cli: table of words expected", 2) end
+    if type(fn) ~= "function" then error("register_cli: function expected", 2) end
+    H.register("cli", table.concat(path, " "), fn, path, usage)
+end
 core.register_init = function(fn)
     if type(fn) ~= "function" then error("register_init: function expected", 2) end
     H.register("init", "", fn)
