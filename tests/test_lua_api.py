@@ -227,3 +227,77 @@ frontend fe
         assert data.header_all("x-ask") == ["one", "two"]
         echo = next(q for q in o.requests if q.path == "/echo")
         assert (echo.method, echo.body) == ("POST", b"posted body")
+
+
+PROXIES_LUA = r"""
+core.register_action("srv", {"http-req"}, function(txn, op, arg)
+    local s = core.backends["be"].servers["s1"]
+    local r
+    if op == "maint" then r = s:set_maint()
+    elseif op == "drain" then r = s:set_drain()
+    elseif op == "ready" then r = s:set_ready()
+    elseif op == "weight" then r = s:set_weight(arg)
+    end
+    txn:set_var("txn.r", tostring(r))
+end, 2)
+core.register_fetches("pinfo", function(txn)
+    local be = core.backends["be"]
+    local s = be.servers["s1"]
+    local names = {}
+    for name, _ in pairs(core.proxies) do names[#names + 1] = name end
+    table.sort(names)
+    local st = s:get_stats()
+    return table.concat({table.concat(names, ","), core.frontends["fe"]:get_cap(),
+        be:get_cap(), be:get_mode(), tostring(core.frontends["be"]), s:get_name(),
+        s:get_addr(), s:get_weight(), st.status, st.svname, tostring(s:is_draining()),
+        be:get_stats().pxname, be:get_srv_act()}, "|")
+end)
+"""
+
+
+def _stat_status(text: str, sv: str) -> str:
+    head = text.splitlines()[0].lstrip("# ").split(",")
+    for line in text.splitlines()[1:]:
+        cells = line.split(",")
+        if cells[:2] == ["be", sv]:
+            return cells[head.index("status")] + "/" + cells[head.index("weight")]
+    raise AssertionError(text)
+
+
+def test_backends_table_server_admin_visible_in_show_stat(tmp_path):
+    port = free_port()
+    sock = str(tmp_path / "stats.sock")
+    cfg = HEAD.replace("    lua-load", f"    stats socket {sock} level admin\n    lua-load") + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request lua.srv maint - if {{ path /maint }}
+    http-request lua.srv drain - if {{ path /drain }}
+    http-request lua.srv ready - if {{ path /ready }}
+    http-request lua.srv weight 50% if {{ path /half }}
+    http-request lua.srv weight junk if {{ path /junk }}
+    http-request return status 200 content-type text/plain lf-string "%[var(txn.r)]" if {{ path /maint }} || {{ path /drain }} || {{ path /ready }} || {{ path /half }} || {{ path /junk }}
+    http-request return status 200 content-type text/plain lf-string "%[lua.pinfo]" if {{ path /info }}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{free_port()} weight 10
+    server s2 127.0.0.1:{free_port()}
+"""
+    with run_hapx(cfg, files={"s.lua": PROXIES_LUA}, ready_ports=[port, sock]):
+        base = f"http://127.0.0.1:{port}"
+        info = httpx.get(f"{base}/info").text.split("|")
+        assert info[:6] == ["be,fe", "frontend", "backend", "http", "nil", "s1"]
+        assert info[6].startswith("127.0.0.1:")
+        assert info[7:11] == ["10", "no check", "s1", "false"]
+        assert info[11:] == ["be", "2"]
+        assert _stat_status(cli(sock, "show stat"), "s1") == "no check/10"
+        assert httpx.get(f"{base}/maint").text == "nil"
+        assert _stat_status(cli(sock, "show stat"), "s1") == "MAINT/10"
+        assert httpx.get(f"{base}/info").text.split("|")[8] == "MAINT"
+        assert httpx.get(f"{base}/ready").text == "nil"
+        assert _stat_status(cli(sock, "show stat"), "s1") == "no check/10"
+        assert httpx.get(f"{base}/half").text == "nil"
+        assert cli(sock, "get weight be/s1") == "5 (initial 10)\n\n"
+        assert httpx.get(f"{base}/junk").text.startswith("Empty weight string")
+        assert httpx.get(f"{base}/drain").text == "nil"
+        assert _stat_status(cli(sock, "show stat"), "s1") == "DRAIN/5"
+        assert httpx.get(f"{base}/info").text.split("|")[10] == "true"

@@ -105,6 +105,11 @@ class StatObject:
         if self.kind == "B":
             return "UP" if self._usable() else "DOWN"
         srv = self.srv
+        # a server's state object (``srv.check_state``, kept by the plugin that owns
+        # health and administrative states) knows the column best: MAINT, DRAIN, "UP 1/3"
+        status_text = getattr(getattr(srv, "check_state", None), "status_text", None)
+        if status_text is not None:
+            return str(status_text())
         if srv.disabled or getattr(srv, "maint", False):
             return "MAINT"
         up = srv.up and _server_state(srv).up

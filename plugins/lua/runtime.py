@@ -37,7 +37,7 @@ DEFAULT_BURST_MS = 1000
 DEFAULT_FORCED_YIELD = 10000
 _CACHE_MAX = 1024
 #: the modules of this plugin that add to the API (each has ``lua_api(api)``)
-EXTENSIONS: tuple[str, ...] = ("filters", "sockets", "httpclient")
+EXTENSIONS: tuple[str, ...] = ("filters", "sockets", "httpclient", "proxies")
 
 
 class LuaRuntimeError(Exception):
