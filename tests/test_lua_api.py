@@ -301,3 +301,59 @@ backend be
         assert httpx.get(f"{base}/drain").text == "nil"
         assert _stat_status(cli(sock, "show stat"), "s1") == "DRAIN/5"
         assert httpx.get(f"{base}/info").text.split("|")[10] == "true"
+
+
+SETTINGS_SHARED = r"""
+X = "shared"
+core.Info("body of the shared script")
+core.register_fetches("a", function(txn) return tostring(X) .. core.thread end)
+core.register_action("say", {"http-req"}, function(txn) txn:Info("said in a txn") end)
+core.register_action("hog", {"http-req"}, function(txn)
+    local t = {}
+    for i = 1, 1e5 do t[i] = string.rep("x", 100000) .. i end
+end)
+"""
+SETTINGS_THREAD = r"""
+core.register_fetches("b", function(txn) return tostring(X) .. core.thread end)
+"""
+
+
+@pytest.mark.parametrize("logging", ["", "    tune.lua.log.loggers off\n"
+                                         "    tune.lua.log.stderr on\n"])
+def test_lua_settings_per_thread_logging_and_maxmem(logging):
+    port = free_port()
+    # the tune.lua.* lines come after the lua-load lines and still apply
+    cfg = f"""global
+    tune.lua.bool-sample-conversion normal
+    lua-load shared.lua
+    lua-load-per-thread thread.lua
+    tune.lua.maxmem 16
+{logging}defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+frontend fe
+    bind 127.0.0.1:{port}
+    log stdout format raw local0
+    http-request lua.say if {{ path /say }}
+    http-request lua.hog if {{ path /hog }}
+    http-request return status 200 content-type text/plain lf-string "%[lua.a] %[lua.b]"
+"""
+    files = {"shared.lua": SETTINGS_SHARED, "thread.lua": SETTINGS_THREAD}
+    with run_hapx(cfg, files=files, ready_ports=[port]) as p:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/").text == "shared0 nil1"
+        assert "body of the shared script" in p.stderr  # no logger before start
+        httpx.get(f"{base}/say")
+        if logging:  # loggers off, stderr on
+            wait_until(lambda: "said in a txn" in p.stderr, 5)
+            assert "said in a txn" not in p.stdout
+        else:  # the frontend's logger takes it; stderr (auto) does not
+            wait_until(lambda: "said in a txn" in p.stdout, 5)
+            assert "said in a txn" not in p.stderr
+        assert httpx.get(f"{base}/hog", timeout=30).status_code == 200
+        line = wait_until(lambda: next((ln for ln in p.stderr.splitlines()
+                                        if "'hog'" in ln), None), 10)
+        assert "runtime error" in line and "memory" in line
+        assert httpx.get(f"{base}/").text == "shared0 nil1"

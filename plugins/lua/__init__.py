@@ -137,21 +137,34 @@ def _same(a: Record, b: Record) -> bool:
     return type(a) is type(b) and a.name == b.name and a.owner == OWNER
 
 
+#: where the Lua states are kept in config.ext["lua"]: the shared state of lua-load, and
+#: the state of hapx's one thread for lua-load-per-thread (separate globals, as HAProxy's
+#: per-thread states; core.thread is 1 there)
+STATE_KEYS = {"lua-load": "runtime", "lua-load-per-thread": "runtime-thread"}
+
+
 def _lua_state(ctx: Any) -> Any:
-    """The configuration's Lua state (created by the first lua-load), or None without
-    lupa."""
+    """The Lua state a lua-load / lua-load-per-thread line loads into (created on first
+    use), or None without lupa."""
     state = _state(ctx.config)
-    if "runtime" not in state:
+    key = STATE_KEYS.get(ctx.keyword, "runtime")
+    if key not in state:
         try:
             from .runtime import LuaState
         except ImportError:
-            state["runtime"] = None
+            state[key] = None
         else:
-            rt = state["runtime"] = LuaState(ctx.config)
+            rt = state[key] = LuaState(ctx.config, thread=0 if key == "runtime" else 1)
             rt.on_register = register
             for path, kind in state["prepend"]:
                 rt.prepend_path(path, kind)
-    return state["runtime"]
+    return state[key]
+
+
+def lua_states(config: Any) -> list[Any]:
+    """The configuration's Lua states (shared first)."""
+    state = config.ext.get(EXT) or {}
+    return [state[k] for k in STATE_KEYS.values() if state.get(k) is not None]
 
 
 def _load(ctx: Any, args: list[str]) -> None:
@@ -172,7 +185,11 @@ def _load(ctx: Any, args: list[str]) -> None:
     state["scripts"].append({"path": path, "args": args[1:], "keyword": ctx.keyword})
     runtime = _lua_state(ctx)
     if runtime is not None:
-        runtime.load(ctx, path, args[1:])
+        state["loading"] = runtime
+        try:
+            runtime.load(ctx, path, args[1:])
+        finally:
+            state["loading"] = None
         return
     # without lupa: the script's register calls are read from its text (inactive records)
     registry = ctx.registry
@@ -194,7 +211,7 @@ def register(ctx: Any, kind: str, name: str, fn: Any, *extra: Any) -> None:
 
     from . import applets, calls
 
-    state = ctx.config.ext[EXT]["runtime"]
+    state = ctx.config.ext[EXT]["loading"]
     full = f"lua.{name}"
     where = f"\n\nRegistered by the Lua script {ctx.config.ext[EXT]['scripts'][-1]['path']}."
     rec: Record
@@ -267,8 +284,8 @@ def _prepend(ctx: Any, args: list[str]) -> None:
     entry = (args[0], args[1] if len(args) == 2 else "path")
     state = _state(ctx.config)
     state["prepend"].append(entry)
-    if state.get("runtime") is not None:
-        state["runtime"].prepend_path(*entry)
+    for rt in lua_states(ctx.config):
+        rt.prepend_path(*entry)
 
 
 def _bool_conv(ctx: Any, values: list[Any]) -> Any:
@@ -292,10 +309,17 @@ def hapx_addhooks(pluginmanager: Any) -> None:
 
 
 @hookimpl
+def hapx_configure(config: Any) -> None:
+    """The tune.lua.* values of the whole global section apply to the Lua state."""
+    for state in lua_states(config):
+        state.apply_settings()
+
+
+@hookimpl
 def hapx_startup(config: Any, runtime: Any) -> None:
     """Run the register_init functions, then start the register_task ones."""
-    state = (config.ext.get(EXT) or {}).get("runtime")
-    if state is None or not (state.inits or state.tasks):
+    states = [s for s in lua_states(config) if s.inits or s.tasks]
+    if not states:
         return
     import asyncio
 
@@ -305,7 +329,7 @@ def hapx_startup(config: Any, runtime: Any) -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    config.ext[EXT]["tasks"] = start_tasks(state)
+    config.ext[EXT]["tasks"] = [t for s in states for t in start_tasks(s)]
 
 
 @hookimpl
@@ -331,7 +355,9 @@ def hapx_register_directives(directives: Any) -> None:
                       "arguments reach the script through table.unpack(...)."),
         Directive("lua-load-per-thread", sections=g, parse=_load, active=HAVE_LUPA,
                   doc="lua-load-per-thread <file> [<arg>...]\n\nLoad a Lua script into one "
-                      "Lua state per thread."),
+                      "Lua state per thread: hapx runs one thread per process, so this is "
+                      "one state of its own, whose globals are not those of the lua-load "
+                      "scripts (core.thread is 1 there, 0 in the shared state)."),
         Directive("lua-prepend-path", sections=g, parse=_prepend, active=HAVE_LUPA,
                   doc="lua-prepend-path <string> [<type>]\n\nPrepend to Lua's package.path "
                       "(type 'path', default) or package.cpath ('cpath')."),
@@ -355,11 +381,14 @@ def hapx_register_directives(directives: Any) -> None:
                          "Maximum time a Lua function runs without yielding (default "
                          "1000ms).", [v_time()], active=HAVE_LUPA),
         simple_directive("tune.lua.log.loggers", g, "tune.lua.log.loggers { on | off }\n\n"
-                         "Send core.log() messages to the proxy's loggers.",
-                         [v_choice("on", "off")]),
+                         "Send the Lua log messages (core.log, txn:log ...) to the loggers of "
+                         "the stream's proxy, or the global ones outside a stream (default "
+                         "on).",
+                         [v_choice("on", "off")], active=HAVE_LUPA),
         simple_directive("tune.lua.log.stderr", g, "tune.lua.log.stderr { on | auto | off }"
-                         "\n\nCopy core.log() messages to stderr.",
-                         [v_choice("on", "auto", "off")]),
+                         "\n\nCopy the Lua log messages to stderr: always (on), only when no "
+                         "logger took them (auto, default), or never (off).",
+                         [v_choice("on", "auto", "off")], active=HAVE_LUPA),
     )
 
 

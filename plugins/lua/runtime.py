@@ -107,22 +107,20 @@ class LuaApi:
 class LuaState:
     """The Lua state of one configuration."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, thread: int = 0) -> None:
         self.config = config
+        self.thread = thread
         g = config.global_.settings
-        mb = int(g.get("tune.lua.maxmem") or 0)
-        kwargs: dict[str, Any] = {"max_memory": mb * 1024 * 1024} if mb else {}
+        # memory accounting on from the start; the limit is applied by apply_settings()
+        # (tune.lua.maxmem may come after the lua-load)
         self.lua = lua54.LuaRuntime(encoding="latin-1", register_eval=False,
                                     register_builtins=False, unpack_returned_tuples=True,
-                                    attribute_filter=_deny, **kwargs)
+                                    attribute_filter=_deny, max_memory=0)
         self.bool_normal = g.get("tune.lua.bool-sample-conversion") == "normal"
-        self.session_ms = _ms(g.get("tune.lua.session-timeout"), DEFAULT_TIMEOUT_MS)
-        self.service_ms = _ms(g.get("tune.lua.service-timeout"), DEFAULT_TIMEOUT_MS)
-        self.task_ms = _ms(g.get("tune.lua.task-timeout"), 0)
-        self.burst_ms = _ms(g.get("tune.lua.burst-timeout"), DEFAULT_BURST_MS)
-        self.step = int(g.get("tune.lua.forced-yield") or DEFAULT_FORCED_YIELD)
+        self.apply_settings()
         self.bridge = Bridge(self)
         api = self.lua.execute(PRELUDE, self.lua.table_from(self.bridge.functions()))
+        self.lua.globals().core.thread = thread
         self.spawn = api.spawn
         self.resume = api.resume
         self.new_txn = api.new_txn
@@ -156,6 +154,40 @@ class LuaState:
         hook = getattr(getattr(plugins, "hook", None), "hapx_lua_api", None)
         if hook is not None:
             hook(api=api)
+
+    def apply_settings(self) -> None:
+        """Read the tune.lua.* timeouts and limits (again once the whole global section is
+        parsed: they apply to every script, whatever their place)."""
+        g = self.config.global_.settings
+        self.session_ms = _ms(g.get("tune.lua.session-timeout"), DEFAULT_TIMEOUT_MS)
+        self.service_ms = _ms(g.get("tune.lua.service-timeout"), DEFAULT_TIMEOUT_MS)
+        self.task_ms = _ms(g.get("tune.lua.task-timeout"), 0)
+        self.burst_ms = _ms(g.get("tune.lua.burst-timeout"), DEFAULT_BURST_MS)
+        self.step = int(g.get("tune.lua.forced-yield") or DEFAULT_FORCED_YIELD)
+        mb = int(g.get("tune.lua.maxmem") or 0)
+        if mb:
+            self.lua.set_max_memory(mb * 1024 * 1024)
+
+    @property
+    def log_loggers(self) -> bool:
+        """tune.lua.log.loggers (read when logging: it may come after lua-load)."""
+        return self.config.global_.settings.get("tune.lua.log.loggers", "on") != "off"
+
+    @property
+    def log_stderr(self) -> str:
+        return self.config.global_.settings.get("tune.lua.log.stderr") or "auto"
+
+    def loggers_for(self, strm: Any) -> Any:
+        """The log targets of the stream's proxy (backend first, as HAProxy's s->be), or
+        the global ones; None without the logs plugin."""
+        try:
+            from hapx.plugins.logs.emit import global_log, proxy_log
+        except ImportError:
+            return None
+        px = None
+        if strm is not None:
+            px = getattr(strm, "backend", None) or getattr(strm, "frontend", None)
+        return proxy_log(self.config, px) if px is not None else global_log(self.config)
 
     def reset_tables(self) -> None:
         """Forget the fetch and converter tables (a script registered a new one)."""
@@ -291,6 +323,14 @@ class LuaState:
         return out
 
 
+def _running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _word(v: Any) -> str:
     if isinstance(v, bool):
         return "1" if v else "0"
@@ -347,12 +387,24 @@ class Bridge:
         return int(t), int((t - int(t)) * 1_000_000)
 
     def log(self, strm: Any, level: Any, msg: Any) -> None:
+        """HAProxy's hlua_sendlog: to the loggers of the stream's proxy (the global ones
+        without a stream) when ``tune.lua.log.loggers`` is on (default), and to stderr when
+        ``tune.lua.log.stderr`` is on, or auto (default) and no logger applied."""
         level = int(level) if level is not None else 6
         if level == -2:
             level = 6
         if level < 0:
             return
-        stderr_log(level, _text(msg))
+        text = _text(msg)
+        st = self.state
+        had_loggers = False
+        if st.log_loggers and _running():
+            log = st.loggers_for(strm)
+            if log is not None and log.loggers:
+                had_loggers = True
+                log.send(level, text.encode("latin-1", "replace"))
+        if st.log_stderr == "on" or (st.log_stderr == "auto" and not had_loggers):
+            stderr_log(level, text)
 
     def register(self, kind: str, name: Any, fn: Any, *extra: Any) -> None:
         self.state.register(kind, name, fn, *extra)
