@@ -357,3 +357,56 @@ frontend fe
                                         if "'hog'" in ln), None), 10)
         assert "runtime error" in line and "memory" in line
         assert httpx.get(f"{base}/").text == "shared0 nil1"
+
+
+EXTRAS_LUA = r"""
+local q = core.queue()
+core.register_task(function()
+    while true do
+        local item = q:pop_wait()
+        results[#results + 1] = "got " .. item
+    end
+end)
+results = {}
+local rx = Regex.new("^/(\\w+)/(\\d+)$", true)
+core.register_action("push", {"http-req"}, function(txn) q:push(txn.f:path()) end)
+core.register_action("reply", {"http-req"}, function(txn)
+    local r = txn:reply({status = 201, headers = {["x-a"] = "1"}})
+    r:add_header("x-b", "2")
+    r:add_header("x-drop", "3")
+    r:del_header("X-Drop")
+    r:set_body("made " .. q:size())
+    txn:done(r)
+end)
+core.register_fetches("extras", function(txn)
+    local ok, caps = rx:match("/ITEMS/42")
+    return table.concat({tostring(rx:exec("/a/1")), tostring(rx:exec("/a/b")),
+        tostring(ok), caps[2], caps[3], tostring(core.http_date("Sun, 06 Nov 1994 08:49:37 GMT")),
+        tostring(core.rfc850_date("Sunday, 06-Nov-94 08:49:37 GMT")),
+        tostring(core.asctime_date("Sun Nov  6 08:49:37 1994")),
+        tostring(core.imf_date("garbage")), table.concat(results, ",")}, "|")
+end)
+"""
+
+
+def test_reply_regex_queue_and_dates():
+    port = free_port()
+    cfg = HEAD.replace("lua-load s.lua", "lua-load s.lua") + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request lua.push if {{ path_beg /push }}
+    http-request lua.reply if {{ path /reply }}
+    http-request return status 200 content-type text/plain lf-string "%[lua.extras]"
+"""
+    with run_hapx(cfg, files={"s.lua": EXTRAS_LUA}, ready_ports=[port]):
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.get(f"{base}/reply")
+        assert (r.status_code, r.text) == (201, "made 0")
+        assert (r.headers["x-a"], r.headers["x-b"]) == ("1", "2")
+        assert "x-drop" not in r.headers
+        httpx.get(f"{base}/push/1")
+        httpx.get(f"{base}/push/2")
+        text = wait_until(lambda: (t := httpx.get(f"{base}/").text).count("got") == 2
+                          and t, 5)
+        assert text == ("true|false|true|ITEMS|42|784111777|784111777|784111777|nil|"
+                        "got /push/1,got /push/2")

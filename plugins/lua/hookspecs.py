@@ -4,9 +4,10 @@ A plugin implements ``hapx_lua_api(api)`` (marked ``@hookimpl(optionalhook=True)
 it still loads when the lua plugin is disabled).  It is called once per Lua state, when the
 configuration's first ``lua-load`` creates it, with a :class:`~.runtime.LuaApi`:
 
-* ``api.define(source, functions)`` runs a Lua chunk that receives ``(H, MARK)``: ``H`` a
-  table of the given Python callables, ``MARK`` the value a blocking call yields first
-  (``coroutine.yield(MARK, "op", ...)``); the chunk adds to ``core`` or defines classes;
+* ``api.define(source, functions)`` runs a Lua chunk that receives ``(H, MARK, classes)``:
+  ``H`` a table of the given Python callables, ``MARK`` the value a blocking call yields
+  first (``coroutine.yield(MARK, "op", ...)``), ``classes`` the method tables of TXN,
+  HTTP, AppletHTTP and AppletTCP; the chunk adds to ``core`` or defines classes;
 * ``api.blocking(op, coro_fn)`` serves such a yield: ``await coro_fn(*args)`` returns the
   tuple of values the Lua call gets back;
 * ``api.state`` is the :class:`~.runtime.LuaState`, ``api.config`` the configuration.

@@ -263,4 +263,5 @@ return {
         return ap
     end,
     is_mark = function(v) return v == MARK end,
+    classes = { TXN = TXN, HTTP = HTTP, AppletHTTP = AppletHTTP, AppletTCP = AppletTCP },
 }

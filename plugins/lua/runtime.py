@@ -37,7 +37,7 @@ DEFAULT_BURST_MS = 1000
 DEFAULT_FORCED_YIELD = 10000
 _CACHE_MAX = 1024
 #: the modules of this plugin that add to the API (each has ``lua_api(api)``)
-EXTENSIONS: tuple[str, ...] = ("filters", "sockets", "httpclient", "proxies")
+EXTENSIONS: tuple[str, ...] = ("filters", "sockets", "httpclient", "proxies", "extras")
 
 
 class LuaRuntimeError(Exception):
@@ -95,9 +95,11 @@ class LuaApi:
         self.config = state.config
 
     def define(self, source: str, functions: dict[str, Any]) -> Any:
-        """Run a Lua chunk with ``(H, MARK)``; returns what the chunk returns."""
+        """Run a Lua chunk with ``(H, MARK, classes)`` (classes: the prelude's TXN, HTTP,
+        AppletHTTP and AppletTCP method tables, to add methods to); returns what the chunk
+        returns."""
         st = self.state
-        return st.lua.execute(source, st.lua.table_from(functions), st.mark)
+        return st.lua.execute(source, st.lua.table_from(functions), st.mark, st.classes)
 
     def blocking(self, op: str, fn: Callable[..., Awaitable[tuple[Any, ...]]]) -> None:
         """Serve ``coroutine.yield(MARK, op, ...)`` with ``await fn(...)``."""
@@ -127,6 +129,7 @@ class LuaState:
         self.new_applet = api.new_applet
         self.headers_table = api.headers_table
         self.mark = api.MARK
+        self.classes = api.classes
         self.is_mark = api.is_mark
         #: blocking operations added by extensions: op -> async fn(*args) -> tuple
         self.ops: dict[str, Callable[..., Awaitable[tuple[Any, ...]]]] = {}
