@@ -250,7 +250,7 @@ core.register_fetches("pinfo", function(txn)
     return table.concat({table.concat(names, ","), core.frontends["fe"]:get_cap(),
         be:get_cap(), be:get_mode(), tostring(core.frontends["be"]), s:get_name(),
         s:get_addr(), s:get_weight(), st.status, st.svname, tostring(s:is_draining()),
-        be:get_stats().pxname, be:get_srv_act()}, "|")
+        be:get_stats().pxname, be:get_srv_act(), core.get_info().Process_num}, "|")
 end)
 """
 
@@ -288,7 +288,7 @@ backend be
         assert info[:6] == ["be,fe", "frontend", "backend", "http", "nil", "s1"]
         assert info[6].startswith("127.0.0.1:")
         assert info[7:11] == ["10", "no check", "s1", "false"]
-        assert info[11:] == ["be", "2"]
+        assert info[11:] == ["be", "2", "1"]
         assert _stat_status(cli(sock, "show stat"), "s1") == "no check/10"
         assert httpx.get(f"{base}/maint").text == "nil"
         assert _stat_status(cli(sock, "show stat"), "s1") == "MAINT/10"

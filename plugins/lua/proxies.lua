@@ -46,3 +46,5 @@ end
 core.proxies = live("proxies")
 core.backends = live("backends")
 core.frontends = live("frontends")
+
+core.get_info = function() return H.info() end

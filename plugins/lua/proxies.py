@@ -1,5 +1,5 @@
 """``core.proxies``, ``core.backends``, ``core.frontends``: HAProxy's Proxy and Server
-classes over the running configuration.
+classes over the running configuration; ``core.get_info()`` (the ``show info`` fields).
 
 Proxy: ``name``, ``uuid``, ``servers`` (name -> Server), ``get_cap()`` ("frontend",
 "backend" or "frontend,backend"), ``get_mode()``, ``get_stats()`` (the ``show stat`` fields
@@ -48,7 +48,23 @@ class Bridge:
 
     def functions(self) -> dict[str, Any]:
         return {"list": self.list, "servers": self.servers, "proxy": self.proxy,
-                "server": self.server}
+                "server": self.server, "info": self.info}
+
+    def info(self) -> Any:
+        """core.get_info(): the ``show info`` fields (name -> value)."""
+        from hapx.core.runtime.statdump import context
+        from hapx.core.stats import stats_of
+
+        ctx = context(self.config)
+        out = {}
+        for fld in stats_of(self.config).info:
+            try:
+                val = fld.get(ctx) if fld.get is not None else None
+            except Exception:  # noqa: BLE001 - one broken field must not break the table
+                val = None
+            if val is not None:
+                out[fld.name] = val
+        return self.state.lua.table_from(out)
 
     def _table(self, rows: list[list[Any]]) -> Any:
         lua = self.state.lua
