@@ -98,13 +98,25 @@ def _filter_parse(name: str) -> Any:
 
 def _lua_filter_parse(state: Any, name: str, cls: Any, fn: Any) -> Any:
     def parse(ctx: Any, args: list[str]) -> Any:
+        from hapx.core.config.model import InactiveUse
+
         from .filters import configure
         from .runtime import LuaRuntimeError
 
         try:
-            return configure(state, name, cls, fn, list(args))
+            conf = configure(state, name, cls, fn, list(args))
         except LuaRuntimeError as exc:
             raise ctx.error(f"Lua filter '{name}' : {exc}") from None
+        px, file, line = ctx.section, ctx.file, ctx.line
+
+        def tcp_mode(config: Any) -> None:
+            # hapx's stream filters run on HTTP streams: in a TCP proxy a Lua filter
+            # (tcp_payload) would do nothing, so its use is reported as not yet active
+            if getattr(px, "mode", "http") == "tcp":
+                config.inactive.append(InactiveUse(f"filter lua.{name}", "filter", OWNER,
+                                                   file, line))
+        ctx.defer(tcp_mode)
+        return conf
     return parse
 
 
