@@ -1,14 +1,17 @@
 """Lua scripts: ``lua-load``, ``lua-load-per-thread``, ``lua-prepend-path`` and the
-``tune.lua.*`` settings.  The Lua runtime comes in a later issue; until then these keywords
-parse and validate (the script must exist) and are inactive.
+``tune.lua.*`` settings, run by a real Lua 5.4 (lupa; see :mod:`.runtime` and
+docs/lua.md).
 
-``lua.<name>`` keywords (actions, services, filters, fetches, converters) exist in HAProxy
-only once a loaded script registered them.  hapx does the same: ``lua-load`` reads the
-script's ``core.register_*`` calls (see :mod:`.scan`) and registers an inactive record for
-each, owned by ``lua-scripts``, in the configuration's own registry (so they live as long
-as the configuration).  A configuration naming ``lua.<name>`` that no loaded script
-declares is therefore rejected as an unknown keyword, as HAProxy does, while the examples
-using real scripts validate and are listed as not yet active.
+``lua.<name>`` keywords (actions, services, filters, fetches, converters) and Lua runtime
+commands exist only once a loaded script registered them, as in HAProxy: ``lua-load``
+runs the script, whose ``core.register_*`` calls add records owned by ``lua-scripts`` to
+the configuration's own registry (so they live as long as the configuration).  A
+configuration naming ``lua.<name>`` that no loaded script declares is rejected as an
+unknown keyword.  Without lupa installed, the script's ``core.register_*`` calls are read
+from its text (:mod:`.scan`) and registered as inactive records, so that configurations
+still validate and are listed as not yet active.
+
+Other plugins extend the Lua API through ``hapx_lua_api`` (:mod:`.hookspecs`).
 """
 
 from __future__ import annotations
