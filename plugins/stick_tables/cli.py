@@ -9,7 +9,6 @@ from typing import Any
 
 from hapx.core.records import CliCommand
 from hapx.core.runtime.cli_api import CliError
-from hapx.core.sample.cast import str_to_int
 
 from . import runtime as rt
 from .store import DT_ORDER, Entry, FreqCtr, Store, now_ms
@@ -19,6 +18,12 @@ _OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "le": lambda a, b:
         "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "gt": lambda a, b: a > b}
 _DATA = re.compile(r"data\.([a-z0-9_]+)(?:\[(\d+)\])?")
 _MAX_FILTERS = 4
+_INT = re.compile(r"[-+]?\d+")
+
+
+def str_to_int(text: str) -> int | None:
+    """A whole signed decimal integer, or None."""
+    return int(text) if _INT.fullmatch(text) else None
 
 
 def _tables(config: Any) -> list[tuple[str, Any]]:

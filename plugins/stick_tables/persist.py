@@ -180,6 +180,12 @@ def build(config: Any) -> bool:
     for px in config.proxies:
         if px.is_backend and px.settings.get(RULES):
             found = True
+            for rule in px.settings[RULES]:
+                # as HAProxy, a table used by stick rules stores the server
+                spec = rt.find_table(config, rule.ref.name)
+                if spec is not None:
+                    spec.store.setdefault("server_id", True)
+                    spec.store.setdefault("server_key", True)
             if any(r.kind in ("match", "store-request") for r in px.settings[RULES]):
                 px.settings["server_switching"] = StickSelector(
                     px.settings.get("server_switching"), px)
