@@ -393,3 +393,71 @@ def test_tables_listing_for_exporters(tmp_path):
         {"name": "short", "type": "string", "size": 10, "used": 0},
         {"name": "fe", "type": "ip", "size": 3, "used": 0},
     ]
+
+
+# -- mode tcp: connection tracking, compared with haproxy 2.6 ----------------------------------
+
+TCP_CFG = """
+global
+    stats socket {sock} level admin
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 1m store conn_cur,conn_cnt,conn_rate(10s),sess_cnt,sess_rate(10s),bytes_in_cnt,bytes_out_cnt,gpc0,gpt0
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_cur gt 2 }}
+    tcp-request content sc-inc-gpc0(0)
+    tcp-request content sc-set-gpt0(0) 7
+    default_backend be
+backend be
+    server s1 127.0.0.1:{echo}
+"""
+
+
+def _tcp_scenario(proc, tmp_path, name: str, echo_port: int) -> list[dict[str, str]]:
+    d = tmp_path / name
+    d.mkdir()
+    sock = str(d / "s.sock")
+    port = free_port()
+    rows = []
+
+    def row() -> dict[str, str]:
+        r = dict(entries(cli(sock, "show table fe"))["127.0.0.1"])
+        r.pop("exp")
+        r.pop("shard", None)  # 3.x field, not in 2.6
+        return r
+    with proc(TCP_CFG.format(sock=sock, port=port, echo=echo_port), ready_ports=[port, sock]):
+        held = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"hello")
+            assert s.recv(100) == b"hello"
+            held.append(s)
+        rows.append(row())
+        try:  # rejected: closed or reset
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"x")
+                assert s.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        wait_until(lambda: row()["conn_cnt"] == "3", timeout=5, message=lambda: f"{name}: {row()}")
+        rows.append(row())
+        for s in held:
+            s.close()
+        wait_until(lambda: row()["conn_cur"] == "0", timeout=5, message=lambda: f"{name}: {row()}")
+        rows.append(row())
+    return rows
+
+
+def test_tcp_connection_tracking_matches_haproxy(tmp_path):
+    from netutil import TcpEchoServer
+
+    with TcpEchoServer() as echo:
+        ours = _tcp_scenario(run_hapx, tmp_path, "hapx", echo.port)
+        theirs = _tcp_scenario(run_haproxy, tmp_path, "haproxy", echo.port)
+    assert ours == theirs
+    assert ours[0]["conn_cur"] == "2" and ours[-1]["bytes_in_cnt"] == "10"

@@ -193,8 +193,13 @@ class TcpClient(asyncio.Protocol):
         self.cli.abort()
 
     def drop(self) -> None:
+        """A connection rejected by tcp-request rules: not a stream that ends (no
+        ``stream_end`` observers, no log), but what plugins attached to it in ``strm.ext`` is
+        let go now (objects releasing a resource when freed do so)."""
         self.finished = True
         self.phase = DONE
+        if self.strm is not None:
+            self.strm.ext.clear()
         self.cli.abort()
 
     def data_received(self, data: bytes) -> None:

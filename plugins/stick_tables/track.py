@@ -12,6 +12,7 @@ conn_cur is decremented and the entries are released (their expiry restarts).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hapx.core.errors import ConfigError
@@ -38,6 +39,29 @@ class Tracker:
     def __init__(self, store: Store, entry: Entry) -> None:
         self.store = store
         self.entry = entry
+
+
+class Trackers(list):
+    """A stream's stick counters.  Streams dropped without reaching their end (a connection
+    rejected by a later tcp-request rule) release what they still track when they are
+    freed, so conn_cur and the entries' references do not leak."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        for tr in self:
+            if tr is not None:
+                _release(tr)
+
+
+def _release(tr: Tracker) -> None:
+    e = tr.entry
+    cur = e.d.get("conn_cur")
+    if cur:
+        e.d["conn_cur"] = cur - 1
+    if e.use:
+        e.use -= 1
+    tr.store.touch(e)
 
 
 def trackers(strm: Any) -> list[Any] | None:
@@ -84,7 +108,7 @@ class TrackSc(ActionRule):
     def run(self, strm: Any) -> ActResult:
         slots = strm.ext.get(STKCTR)
         if slots is None:
-            slots = strm.ext[STKCTR] = [None] * NB_CTR
+            slots = strm.ext[STKCTR] = Trackers([None] * NB_CTR)
         elif slots[self.idx] is not None:
             return _CONT
         store = self.ref.store
@@ -110,13 +134,23 @@ class TrackSc(ActionRule):
         add(store, e, "conn_cur", 1)
         add(store, e, "conn_rate", 1, now)
         if self.session:
-            add(store, e, "sess_cnt", 1)
-            add(store, e, "sess_rate", 1, now)
+            # counted once the connection is accepted as a session (after the tcp-request
+            # connection and session rules), as HAProxy's session_count_new()
+            asyncio.get_running_loop().call_soon(_count_session, strm, slots, self.idx)
         if self.http:
             add(store, e, "http_req_cnt", 1)
             add(store, e, "http_req_rate", 1, now)
         store.touch(e)
         return _CONT
+
+
+def _count_session(strm: Any, slots: Trackers, idx: int) -> None:
+    if strm.ext.get(STKCTR) is not slots:
+        return  # rejected: the stream's data was let go
+    tr = slots[idx]
+    if tr is not None:
+        rt.add(tr.store, tr.entry, "sess_cnt", 1)
+        rt.add(tr.store, tr.entry, "sess_rate", 1)
 
 
 def _parse_track(ctx: Any, args: list[str], idx: int) -> ActionRule:
@@ -190,12 +224,7 @@ def stream_end(strm: Any) -> None:
         if fail:
             add(store, e, "http_fail_cnt", 1)
             add(store, e, "http_fail_rate", 1, now)
-        cur = e.d.get("conn_cur")
-        if cur:
-            e.d["conn_cur"] = cur - 1
-        if e.use:
-            e.use -= 1
-        store.touch(e)
+        _release(tr)
 
 
 # -- sc-* actions ----------------------------------------------------------------------------------
