@@ -461,3 +461,52 @@ def test_tcp_connection_tracking_matches_haproxy(tmp_path):
         theirs = _tcp_scenario(run_haproxy, tmp_path, "haproxy", echo.port)
     assert ours == theirs
     assert ours[0]["conn_cur"] == "2" and ours[-1]["bytes_in_cnt"] == "10"
+
+
+# -- 3.2 fetches and actions --------------------------------------------------------------------
+
+FETCH_CFG = """
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 100 expire 1m store gpc(2),gpc_rate(2,10s),gpt(3),http_req_cnt
+    http-request track-sc 1 src
+    http-request track-sc2 req.hdr(x-user) table users if {{ req.hdr(x-user) -m found }}
+    http-request sc-inc-gpc(1,1) if {{ path /hit }}
+    http-request deny deny_status 429 if {{ path /hit }} {{ sc_get_gpc(1,1) gt 3 }}
+    http-request sc-add-gpc(0,1) req.hdr(x-add) if {{ path /add }}
+    http-request sc-set-gpt(2,1) int(42) if {{ path /gpt }}
+    http-request sc-set-gpt0(2) 9 if {{ path /gpt }}
+    http-request return status 200 content-type text/plain lf-string "%[sc_inc_gpc(0,1)] %[sc_clr_gpc(0,1)] %[sc_get_gpc(0,1)]" if {{ path /incclr }}
+    http-request return status 200 content-type text/plain lf-string "%[sc_get_gpt(2,1)] %[sc1_get_gpt(2)] %[sc2_get_gpt0] %[sc_key(1)] %[sc2_key] %[sc_tracked(0)] %[sc_tracked(1)] %[src,table_gpt(2,fe)] %[src,in_table(fe)] %[str(9.9.9.9),in_table(fe)] %[sc_http_req_cnt(1)] %[src_http_req_cnt]" if {{ path /gpt }}
+    http-request return status 200 content-type text/plain lf-string "%[sc_get_gpc(0,1)] %[sc_gpc_rate(0,1)]" if {{ path /add }}
+    http-request return status 200
+backend users
+    stick-table type string len 16 size 10 store gpt0
+"""
+
+
+def test_gpc_actions_and_32_fetches(tmp_path):
+    sock = str(tmp_path / "s.sock")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with run_hapx(FETCH_CFG.format(sock=sock, port=port), ready_ports=[port, sock]), \
+            httpx.Client(timeout=10) as c:
+        # rate limiting on a gpc array element incremented by the rules
+        assert [c.get(url + "/hit").status_code for _ in range(6)] == [200] * 3 + [429] * 3
+        assert c.get(url + "/add", headers={"x-add": "5"}).text == "5 5"
+        assert c.get(url + "/add", headers={"x-add": "2"}).text == "7 7"
+        # sc_inc_gpc returns the new value, sc_clr_gpc the previous one, then 0
+        assert c.get(url + "/incclr").text == "8 8 0"
+        body = c.get(url + "/gpt", headers={"x-user": "alice"}).text
+        assert body == "42 42 9 127.0.0.1 alice 0 1 42 1 0 10 10"
+        users = entries(cli(sock, "show table users"))
+        assert users["alice"]["gpt0"] == "9"
+        row = entries(cli(sock, "show table fe"))["127.0.0.1"]
+        assert (row["gpc0"], row["gpc1"], row["gpt2"]) == ("0", "6", "42")
