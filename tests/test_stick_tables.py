@@ -510,3 +510,43 @@ def test_gpc_actions_and_32_fetches(tmp_path):
         assert users["alice"]["gpt0"] == "9"
         row = entries(cli(sock, "show table fe"))["127.0.0.1"]
         assert (row["gpc0"], row["gpc1"], row["gpt2"]) == ("0", "6", "42")
+
+
+STORE_RES_CFG = """
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+    stick-table type string len 32 size 100 expire 10m
+    stick match req.hdr(x-want)
+    stick store-response res.hdr(x-origin)
+{servers}
+"""
+
+
+def test_stick_store_response_and_match(tmp_path):
+    origins = [OriginServer(name=f"r{i}") for i in range(3)]
+    with origins[0], origins[1], origins[2]:
+        sock = str(tmp_path / "s.sock")
+        port = free_port()
+        servers = "\n".join(f"    server s{i + 1} 127.0.0.1:{o.port}"
+                            for i, o in enumerate(origins))
+        cfg = STORE_RES_CFG.format(sock=sock, port=port, servers=servers)
+        with run_hapx(cfg, ready_ports=[port, sock]), httpx.Client(timeout=10) as c:
+            url = f"http://127.0.0.1:{port}/"
+            names = {c.get(url).headers["x-origin"] for _ in range(3)}
+            assert names == {"r0", "r1", "r2"}
+            table = entries(cli(sock, "show table be"))
+            assert {k: v["server_id"] for k, v in table.items()} == {
+                "r0": "1", "r1": "2", "r2": "3"}
+            for want in ("r2", "r0", "r1", "r2", "r2"):
+                got = c.get(url, headers={"x-want": want}).headers["x-origin"]
+                assert got == want
