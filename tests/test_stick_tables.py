@@ -550,3 +550,63 @@ def test_stick_store_response_and_match(tmp_path):
             for want in ("r2", "r0", "r1", "r2", "r2"):
                 got = c.get(url, headers={"x-want": want}).headers["x-origin"]
                 assert got == want
+
+
+# -- mode http: connections tracked by tcp-request rules, compared with haproxy 2.6 -----------
+
+HTTP_CONN_CFG = """
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 1m store conn_cur,conn_cnt,sess_cnt,http_req_cnt,http_req_rate(10s),http_err_cnt,gpc0
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_cur gt 2 }}
+    http-request sc-inc-gpc0(0)
+    http-request deny deny_status 429 if {{ sc0_http_req_rate gt 6 }}
+    http-request return status 200 content-type text/plain lf-string "%[sc0_http_req_cnt] %[sc0_conn_cur] %[sc_get_gpc0(0)]\\n"
+"""
+
+
+def _http_conn_scenario(proc, tmp_path, name: str) -> list[object]:
+    d = tmp_path / name
+    d.mkdir()
+    sock = str(d / "s.sock")
+    port = free_port()
+    out: list[object] = []
+
+    def row() -> dict[str, str]:
+        r = dict(entries(cli(sock, "show table fe"))["127.0.0.1"])
+        r.pop("exp")
+        r.pop("shard", None)
+        return r
+    with proc(HTTP_CONN_CFG.format(sock=sock, port=port), ready_ports=[port, sock]):
+        url = f"http://127.0.0.1:{port}/"
+        with httpx.Client(timeout=10) as keep:  # one connection, three requests
+            out += [keep.get(url).text for _ in range(3)]
+            with httpx.Client(timeout=10) as other:
+                out.append(other.get(url).text)
+                out.append(row())
+                try:  # a third connection at once: rejected
+                    httpx.get(url, timeout=5)
+                    out.append("served")
+                except httpx.HTTPError:
+                    out.append("rejected")
+        wait_until(lambda: row()["conn_cur"] == "0", timeout=5)
+        with httpx.Client(timeout=10) as late:
+            out += [late.get(url).status_code for _ in range(3)]
+        wait_until(lambda: row()["conn_cur"] == "0", timeout=5)
+        out.append(row())
+    return out
+
+
+def test_http_connection_tracking_matches_haproxy(tmp_path):
+    ours = _http_conn_scenario(run_hapx, tmp_path, "hapx")
+    theirs = _http_conn_scenario(run_haproxy, tmp_path, "haproxy")
+    assert ours == theirs
+    assert ours[:4] == ["1 1 1\n", "2 1 2\n", "3 1 3\n", "4 2 4\n"]

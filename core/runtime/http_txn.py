@@ -107,6 +107,9 @@ class FrontendContext:
         self.t_client = t.get("client")
         self.t_request = t.get("http-request") or self.t_client
         self.t_keepalive = t.get("http-keep-alive") or self.t_request
+        #: tcp-request connection and session rules, run at accept
+        self.conn_rules = list(frontend.rules.get("tcp-request connection", []))
+        self.sess_rules = list(frontend.rules.get("tcp-request session", []))
         self.rules_req = list(frontend.rules.get("http-request", []))
         self.rules_res = list(frontend.rules.get("http-response", []))
         self.rules_after = list(frontend.rules.get("http-after-response", []))

@@ -200,6 +200,7 @@ class TcpClient(asyncio.Protocol):
         self.phase = DONE
         if self.strm is not None:
             self.strm.ext.clear()
+            self.strm.sess.ext.clear()
         self.cli.abort()
 
     def data_received(self, data: bytes) -> None:
@@ -626,6 +627,7 @@ class TcpClient(asyncio.Protocol):
         live.discard(self)
         for observer in self.ctx.frontend.stream_end:
             observer(strm)
+        strm.sess.ext.clear()  # the session ends with its one stream
 
 
 class TcpServer(asyncio.Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hapx.core.config.model import Rule
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive
 
@@ -49,6 +50,12 @@ def _uses_tables(config: Any) -> bool:
     return False
 
 
+def _tracks_connections(px: Any) -> bool:
+    return any(isinstance(rule.action, track.TrackSc)
+               for name in ("tcp-request connection", "tcp-request session")
+               for rule in px.rules.get(name, ()))
+
+
 @hookimpl(trylast=True)
 def hapx_configure(config: Any) -> None:
     """Wrap the backends' server choice with their stick rules and watch stream ends."""
@@ -59,6 +66,11 @@ def hapx_configure(config: Any) -> None:
             continue
         if tracking and track.stream_end not in px.stream_end:
             px.stream_end.append(track.stream_end)
+        if px.mode == "http" and _tracks_connections(px):
+            reqs = px.rules.setdefault("http-request", [])
+            if not reqs or not isinstance(reqs[0].action, track.CountRequest):
+                reqs.insert(0, Rule(ruleset="http-request", keyword="track-sc",
+                                    action=track.CountRequest(), file=px.file, line=px.line))
         if sticky and persist.stream_end not in px.stream_end:
             px.stream_end.append(persist.stream_end)
 

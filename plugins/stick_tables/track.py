@@ -5,9 +5,12 @@ A stream's trackers are ``strm.ext["stkctr"]``: a list of :class:`Tracker` (or N
 counter number.  Starting to track counts a connection (conn_cnt, conn_cur, conn_rate); in
 tcp-request connection/session rules a session too (sess_cnt, sess_rate); in http-request
 rules an HTTP request (http_req_cnt, http_req_rate).  When the stream ends
-(:func:`stream_end`, a frontend ``stream_end`` observer) the bytes are added, a 4xx
-response from a server counts as an HTTP error, a 5xx (but 501 and 505) as a failure,
-conn_cur is decremented and the entries are released (their expiry restarts).
+(:func:`stream_end`, a frontend ``stream_end`` observer) the bytes are added, a request
+denied by an http-request rule or a 4xx response from a server counts as an HTTP error, a
+5xx from a server (but 501 and 505) as a failure, conn_cur is decremented and the entries
+are released (their expiry restarts).  Trackers started by tcp-request connection/session
+rules belong to the connection (``strm.sess.ext``): every stream of the connection sees and
+feeds them, and they are released when the connection closes.
 """
 
 from __future__ import annotations
@@ -69,10 +72,31 @@ def trackers(strm: Any) -> list[Any] | None:
 
 
 def tracked(strm: Any, idx: int) -> Tracker | None:
-    slots = strm.ext.get(STKCTR)
-    if slots is None or idx >= len(slots):
+    """The entry stick counter ``idx`` tracks for this stream: its own, or its
+    connection's (tcp-request connection/session rules)."""
+    if idx >= NB_CTR:
         return None
-    return slots[idx]
+    slots = strm.ext.get(STKCTR)
+    if slots is not None and slots[idx] is not None:
+        return slots[idx]
+    slots = strm.sess.ext.get(STKCTR)
+    return slots[idx] if slots is not None else None
+
+
+class CountRequest(ActionRule):
+    """Put first in the http-request rules of a frontend whose connections are tracked:
+    each request counts on the connection's entries (http_req_cnt, http_req_rate) before
+    any rule reads them, as HAProxy counts a request when it starts."""
+
+    def run(self, strm: Any) -> ActResult:
+        slots = strm.sess.ext.get(STKCTR)
+        if slots:
+            now = now_ms()
+            for tr in slots:
+                if tr is not None:
+                    rt.add(tr.store, tr.entry, "http_req_cnt", 1)
+                    rt.add(tr.store, tr.entry, "http_req_rate", 1, now)
+        return _CONT
 
 
 def proxy_table_ref(ctx: Any, name: str | None) -> rt.TableRef:
@@ -106,10 +130,15 @@ class TrackSc(ActionRule):
         self.make_key: Any = None
 
     def run(self, strm: Any) -> ActResult:
-        slots = strm.ext.get(STKCTR)
+        idx = self.idx
+        sess_slots = strm.sess.ext.get(STKCTR)
+        if sess_slots is not None and sess_slots[idx] is not None:
+            return _CONT  # tracked for the whole connection
+        ext = strm.sess.ext if self.session else strm.ext
+        slots = ext.get(STKCTR)
         if slots is None:
-            slots = strm.ext[STKCTR] = Trackers([None] * NB_CTR)
-        elif slots[self.idx] is not None:
+            slots = ext[STKCTR] = Trackers([None] * NB_CTR)
+        elif slots[idx] is not None:
             return _CONT
         store = self.ref.store
         if store is None:
@@ -127,7 +156,7 @@ class TrackSc(ActionRule):
         if e is None:
             return _CONT
         e.use += 1
-        slots[self.idx] = Tracker(store, e)
+        slots[idx] = Tracker(store, e)
         now = now_ms()
         add = rt.add
         add(store, e, "conn_cnt", 1)
@@ -136,7 +165,7 @@ class TrackSc(ActionRule):
         if self.session:
             # counted once the connection is accepted as a session (after the tcp-request
             # connection and session rules), as HAProxy's session_count_new()
-            asyncio.get_running_loop().call_soon(_count_session, strm, slots, self.idx)
+            asyncio.get_running_loop().call_soon(_count_session, strm, slots, idx)
         if self.http:
             add(store, e, "http_req_cnt", 1)
             add(store, e, "http_req_rate", 1, now)
@@ -145,7 +174,7 @@ class TrackSc(ActionRule):
 
 
 def _count_session(strm: Any, slots: Trackers, idx: int) -> None:
-    if strm.ext.get(STKCTR) is not slots:
+    if strm.sess.ext.get(STKCTR) is not slots:
         return  # rejected: the stream's data was let go
     tr = slots[idx]
     if tr is not None:
@@ -196,21 +225,25 @@ def _parse_track_any(ctx: Any, args: list[str]) -> ActionRule:
 def stream_end(strm: Any) -> None:
     """Account the ended stream on its tracked entries and release them."""
     slots = strm.ext.get(STKCTR)
-    if not slots:
+    sess_slots = strm.sess.ext.get(STKCTR)
+    if not slots and not sess_slots:
         return
     counters = strm.counters
     b_in = counters.get("bytes_in", 0)
     b_out = counters.get("bytes_out", 0)
     status = strm.status if strm.req is not None else -1
     from_server = strm.srv_conn is not None
-    err = from_server and 400 <= status < 500
+    # as haproxy 2.6: a request denied by a rule is an error whatever its status; of the
+    # responses, only the server's count (return, redirect and haproxy's own errors not)
+    err = bool(counters.get("denied_req")) or (from_server and 400 <= status < 500)
     fail = from_server and 500 <= status < 600 and status not in (501, 505)
     now = now_ms()
     add = rt.add
-    for i, tr in enumerate(slots):
-        if tr is None:
-            continue
-        slots[i] = None
+    todo = [(tr, slots, i) for i, tr in enumerate(slots or ()) if tr is not None]
+    todo += [(tr, None, 0) for tr in sess_slots or () if tr is not None]
+    for tr, own, i in todo:
+        if own is not None:
+            own[i] = None
         store, e = tr.store, tr.entry
         if b_in:
             add(store, e, "bytes_in_cnt", b_in)
@@ -224,7 +257,8 @@ def stream_end(strm: Any) -> None:
         if fail:
             add(store, e, "http_fail_cnt", 1)
             add(store, e, "http_fail_rate", 1, now)
-        _release(tr)
+        if own is not None:
+            _release(tr)  # the connection's trackers go when it closes
 
 
 # -- sc-* actions ----------------------------------------------------------------------------------
