@@ -567,9 +567,12 @@ frontend fe
     stick-table type ip size 10 expire 1m store conn_cur,conn_cnt,sess_cnt,http_req_cnt,http_req_rate(10s),http_err_cnt,gpc0
     tcp-request connection track-sc0 src
     tcp-request connection reject if {{ sc0_conn_cur gt 2 }}
+    tcp-request content track-sc1 src table ctab
     http-request sc-inc-gpc0(0)
     http-request deny deny_status 429 if {{ sc0_http_req_rate gt 6 }}
-    http-request return status 200 content-type text/plain lf-string "%[sc0_http_req_cnt] %[sc0_conn_cur] %[sc_get_gpc0(0)]\\n"
+    http-request return status 200 content-type text/plain lf-string "%[sc0_http_req_cnt] %[sc0_conn_cur] %[sc_get_gpc0(0)] %[sc1_http_req_cnt] %[sc1_conn_cur]\\n"
+backend ctab
+    stick-table type ip size 10 expire 1m store conn_cur,conn_cnt,http_req_cnt
 """
 
 
@@ -602,6 +605,10 @@ def _http_conn_scenario(proc, tmp_path, name: str) -> list[object]:
             out += [late.get(url).status_code for _ in range(3)]
         wait_until(lambda: row()["conn_cur"] == "0", timeout=5)
         out.append(row())
+        ctab = dict(entries(cli(sock, "show table ctab"))["127.0.0.1"])
+        ctab.pop("exp")
+        ctab.pop("shard", None)
+        out.append(ctab)
     return out
 
 
@@ -609,4 +616,4 @@ def test_http_connection_tracking_matches_haproxy(tmp_path):
     ours = _http_conn_scenario(run_hapx, tmp_path, "hapx")
     theirs = _http_conn_scenario(run_haproxy, tmp_path, "haproxy")
     assert ours == theirs
-    assert ours[:4] == ["1 1 1\n", "2 1 2\n", "3 1 3\n", "4 2 4\n"]
+    assert ours[:4] == ["1 1 1 1 1\n", "2 1 2 2 1\n", "3 1 3 3 1\n", "4 2 4 4 1\n"]

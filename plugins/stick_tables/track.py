@@ -127,6 +127,8 @@ class TrackSc(ActionRule):
         self.ref = ref
         self.session = ruleset in _EARLY
         self.http = ruleset == RuleSet.HTTP_REQ
+        #: tcp-request content rules also run on HTTP requests (counted as such)
+        self.content = ruleset == RuleSet.TCP_REQ_CONT
         self.make_key: Any = None
 
     def run(self, strm: Any) -> ActResult:
@@ -166,7 +168,7 @@ class TrackSc(ActionRule):
             # counted once the connection is accepted as a session (after the tcp-request
             # connection and session rules), as HAProxy's session_count_new()
             asyncio.get_running_loop().call_soon(_count_session, strm, slots, idx)
-        if self.http:
+        if self.http or (self.content and strm.req is not None):
             add(store, e, "http_req_cnt", 1)
             add(store, e, "http_req_rate", 1, now)
         store.touch(e)
