@@ -50,8 +50,8 @@ class BackendInfo:
     """What the data path reads from a backend for every request, computed once."""
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
-                 "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
-                 "after_sets", "fwd", "plain", "lb_body", "filters", "retry")
+                 "rules_req", "rules_content", "rules_res", "rules_after", "port_less",
+                 "res_sets", "after_sets", "fwd", "plain", "lb_body", "filters", "retry")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
