@@ -617,3 +617,40 @@ def test_http_connection_tracking_matches_haproxy(tmp_path):
     theirs = _http_conn_scenario(run_haproxy, tmp_path, "haproxy")
     assert ours == theirs
     assert ours[:4] == ["1 1 1 1 1\n", "2 1 2 2 1\n", "3 1 3 3 1\n", "4 2 4 4 1\n"]
+
+
+CONTENT_CFG = """
+defaults
+    mode http
+    timeout client 5s
+    timeout server 5s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 1s
+    tcp-request content reject if {{ path /bad }}
+    default_backend be
+backend be
+    tcp-request content reject if {{ path /bebad }}
+    server s1 127.0.0.1:{origin}
+"""
+
+
+def _content_outcomes(proc, origin_port: int) -> list[object]:
+    port = free_port()
+    out: list[object] = []
+    with proc(CONTENT_CFG.format(port=port, origin=origin_port), ready_ports=[port]):
+        for path in ("/good", "/bad", "/bebad", "/good"):
+            try:
+                out.append(httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code)
+            except httpx.HTTPError as exc:
+                out.append(type(exc).__name__)
+    return out
+
+
+def test_tcp_request_content_rules_apply_to_http_requests():
+    with OriginServer() as origin:
+        ours = _content_outcomes(run_hapx, origin.port)
+        theirs = _content_outcomes(run_haproxy, origin.port)
+    assert ours == theirs
+    assert ours[0] == 200 and ours[1] != 200 and ours[2] != 200
