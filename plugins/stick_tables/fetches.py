@@ -171,7 +171,7 @@ def _src_key(strm: Any, st: Store) -> Any:
     if src is None:
         return None
     smp = Sample(SmpType.IPV4 if src.version == 4 else SmpType.IPV6, src)
-    return rt.key_maker(st.spec)(smp)
+    return rt.key_of(st, smp)
 
 
 def _make_sc(reader: Reader, with_idx: bool, fixed_ctr: int | None) -> Callable[..., Any]:
@@ -361,7 +361,7 @@ def _conv_entry(args: list[Any], pos: int, smp: Sample, create: bool) -> Any:
     st = args[pos].store
     if st is None:
         return None, None
-    key = rt.key_maker(st.spec)(smp)
+    key = rt.key_of(st, smp)
     if key is None:
         return st, None
     return st, (st.get(key) if create else st.lookup(key))

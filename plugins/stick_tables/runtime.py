@@ -81,6 +81,14 @@ def key_maker(spec: Any) -> Any:
     return make
 
 
+def key_of(store: Store, smp: Sample) -> Any:
+    """The key of ``smp`` in ``store`` (None when it does not convert)."""
+    make = store.make_key
+    if make is None:
+        make = store.make_key = key_maker(store.spec)
+    return make(smp)
+
+
 def key_from_text(spec: Any, text: str) -> Any:
     """A key typed on the CLI (None: invalid)."""
     kind = spec.type

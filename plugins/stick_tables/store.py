@@ -101,6 +101,8 @@ class Store:
         self.expire = spec.expire
         self.nopurge = spec.nopurge
         self.entries: dict[Any, Entry] = {}
+        #: ``Sample -> key`` for this table's key type (set by runtime.key_of)
+        self.make_key: Any = None
         #: (data type, parameter) pairs of what each new entry carries
         self.layout = [(dt, spec.store[dt]) for dt in DT_ORDER if dt in spec.store]
 
