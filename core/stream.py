@@ -103,6 +103,10 @@ class Session:
     http_major: int = 0
     #: error code of the client connection (HAProxy's fc_err numbering), 0 when none
     conn_err: int = 0
+    #: per-plugin data of the connection, seen by each of its streams (keyed by plugin
+    #: name); let go when the connection closes, so objects freed then release what
+    #: they hold
+    ext: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -295,7 +295,8 @@ def test_peers_and_stick_tables(tmp_path, monkeypatch):
                            "stick-table type ipv7 size 1": "unknown type 'ipv7'",
                            "stick-table type ip size 1 store foo": "unknown data type 'foo'",
                            "stick-table type ip size 1 store conn_rate": "missing period",
-                           "stick-table type ip size 1 store gpc(200)": "between 1 and 100",
+                           "stick-table type ip size 1 store gpc(200)":
+                               "out of allowed range (1-100)",
                            "stick-table type ip size 1 peers nope": "unable to find peers",
                            "stick-table type ip size 1\n    stick-table type ip size 1":
                                "only one stick-table"}.items():

@@ -19,9 +19,14 @@ from collections import deque
 from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
-from ..stream import ProcState, Session
+from ..records import ActResult
+from ..rules import run_rules
+from ..stream import ProcState, Session, Stream
 from .http_txn import FrontendContext, Transaction
 from .timers import timers_of
+
+#: tcp-request connection/session verdicts that close the connection
+_REJECT = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 _monotonic = time.monotonic
 
@@ -84,7 +89,23 @@ class ClientConnection(asyncio.Protocol):
         self.sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
                             frontend=self.ctx.frontend, http_major=1,
                             ssl=transport.get_extra_info("ssl_object"))
+        if (self.ctx.conn_rules or self.ctx.sess_rules) and not self.accept_rules():
+            return
         self.arm(self.ctx.t_request, self.request_timeout)
+
+    def accept_rules(self) -> bool:
+        """The tcp-request connection then session rules; False when they reject the
+        connection (closed at once, not logged, as HAProxy)."""
+        ctx = self.ctx
+        strm = Stream(sess=self.sess, frontend=ctx.frontend, proc=ctx.proc)
+        for rules in (ctx.conn_rules, ctx.sess_rules):
+            if rules and run_rules(rules, strm, final=True) in _REJECT:
+                strm.ext.clear()
+                self.sess.ext.clear()
+                self.closed = True
+                self.transport.abort()
+                return False
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -127,6 +148,8 @@ class ClientConnection(asyncio.Protocol):
             txn.client_closed()
         self.txns.clear()
         self.ctx.release_private(self)
+        if self.sess is not None:
+            self.sess.ext.clear()
 
     def pause_writing(self) -> None:
         if self.tunnel is not None:

@@ -50,8 +50,8 @@ class BackendInfo:
     """What the data path reads from a backend for every request, computed once."""
 
     __slots__ = ("backend", "close", "reuse", "retries", "t_server", "t_connect",
-                 "rules_req", "rules_res", "rules_after", "port_less", "res_sets",
-                 "after_sets", "fwd", "plain", "lb_body", "filters", "retry")
+                 "rules_req", "rules_content", "rules_res", "rules_after", "port_less",
+                 "res_sets", "after_sets", "fwd", "plain", "lb_body", "filters", "retry")
 
     def __init__(self, backend: Any, ctx: FrontendContext) -> None:
         self.backend = backend
@@ -66,6 +66,9 @@ class BackendInfo:
         self.t_connect = backend.timeouts.get("connect")
         other = backend is not ctx.frontend
         self.rules_req = list(backend.rules.get("http-request") or ()) if other else []
+        #: the backend's tcp-request content rules, run before its http-request rules
+        self.rules_content = (list(backend.rules.get("tcp-request content") or ())
+                              if other else [])
         self.rules_res = list(backend.rules.get("http-response") or ()) if other else []
         self.rules_after = (list(backend.rules.get("http-after-response") or ())
                             if other else [])
@@ -107,6 +110,11 @@ class FrontendContext:
         self.t_client = t.get("client")
         self.t_request = t.get("http-request") or self.t_client
         self.t_keepalive = t.get("http-keep-alive") or self.t_request
+        #: tcp-request connection and session rules, run at accept
+        self.conn_rules = list(frontend.rules.get("tcp-request connection", []))
+        self.sess_rules = list(frontend.rules.get("tcp-request session", []))
+        #: tcp-request content rules, run on each request before the http-request rules
+        self.rules_content = list(frontend.rules.get("tcp-request content", []))
         self.rules_req = list(frontend.rules.get("http-request", []))
         self.rules_res = list(frontend.rules.get("http-response", []))
         self.rules_after = list(frontend.rules.get("http-after-response", []))
@@ -360,6 +368,13 @@ class Transaction:
             self.local_error(status, term, close=True)
             return
         strm.timers["TR"] = int((_monotonic() - self.t_req) * 1000)
+        if self.ctx.rules_content:
+            # each request goes through the tcp-request content rules first, as in HAProxy
+            self._phase(self.ctx.rules_content, self._frontend_http_rules)
+        else:
+            self._frontend_http_rules()
+
+    def _frontend_http_rules(self) -> None:
         rules = self.ctx.rules_req
         if rules:
             self._phase(rules, self._after_frontend_rules)
@@ -378,6 +393,14 @@ class Transaction:
         self.backend = strm.backend = backend
         self.binfo = info = ctx.backend_info(backend)
         assign_backend(strm, backend)
+        if info.rules_content:
+            self._phase(info.rules_content, self._backend_http_rules)
+        else:
+            self._backend_http_rules()
+
+    def _backend_http_rules(self) -> None:
+        info = self.binfo
+        assert info is not None
         if info.rules_req:
             self._phase(info.rules_req, self._after_backend_rules)
         else:

@@ -193,8 +193,14 @@ class TcpClient(asyncio.Protocol):
         self.cli.abort()
 
     def drop(self) -> None:
+        """A connection rejected by tcp-request rules: not a stream that ends (no
+        ``stream_end`` observers, no log), but what plugins attached to it in ``strm.ext`` is
+        let go now (objects releasing a resource when freed do so)."""
         self.finished = True
         self.phase = DONE
+        if self.strm is not None:
+            self.strm.ext.clear()
+            self.strm.sess.ext.clear()
         self.cli.abort()
 
     def data_received(self, data: bytes) -> None:
@@ -621,6 +627,7 @@ class TcpClient(asyncio.Protocol):
         live.discard(self)
         for observer in self.ctx.frontend.stream_end:
             observer(strm)
+        strm.sess.ext.clear()  # the session ends with its one stream
 
 
 class TcpServer(asyncio.Protocol):

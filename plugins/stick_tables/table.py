@@ -11,7 +11,7 @@ from hapx.plugins.confkit import v_int, v_size, v_time
 
 KEY_TYPES = ("ip", "ipv6", "integer", "string", "binary")
 #: counters and tags (no parameter)
-PLAIN_TYPES = ("server_id", "server_key", "server_name", "gpc0", "gpc1", "gpt0", "conn_cnt",
+PLAIN_TYPES = ("server_id", "server_key", "gpc0", "gpc1", "gpt0", "conn_cnt",
                "conn_cur", "sess_cnt", "http_req_cnt", "http_err_cnt", "http_fail_cnt",
                "bytes_in_cnt", "bytes_out_cnt", "glitch_cnt")
 #: rates: <type>(<period>)
@@ -36,6 +36,8 @@ class StickTable:
     write_to: str | None = None
     recv_only: bool = False
     store: dict[str, Any] = field(default_factory=dict)
+    #: the entries (a :class:`~.store.Store`, created on first use)
+    live: Any = field(default=None, repr=False, compare=False)
 
 
 def _data_type(ctx: Any, word: str, table: StickTable) -> None:
@@ -61,7 +63,13 @@ def _data_type(ctx: Any, word: str, table: StickTable) -> None:
             usage = "<nb>,<period>" if name == "gpc_rate" else "<nb>"
             raise ctx.error(f"stick-table: data type '{name}' expects '{name}({usage})'.")
         try:
-            count = v_int(1, ARRAY_MAX)(parts[0])
+            count = int(parts[0])
+        except ValueError:
+            count = 0
+        if not 1 <= count <= ARRAY_MAX:
+            raise ctx.error(f"stick-table: array size is out of allowed range (1-{ARRAY_MAX}) "
+                            f"for store option '{name}'.")
+        try:
             table.store[name] = (count, v_time()(parts[1])) if want == 2 else count
         except ValueError as exc:
             raise ctx.error(f"stick-table: data type '{name}': {exc}.") from None
@@ -135,6 +143,13 @@ def parse_table(ctx: Any, args: list[str], name: str) -> StickTable:
         i += 2
     if not table.type:
         raise ctx.error("stick-table: missing type.")
+    for array, legacy, label in (("gpt", ("gpt0",), "gpt0"), ("gpc", ("gpc0", "gpc1"), "gpc[0/1]"),
+                                 ("gpc_rate", ("gpc0_rate", "gpc1_rate"), "gpc[0/1]_rate")):
+        if array in table.store and any(x in table.store for x in legacy):
+            raise ctx.error(f"stick-table: simultaneous usage of '{array}' and '{label}' in a "
+                            f"same table is not permitted as '{array}' overrides '{label}'.")
+    if table.type in ("string", "binary") and table.key_len is None:
+        table.key_len = 32
     if table.size <= 0:
         raise ctx.error("stick-table: missing size.")
     if table.peers:
