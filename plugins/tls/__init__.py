@@ -21,7 +21,7 @@ from hapx.core.runtime.backend import on_servers_changed
 from hapx.plugins.binds import BIND_OPTIONS
 from hapx.plugins.servers import SERVER_OPTIONS
 
-from . import ossl
+from . import certcli, ossl
 from .build import CertCache, build_bind
 from .server import ACTIVE_OPTIONS as SERVER_ACTIVE
 from .server import configure_server
@@ -65,10 +65,12 @@ def _tls_servers(config: Any) -> list[tuple[Any, Any]]:
             if s.opt("ssl") or s.opt("check-ssl")]
 
 
-def _configure_servers(config: Any) -> None:
+def _configure_servers(config: Any, cache: CertCache) -> list[Any]:
+    done = []
     for px, srv in _tls_servers(config):
         try:
-            configure_server(config, px, srv)
+            configure_server(config, px, srv, cache)
+            done.append(srv)
         except ConfigError as exc:
             config.diag.alert(exc.message, exc.file, exc.line)
 
@@ -78,12 +80,14 @@ def _configure_servers(config: Any) -> None:
             if (srv.opt("ssl") or srv.opt("check-ssl")) and \
                     getattr(srv, "transport", None) is None:
                 try:
-                    configure_server(config, backend, srv)
+                    configure_server(config, backend, srv, cache)
+                    done.append(srv)
                 except ConfigError as exc:
                     config.diag.alert(exc.message, exc.file, exc.line)
 
     for px in config.backends:
         on_servers_changed(px, added)
+    return done
 
 
 @hookimpl
@@ -96,7 +100,6 @@ def hapx_configure(config: Any) -> None:
     except ossl.OsslError as exc:
         config.diag.alert(f"TLS: {exc}")
         return
-    _configure_servers(config)
     cache = CertCache(config)
     built: list[BindTLS] = []
     for px, bind in binds:
@@ -108,5 +111,12 @@ def hapx_configure(config: Any) -> None:
             continue
         bind.tls = tls
         bind.ssl_context = tls.context
+        tls.users.append(bind)
         built.append(tls)
-    config.ext[EXT] = {"cache": cache, "binds": built}
+    servers = _configure_servers(config, cache)
+    config.ext[EXT] = {"cache": cache, "binds": built, "servers": servers, "txn": None}
+
+
+@hookimpl
+def hapx_register_cli_commands(commands: Any) -> None:
+    commands.add(*certcli.COMMANDS)

@@ -21,8 +21,9 @@ from hapx.core.sample.expr import compile_expr
 from hapx.plugins.confkit import resolve_path
 
 from . import ossl
+from .build import CertCache
 from .contexts import apply_common, global_defaults, merged
-from .pki import PkiError, load_file
+from .pki import CertKey, PkiError
 
 #: server-line words that are TLS settings (layered over ssl-default-server-*)
 SERVER_SSL_WORDS = ("alpn", "ca-file", "ciphers", "ciphersuites", "client-sigalgs",
@@ -170,8 +171,8 @@ def _resolve(config: Any, srv: Any, name: str, base_key: str) -> str:
     return resolve_path(ctx, name, base if isinstance(base, str) else None)
 
 
-def build_context(config: Any, srv: Any, opts: dict[str, Any],
-                  alpn: list[str] | None) -> ClientContext:
+def build_context(config: Any, srv: Any, opts: dict[str, Any], alpn: list[str] | None,
+                  cert: CertKey | None) -> ClientContext:
     """The client context of a server (raises ValueError/PkiError with HAProxy's words)."""
     ctx = ClientContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -213,9 +214,8 @@ def build_context(config: Any, srv: Any, opts: dict[str, Any],
         ctx.hapx_verifyhost = opts.get("verifyhost")
     else:
         ctx.verify_mode = ssl.CERT_NONE
-    if opts.get("crt"):
-        path = _resolve(config, srv, opts["crt"], "crt-base")
-        load_file(path, path).load_into(ctx)
+    if cert is not None:
+        cert.load_into(ctx)
     ctx.hapx_reuse = not opts.get("no-ssl-reuse")
     return ctx
 
@@ -228,16 +228,31 @@ def checks_use_tls(srv: Any) -> bool:
     return bool(srv.opt("ssl")) and not srv.opt("port") and not srv.opt("addr")
 
 
-def configure_server(config: Any, proxy: Any, srv: Any) -> None:
-    """Set ``srv.transport`` and ``srv.check_transport`` (raises ConfigError)."""
+def configure_server(config: Any, proxy: Any, srv: Any, cache: CertCache) -> None:
+    """Set ``srv.transport`` and ``srv.check_transport`` (raises ConfigError); a client
+    certificate comes from the process's certificate cache (``srv.tls_cert``), and
+    ``srv.tls_rebuild(new_cert)`` prepares the contexts for a replaced one (``set ssl
+    cert``), returning the function that swaps them in."""
     uses_ssl = bool(srv.opt("ssl"))
     checks = bool(srv.opt("check")) and checks_use_tls(srv)
     if not uses_ssl and not checks:
         return
     opts = server_options(config, srv)
     try:
+        cert = cache.get(opts["crt"], srv.file)[1] if opts.get("crt") else None
+
+        def contexts(cert: CertKey | None) -> tuple[Any, Any]:
+            ctx = build_context(config, srv, opts, srv.opt("alpn"), cert) if uses_ssl \
+                else None
+            cctx = None
+            if checks:
+                alpn = srv.opt("check-alpn")
+                cctx = ctx if ctx is not None and alpn is None else \
+                    build_context(config, srv, opts, alpn, cert)
+            return ctx, cctx
+
+        ctx, cctx = contexts(cert)
         if uses_ssl:
-            ctx = build_context(config, srv, opts, srv.opt("alpn"))
             sni = None
             if srv.opt("sni"):
                 sni = compile_expr(srv.opt("sni"), _Ctx(config, srv, proxy),
@@ -246,12 +261,20 @@ def configure_server(config: Any, proxy: Any, srv: Any) -> None:
             srv.transport = ServerTLS(ctx, sni, timeout / 1000 if timeout else
                                       HANDSHAKE_TIMEOUT)
         if checks:
-            alpn = srv.opt("check-alpn")
-            if uses_ssl and alpn is None:
-                cctx = srv.transport.context
-            else:
-                cctx = build_context(config, srv, opts, alpn)
             srv.check_transport = CheckTLS(cctx, srv.opt("check-sni"))
+        srv.tls_cert = cert
+
+        def rebuild(new: CertKey) -> Any:
+            ctx, cctx = contexts(new)
+
+            def apply() -> None:
+                srv.tls_cert = new
+                if ctx is not None:
+                    srv.transport.context = ctx
+                if cctx is not None:
+                    srv.check_transport.context = cctx
+            return apply
+        srv.tls_rebuild = rebuild
     except (PkiError, ValueError, OSError) as exc:
         text = str(exc)
         if not text.startswith("Proxy '"):
