@@ -205,6 +205,10 @@ def test_transactions_and_errors(pki, tmp_path):
         assert cli(sock, f"commit ssl cert {n}") == f"Committing {n}\nSuccess!\n\n"
         assert cli(sock, f"show ssl cert {n}").splitlines()[:2] == [f"Filename: {n}",
                                                                     "Status: Unused"]
+        assert cli(sock, f"del ssl cert {a}") == \
+            f"Can't remove the certificate: certificate '{a}' in use, can't be deleted!\n\n\n"
+        assert cli(sock, f"del ssl cert {n}") == f"Certificate '{n}' deleted!\n\n"
+        assert n not in cli(sock, "show ssl cert")
         # the server's client certificate is replaced too
         c = pki["client.pem"]
         assert cli(sock, f"set ssl cert {c}", (leaf.cert_pem + leaf.key_pem).decode()

@@ -314,3 +314,26 @@ def test_http_check_over_tls(pki):
             wait_until(lambda: any(r.target == "/health" for r in origin.requests), 10)
             wait_until(lambda: any("Layer7 check passed" in m for m in syslog.messages), 10)
             assert _get(port, "/after").status_code == 200
+
+
+def test_dynamic_server_with_tls(pki, tmp_path):
+    from test_runtime_cmds import cli
+
+    sock = str(tmp_path / "s.sock")
+    with TlsOrigin(origin_ctx(pki)) as origin, OriginServer() as plain:
+        port = free_port()
+        cfg = _cfg(port, plain.address, glob=f"    stats socket {sock} level admin\n")
+        with run_hapx(cfg, ready_ports=[port, sock]):
+            # refused TLS settings: no server is added (never plain TCP instead)
+            out = cli(sock, f"add server be/s2 {origin.address} ssl")
+            assert "verify is enabled by default but no CA file specified" in out
+            assert "No such server" in cli(sock, "enable server be/s2")
+            assert cli(sock, f"add server be/s2 {origin.address} ssl verify required "
+                             f"ca-file {pki['ca.pem']} sni str(origin.test)") == \
+                "New server registered.\n\n"
+            cli(sock, "enable server be/s2")
+            cli(sock, "disable server be/s1")
+            r = _get(port, "/dyn")
+            assert r.status_code == 200
+            assert origin.requests[-1].target == "/dyn"
+            assert origin.seen[-1]["sni"] == "origin.test"

@@ -17,7 +17,8 @@ from typing import Any
 from hapx.core.errors import ConfigError
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Codec
-from hapx.core.runtime.backend import on_servers_changed
+from hapx.core.runtime.backend import on_servers_changed, servers_changed
+from hapx.core.runtime.cli_api import CliError
 from hapx.plugins.binds import BIND_OPTIONS
 from hapx.plugins.servers import SERVER_OPTIONS
 
@@ -75,15 +76,21 @@ def _configure_servers(config: Any, cache: CertCache) -> list[Any]:
             config.diag.alert(exc.message, exc.file, exc.line)
 
     def added(backend: Any) -> None:
-        """Servers added at run time (``add server``) get their transport too."""
-        for srv in backend.servers:
+        """Servers added at run time (``add server``) get their transport too; one whose
+        TLS settings are refused is removed again and the command fails with the reason
+        (it never carries traffic in clear)."""
+        done[:] = [s for s in done if s.proxy != backend.name or s in backend.servers]
+        for srv in list(backend.servers):
             if (srv.opt("ssl") or srv.opt("check-ssl")) and \
-                    getattr(srv, "transport", None) is None:
+                    getattr(srv, "tls_rebuild", None) is None:
                 try:
+                    ossl.check()
                     configure_server(config, backend, srv, cache)
-                    done.append(srv)
-                except ConfigError as exc:
-                    config.diag.alert(exc.message, exc.file, exc.line)
+                except (ConfigError, ossl.OsslError) as exc:
+                    backend.servers.remove(srv)
+                    servers_changed(backend)
+                    raise CliError(getattr(exc, "message", str(exc))) from None
+                done.append(srv)
 
     for px in config.backends:
         on_servers_changed(px, added)
@@ -93,14 +100,13 @@ def _configure_servers(config: Any, cache: CertCache) -> list[Any]:
 @hookimpl
 def hapx_configure(config: Any) -> None:
     binds = _ssl_binds(config)
-    if not binds and not _tls_servers(config):
-        return
-    try:
-        ossl.check()
-    except ossl.OsslError as exc:
-        config.diag.alert(f"TLS: {exc}")
-        return
     cache = CertCache(config)
+    if binds or _tls_servers(config):
+        try:
+            ossl.check()
+        except ossl.OsslError as exc:
+            config.diag.alert(f"TLS: {exc}")
+            return
     built: list[BindTLS] = []
     for px, bind in binds:
         _http_alpn(config, px, bind)

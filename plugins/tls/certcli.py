@@ -1,7 +1,7 @@
 """Runtime API commands on certificates, with HAProxy's outputs: ``show ssl cert [<name>]``,
 ``show ssl sni [-f <frontend>] [-A] [-t <offset>]``, ``dump ssl cert <name>``, ``new ssl
 cert <name>``, ``set ssl cert <name> <<`` (PEM payload), ``commit ssl cert <name>``,
-``abort ssl cert <name>``.
+``abort ssl cert <name>``, ``del ssl cert <name>``.
 
 One transaction at a time, as in HAProxy (``set`` starts or updates it, ``commit`` applies
 it, ``abort`` drops it).  A commit builds every new TLS context first, then swaps them in:
@@ -436,6 +436,27 @@ def replace_cert(state: dict[str, Any], name: str, old: CertKey | None, new: Cer
     return count
 
 
+def _del_cert(cli: Any, args: list[str]) -> str:
+    if len(args) < 4:
+        raise CliError("'del ssl cert' expects a certificate name\n")
+    state = _state(cli)
+    name = args[3]
+    txn: Txn | None = state.get("txn")
+    why = None
+    if txn is not None and txn.name == name:
+        why = f"ongoing transaction for the certificate '{name}'"
+    elif not _exists(state, name):
+        why = f"certificate '{name}' doesn't exist!\n"
+    elif any(_users(state, _lookup(state, name))):
+        why = f"certificate '{name}' in use, can't be deleted!\n"
+    if why is not None:
+        raise CliError(f"Can't remove the certificate: {why}\n")
+    cache = state["cache"]
+    cache.empty.discard(name)
+    cache.by_name.pop(name, None)
+    return f"Certificate '{name}' deleted!\n"
+
+
 def _cmd(words: str, handler: Any, usage: str, level: str, explain: str) -> CliCommand:
     return CliCommand(words, words=tuple(words.split()), level=level, handler=handler,
                       usage=usage, doc=f"{usage}\n\n{explain}")
@@ -466,6 +487,9 @@ COMMANDS = [
     _cmd("commit ssl cert", _commit_cert, "commit ssl cert <certfile>", "admin",
          "Commit a certificate file. New handshakes use the new certificate at once; "
          "established connections keep theirs."),
+    _cmd("del ssl cert", _del_cert, "del ssl cert <certfile>", "admin",
+         "Delete an unused certificate file. One used by a bind or a server, or with an "
+         "ongoing transaction, stays."),
     _cmd("abort ssl cert", _abort_cert, "abort ssl cert <certfile>", "admin",
          "Abort a transaction for a certificate file. The prepared content is dropped."),
 ]
