@@ -337,3 +337,24 @@ def test_dynamic_server_with_tls(pki, tmp_path):
             assert r.status_code == 200
             assert origin.requests[-1].target == "/dyn"
             assert origin.seen[-1]["sni"] == "origin.test"
+
+
+@pytest.mark.parametrize("runner", [run_hapx, run_haproxy])
+def test_tcp_check_connect_ssl(pki, runner):
+    """``tcp-check connect ssl sni <s>``: the check speaks TLS with the rule's SNI and the
+    server's verification settings; the same log lines as haproxy."""
+    with TlsOrigin(origin_ctx(pki)) as origin, UdpSyslog() as syslog:
+        origin.route("/health", Response(200, b"fine\n"))
+        port = free_port()
+        backend = ("    option log-health-checks\n    option tcp-check\n"
+                   "    tcp-check connect ssl sni origin.test\n"
+                   "    tcp-check send \"GET /health HTTP/1.0\\r\\n\\r\\n\"\n"
+                   "    tcp-check expect string fine\n")
+        cfg = _cfg(port, f"{origin.address} check inter 300 rise 1 fall 1 verify required "
+                   f"ca-file {pki['ca.pem']}", log=syslog.address, backend=backend)
+        with runner(cfg, ready_ports=[port]):
+            wait_until(lambda: any("Health check" in m for m in syslog.messages), 10)
+        assert origin.seen[0]["sni"] == "origin.test"
+        lines = _health_lines(syslog)
+        assert "Health check for server be/s1 succeeded, reason: Layer7 check passed, code: "\
+               "0, info: \"(tcp-check)\", check duration: Nms, status: 1/1 UP." in lines, lines

@@ -235,8 +235,20 @@ class Probe:
             raise self._conn_error(exc) from None
         self.chan = _Channel(stream)
         self.connected = True
-        tls = getattr(self.srv, "check_transport", None)
-        if tls is not None and (rule.implicit or rule.default):
+        tls = getattr(self.srv, "check_transport", None) \
+            if rule.implicit or rule.default else None
+        if rule.ssl:
+            # ``connect ssl [sni <s>] [alpn <l>]``: the server's TLS settings (the TLS
+            # plugin's check_tls_for), with this rule's SNI and ALPN
+            make = getattr(self.srv, "check_tls_for", None)
+            try:
+                tls = make(rule.sni, rule.alpn) if make is not None else None
+            except ValueError as exc:
+                raise _Stop(CheckResult("L6RSP", 0, str(exc))) from None
+            if tls is None:
+                raise _Stop(CheckResult("L6RSP", 0, "SSL is not available" +
+                                        self._conn_suffix()))
+        if tls is not None:
             await self._handshake(tls)
         if self.plan.timeout_check:
             self.deadline = anyio.current_time() + self.plan.timeout_check / 1000

@@ -25,7 +25,7 @@ from hapx.plugins.servers import SERVER_OPTIONS
 from . import certcli, ossl
 from .build import CertCache, build_bind
 from .server import ACTIVE_OPTIONS as SERVER_ACTIVE
-from .server import configure_server
+from .server import configure_server, rule_checks
 from .sni import BindTLS
 
 EXT = "tls"
@@ -68,6 +68,9 @@ def _tls_servers(config: Any) -> list[tuple[Any, Any]]:
 
 def _configure_servers(config: Any, cache: CertCache) -> list[Any]:
     done = []
+    for px in config.backends:
+        for srv in px.servers:
+            rule_checks(config, srv, cache)
     for px, srv in _tls_servers(config):
         try:
             configure_server(config, px, srv, cache)
@@ -81,6 +84,8 @@ def _configure_servers(config: Any, cache: CertCache) -> list[Any]:
         (it never carries traffic in clear)."""
         done[:] = [s for s in done if s.proxy != backend.name or s in backend.servers]
         for srv in list(backend.servers):
+            if getattr(srv, "check_tls_for", None) is None:
+                rule_checks(config, srv, cache)
             if (srv.opt("ssl") or srv.opt("check-ssl")) and \
                     getattr(srv, "tls_rebuild", None) is None:
                 try:

@@ -228,6 +228,24 @@ def checks_use_tls(srv: Any) -> bool:
     return bool(srv.opt("ssl")) and not srv.opt("port") and not srv.opt("addr")
 
 
+def rule_checks(config: Any, srv: Any, cache: CertCache) -> None:
+    """``srv.check_tls_for(sni, alpn)``: the TLS of a ``tcp-check``/``http-check connect
+    ssl`` rule (the server's TLS settings with the rule's SNI and ALPN), contexts built on
+    first use and kept per ALPN list (a ValueError tells why one cannot be built)."""
+    made: dict[Any, ClientContext] = {}
+
+    def check_tls_for(sni: str | None, alpn: Any) -> CheckTLS:
+        key = tuple(alpn) if alpn else None
+        ctx = made.get(key)
+        if ctx is None:
+            opts = server_options(config, srv)
+            cert = cache.get(opts["crt"], srv.file)[1] if opts.get("crt") else None
+            ctx = made[key] = build_context(config, srv, opts, list(key) if key else None,
+                                            cert)
+        return CheckTLS(ctx, sni)
+    srv.check_tls_for = check_tls_for
+
+
 def configure_server(config: Any, proxy: Any, srv: Any, cache: CertCache) -> None:
     """Set ``srv.transport`` and ``srv.check_transport`` (raises ConfigError); a client
     certificate comes from the process's certificate cache (``srv.tls_cert``), and
