@@ -169,6 +169,8 @@ class ServerConn:
     err: int = 0
     #: HTTP major version of the wire encoding (1, 2, 3; 0: not HTTP)
     http_major: int = 0
+    #: the TLS object (:class:`ssl.SSLObject`) of a TLS server connection, else None
+    ssl: Any = None
 
 
 @dataclass

@@ -14,6 +14,14 @@ Interface::
     await connect_server(srv, strm, factory, timeout_ms) -> (transport, protocol)
         # raises ConnectError: .term is "SC" (refused/unreachable) or "sC" (timeout connect)
     server_state(srv) -> ServerState       # srv.live, created on first use
+    connect_options(srv, strm) -> dict     # extra create_connection arguments (transport)
+
+A server's *transport* (``srv.transport``, set at configuration time by a plugin, e.g. TLS)
+is an object with ``options(strm) -> dict``: keyword arguments added to asyncio's
+``create_connection``/``create_unix_connection`` for every connection to the server
+(``ssl``, ``server_hostname``, ``ssl_handshake_timeout``), and ``pool_key(strm)``: what,
+besides the address, an idle connection must match to be reused (None: anything).  A failed handshake is a failed
+connection (an ``OSError``), as for HAProxy.
 
 Server live counters (``cur_conn``) are the protocols' business: ``queue.conn_opened`` in
 ``connection_made``, ``queue.conn_closed`` in ``connection_lost``.  Server slots, queues and
@@ -126,14 +134,21 @@ def server_target(srv: Any, strm: Any) -> tuple[str, Any]:
     return "inet", (host, port)
 
 
+def connect_options(srv: Any, strm: Any) -> dict[str, Any]:
+    """The extra connection arguments of the server's transport (none: plain TCP)."""
+    transport = getattr(srv, "transport", None)
+    return transport.options(strm) if transport is not None else {}
+
+
 async def connect_server(srv: Any, strm: Any, factory: Callable[[], asyncio.Protocol],
                          timeout_ms: int | None) -> tuple[Any, Any]:
     loop = asyncio.get_running_loop()
     kind, target = server_target(srv, strm)
+    extra = connect_options(srv, strm)
     if kind == "unix":
-        coro = loop.create_unix_connection(factory, target)
+        coro = loop.create_unix_connection(factory, target, **extra)
     else:
-        coro = loop.create_connection(factory, *target)
+        coro = loop.create_connection(factory, *target, **extra)
     try:
         if timeout_ms:
             return await asyncio.wait_for(coro, timeout_ms / 1000)

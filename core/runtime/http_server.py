@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
-from .backend import server_target
+from .backend import connect_options, server_target
 from .queue import conn_closed, conn_opened
 
 
@@ -186,13 +186,17 @@ def target_key(srv: Any, strm: Any) -> Any:
     """None for a server with a fixed address; for a server written without a port (or
     with a ``+N``/``-N`` offset) the (host, port) this stream goes to, since the port
     follows the client's destination port: idle connections are reused only for the
-    same target."""
+    same target.  A server transport's ``pool_key(strm)`` (e.g. the TLS SNI sent) is part
+    of the key: a connection made with another SNI is not reused."""
+    transport = getattr(srv, "transport", None)
+    extra = transport.pool_key(strm) if transport is not None else None
     addr = srv.address
-    if addr.port is not None and addr.port_offset is None:
-        return None
-    if addr.family in ("unix", "abns", "abnsz"):
-        return None
-    return server_target(srv, strm)[1]
+    if (addr.port is not None and addr.port_offset is None) or \
+            addr.family in ("unix", "abns", "abnsz"):
+        where = None
+    else:
+        where = server_target(srv, strm)[1]
+    return where if extra is None else (where, extra)
 
 
 async def connect(srv: Any, factory: Any, timeout_ms: int | None,
@@ -203,19 +207,20 @@ async def connect(srv: Any, factory: Any, timeout_ms: int | None,
     loop = asyncio.get_running_loop()
     addr = srv.address
     target = None
+    extra = connect_options(srv, strm)
     if addr.family == "unix" or addr.path:
-        coro = loop.create_unix_connection(factory, addr.path)
+        coro = loop.create_unix_connection(factory, addr.path, **extra)
     elif strm is not None and (addr.port is None or addr.port_offset is not None):
         kind, target = server_target(srv, strm)
-        coro = loop.create_connection(factory, *target)
+        coro = loop.create_connection(factory, *target, **extra)
     else:
         host = str(addr.ip) if addr.ip is not None else addr.host
-        coro = loop.create_connection(factory, host, addr.port)
+        coro = loop.create_connection(factory, host, addr.port, **extra)
     t0 = time.monotonic()
     if timeout_ms:
         _tr, proto = await asyncio.wait_for(coro, timeout_ms / 1000)
     else:
         _tr, proto = await coro
     proto.connect_ms = int((time.monotonic() - t0) * 1000)
-    proto.target = target
+    proto.target = target_key(srv, strm) if strm is not None else target
     return proto

@@ -719,6 +719,7 @@ class Transaction:
         conn.uses += 1
         sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, 1)
         sc.dst_port = conn.peer_port
+        sc.ssl = conn.transport.get_extra_info("ssl_object") if conn.transport else None
         self.t_sent = _monotonic()
         req = self.req
         info = self.binfo

@@ -514,7 +514,8 @@ class TcpClient(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         src, sport = _addr(transport.get_extra_info("sockname"))
         dst, dport = _addr(transport.get_extra_info("peername"))
-        strm.srv_conn = ServerConn(src=src, src_port=sport, dst=dst, dst_port=dport)
+        strm.srv_conn = ServerConn(src=src, src_port=sport, dst=dst, dst_port=dport,
+                                   ssl=transport.get_extra_info("ssl_object"))
         conn_opened(strm.server, transport)
         self.srv_counted = True
 

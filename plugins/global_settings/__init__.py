@@ -155,12 +155,12 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
                  "certificate file names."),
     "key-base": (sp.base_dir, True, False, "<dir>", "Base directory of relative key file "
                  "names."),
-    "ssl-server-verify": (choice(("none", "required")), False, False, "{ none | required }",
+    "ssl-server-verify": (choice(("none", "required")), True, False, "{ none | required }",
                           "Default certificate verification towards servers."),
 }
 
 #: sides whose ssl-default-<side>-* settings the TLS plugin applies
-TLS_ACTIVE_SIDES = ("bind",)
+TLS_ACTIVE_SIDES = ("bind", "server")
 
 for _side in ("bind", "server"):
     _ACTIVE = _side in TLS_ACTIVE_SIDES  # applied by the tls plugin

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import h11
+from anyio.streams.tls import TLSStream
 
 from . import rules as R
 from .plan import CheckPlan
@@ -79,6 +80,8 @@ class Probe:
         self.code = 0
         self.deadline = 0.0
         self.reused = False
+        #: the check connection speaks TLS (the server's ``check_transport``)
+        self.tls = False
 
     # -- driver ------------------------------------------------------------------------------
     async def run(self) -> CheckResult:
@@ -123,6 +126,22 @@ class Probe:
                     await self._expect_tcp(rule)
         return self._success()
 
+    async def _handshake(self, tls: Any) -> None:
+        """TLS over the check connection (the server's ``check_transport``: its context and
+        ``check-sni``): a failure is HAProxy's L6RSP, running out of time L6TOUT."""
+        try:
+            with anyio.fail_after(self._left(self.connect_deadline)):
+                stream = await TLSStream.wrap(self.chan.stream, server_side=False,
+                                              hostname=tls.sni, ssl_context=tls.context,
+                                              standard_compatible=False)
+        except TimeoutError:
+            raise _Stop(CheckResult("L6TOUT", 0, self._conn_suffix().lstrip())) from None
+        except (OSError, anyio.BrokenResourceError, anyio.EndOfStream):
+            raise _Stop(CheckResult("L6RSP", 0, "SSL handshake failure" +
+                                    self._conn_suffix())) from None
+        self.chan.stream = stream
+        self.tls = True
+
     def _success(self) -> CheckResult:
         rule = self.current
         tcp_family = self.plan.family == "tcp"
@@ -133,7 +152,8 @@ class Probe:
             status = rule.ok_status or "L7OK"
             return CheckResult(status, self.code, "(tcp-check)" if tcp_family else "")
         if isinstance(rule, R.Connect):
-            return CheckResult("L4OK", 0, "" if rule.implicit else "(tcp-check)")
+            return CheckResult("L6OK" if self.tls else "L4OK", 0,
+                               "" if rule.implicit else "(tcp-check)")
         return CheckResult("L7OK", 0, "(tcp-check)")
 
     # -- failures ------------------------------------------------------------------------------
@@ -215,6 +235,21 @@ class Probe:
             raise self._conn_error(exc) from None
         self.chan = _Channel(stream)
         self.connected = True
+        tls = getattr(self.srv, "check_transport", None) \
+            if rule.implicit or rule.default else None
+        if rule.ssl:
+            # ``connect ssl [sni <s>] [alpn <l>]``: the server's TLS settings (the TLS
+            # plugin's check_tls_for), with this rule's SNI and ALPN
+            make = getattr(self.srv, "check_tls_for", None)
+            try:
+                tls = make(rule.sni, rule.alpn) if make is not None else None
+            except ValueError as exc:
+                raise _Stop(CheckResult("L6RSP", 0, str(exc))) from None
+            if tls is None:
+                raise _Stop(CheckResult("L6RSP", 0, "SSL is not available" +
+                                        self._conn_suffix()))
+        if tls is not None:
+            await self._handshake(tls)
         if self.plan.timeout_check:
             self.deadline = anyio.current_time() + self.plan.timeout_check / 1000
 

@@ -50,7 +50,12 @@ class Connect(Rule):
     linger: bool = False
     #: the connect added before the first rule when the written rules do not start with one
     implicit: bool = False
-    #: options that need a transport hapx does not have here (ssl, send-proxy, ...)
+    #: ``ssl``: TLS over this connection, with ``sni`` and ``alpn`` (the server's
+    #: ``check_tls_for(sni, alpn)`` gives the context)
+    ssl: bool = False
+    sni: str | None = None
+    alpn: tuple[str, ...] | None = None
+    #: options that need a transport hapx does not have here (send-proxy, ...)
     unsupported: tuple[str, ...] = ()
 
 
@@ -154,12 +159,18 @@ def parse_connect(words: list[str], index: int, *, http: bool) -> Connect:
                     rule.port = int(value)
             elif w == "comment":
                 rule.comment = value
+            elif w == "sni":
+                rule.sni = value
+            elif w == "alpn":
+                rule.alpn = tuple(p for p in value.split(",") if p)
             else:
                 unsupported.append(w)
             i += 1
         elif w == "linger":
             rule.linger = True
-        elif w in ("send-proxy", "via-socks4", "ssl"):
+        elif w == "ssl":
+            rule.ssl = True
+        elif w in ("send-proxy", "via-socks4"):
             unsupported.append(w)
         else:
             raise RuleError("expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', "

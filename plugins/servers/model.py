@@ -10,6 +10,8 @@ from hapx.core.config.address import Address, AddressError, Ports, parse_address
 from .options import NEGATIONS, SERVER_OPTIONS
 
 DEFAULT_SERVER = "default-server"
+#: negations of something on by default: the ``no-`` form is what the server keeps
+KEPT_NEGATIONS = frozenset({"no-ssl-reuse", "no-tls-tickets"})
 
 
 @dataclass
@@ -77,7 +79,11 @@ def merge_options(inherited: dict[str, Any], own: dict[str, Any]) -> dict[str, A
         if name in NEGATIONS:
             out.pop(NEGATIONS[name], None)
             out.pop(name, None)
+            if name in KEPT_NEGATIONS:
+                out[name] = True
             continue
+        if f"no-{name}" in KEPT_NEGATIONS:
+            out.pop(f"no-{name}", None)
         if name == "enabled":
             out.pop("disabled", None)
             continue
@@ -111,7 +117,7 @@ def make_server(ctx: Any, args: list[str]) -> Server:
     address = parse_server_address(ctx, label, addr_text)
     own = SERVER_OPTIONS.parse(ctx, args[2:], label)
     options = merge_options(proxy.settings.get(DEFAULT_SERVER, {}), own)
-    options = {k: v for k, v in options.items() if k not in NEGATIONS}
+    options = {k: v for k, v in options.items() if k not in NEGATIONS or k in KEPT_NEGATIONS}
     srv = Server(name, address, proxy.name, ctx.file, ctx.line, options)
     srv.weight = srv.uweight = int(options.get("weight", 1))
     srv.up = not srv.disabled and options.get("init-state") not in ("down", "fully-down")

@@ -2,7 +2,7 @@
 of tcp-request content (``req.ssl_*``).
 
 Fetches with a process in :mod:`.impl` are active; the others (ClientHello lists of a
-terminated connection, server-side ``ssl_bc*``, NPN, early data, session ids, error codes)
+terminated connection, NPN, early data, session ids, error codes)
 are registered with their signatures and inactive (``hapx -c`` lists each use).
 """
 

@@ -69,6 +69,20 @@ def _conn(fn: Any) -> Any:
     return process
 
 
+def _bconn(fn: Any) -> Any:
+    """A fetch on the server connection's TLS object (``strm.srv_conn.ssl``)."""
+    def process(args: list[Any], strm: Any) -> Sample | None:
+        sc = strm.srv_conn
+        obj = sc.ssl if sc is not None else None
+        return None if obj is None else fn(obj)
+    return process
+
+
+def _ssl_bc(args: list[Any], strm: Any) -> Sample | None:
+    sc = strm.srv_conn
+    return Sample(SmpType.BOOL, sc is not None and sc.ssl is not None)
+
+
 def _cert(fn: Any) -> Any:
     def process(args: list[Any], strm: Any) -> Sample | None:
         cert = _peer(strm)
@@ -132,6 +146,11 @@ PROCESSES = {
     "ssl_c_notbefore": _cert(lambda c, a: _str(_asn1_time(c, False))),
     "ssl_c_sha1": _cert(lambda c, a: Sample(SmpType.BIN, hashlib.sha1(
         c.public_bytes(Encoding.DER)).digest())),
+    "ssl_bc": _ssl_bc,
+    "ssl_bc_protocol": _bconn(lambda o: _str(o.version())),
+    "ssl_bc_cipher": _bconn(lambda o: _str(o.cipher()[0])),
+    "ssl_bc_alpn": _bconn(lambda o: _str(o.selected_alpn_protocol())),
+    "ssl_bc_is_resumed": _bconn(lambda o: Sample(SmpType.BOOL, bool(o.session_reused))),
     "req.ssl_sni": _hello(_sni_of),
     "req.ssl_ver": _hello(lambda h: Sample(SmpType.SINT, ((h.version >> 8) << 16)
                                            | (h.version & 0xFF))),

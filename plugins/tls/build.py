@@ -47,6 +47,8 @@ class CertCache:
         self.config = config
         self.by_name: dict[str, CertKey] = {}
         self.store: dict[str, dict[str, Any]] = {}  # crt-store refs -> entry
+        #: stores created empty at run time (``new ssl cert``)
+        self.empty: set[str] = set()
         for store in config.sections.get("crt-store", {}).values():
             for entry in getattr(store, "entries", ()):
                 for ref in entry["refs"]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import _ssl  # noqa: F401 - loads the libssl we must talk to
 import ctypes
+import ipaddress
 import ssl
 from functools import cache
 from typing import Any
 
 _OFF_CTX = 16  # PyObject_HEAD, then SSL_CTX *ctx (PySSLContext)
 _OFF_SSL = 24  # PyObject_HEAD, PyObject *Socket, then SSL *ssl (PySSLSocket)
+_OFF_SESSION = 16  # PyObject_HEAD, then SSL_SESSION *session (PySSLSession)
 _CTRL_SET_GROUPS_LIST = 92
 _CTRL_SET_SIGALGS_LIST = 98
 _CTRL_SET_CLIENT_SIGALGS_LIST = 101
@@ -57,7 +59,20 @@ def _lib() -> ctypes.CDLL:
     lib.SSL_set_ciphersuites.argtypes = [vp, cp]
     lib.SSL_set_verify.argtypes = [vp, c_int, vp]
     lib.SSL_set_verify.restype = None
+    lib.SSL_set1_host.argtypes = [vp, cp]
+    lib.SSL_get0_param.argtypes = [vp]
+    lib.SSL_get0_param.restype = vp
+    lib.SSL_SESSION_is_resumable.argtypes = [vp]
+    lib.SSL_SESSION_get_time.argtypes = [vp]
+    lib.SSL_SESSION_get_time.restype = c_long
+    crypto = ctypes.CDLL(path.replace("libssl", "libcrypto"))
+    crypto.X509_VERIFY_PARAM_set1_ip_asc.argtypes = [vp, cp]
+    lib.hapx_crypto = crypto
     return lib
+
+
+def session_ptr(sess: ssl.SSLSession) -> int:
+    return int(ctypes.c_void_p.from_address(id(sess) + _OFF_SESSION).value or 0)
 
 
 def ctx_ptr(ctx: ssl.SSLContext) -> int:
@@ -136,6 +151,28 @@ def conn_set_sigalgs(obj: Any, value: str) -> None:
     buf = ctypes.create_string_buffer(value.encode())
     _ok(_lib().SSL_ctrl(ssl_ptr(obj), _CTRL_SET_SIGALGS_LIST, 0,
                         ctypes.cast(buf, ctypes.c_void_p)), "signature algorithm list", value)
+
+
+def conn_set1_host(obj: Any, host: str) -> None:
+    """The name (or IP address) the peer's certificate must carry (checked during the
+    handshake, as OpenSSL does for Python's ``check_hostname``)."""
+    lib = _lib()
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        _ok(lib.SSL_set1_host(ssl_ptr(obj), host.encode()), "verify host", host)
+        return
+    _ok(lib.hapx_crypto.X509_VERIFY_PARAM_set1_ip_asc(lib.SSL_get0_param(ssl_ptr(obj)),
+                                                      host.encode()), "verify host", host)
+
+
+def session_resumable(sess: ssl.SSLSession) -> bool:
+    """OpenSSL's SSL_SESSION_is_resumable (a TLS 1.3 session is, once a ticket came)."""
+    ptr = session_ptr(sess)
+    lib = _lib()
+    if not ptr or lib.SSL_SESSION_get_time(ptr) != sess.time:
+        return False
+    return bool(lib.SSL_SESSION_is_resumable(ptr))
 
 
 def conn_set_verify(obj: Any, mode: ssl.VerifyMode) -> None:

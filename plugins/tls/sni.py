@@ -71,6 +71,8 @@ class BindTLS:
         self.exact: dict[str, list[Entry]] = {}
         self.wild: dict[str, list[Entry]] = {}
         self.hello_hook: Any = None
+        #: the bind lines served by this object (their ``ssl_context`` follows rebuilds)
+        self.users: list[Any] = []
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.rebuild(entries)
 
