@@ -103,6 +103,10 @@ class Session:
     http_major: int = 0
     #: error code of the client connection (HAProxy's fc_err numbering), 0 when none
     conn_err: int = 0
+    #: termination events of the client connection and of its protocol layer
+    #: (:mod:`hapx.core.runtime.tevents`)
+    fc_evts: int = 0
+    fmux_evts: int = 0
 
 
 @dataclass(slots=True)
@@ -149,6 +153,14 @@ class Stream:
     last_rule: Any = None
     #: False for the second and later requests of a connection
     first_req: bool = True
+    #: termination events (:mod:`hapx.core.runtime.tevents`) of the client-side endpoint,
+    #: the stream, the server-side endpoint, the server connection's protocol layer and
+    #: the server connection
+    fse_evts: int = 0
+    strm_evts: int = 0
+    bse_evts: int = 0
+    bmux_evts: int = 0
+    bc_evts: int = 0
 
 
 @dataclass(slots=True)
