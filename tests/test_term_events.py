@@ -14,7 +14,15 @@ import httpx
 import pytest
 from hapx.core.runtime import tevents as te
 from hapx.plugins.term_events.codec import decode_events, evts2str
-from netutil import OriginServer, Response, free_port, run_hapx, wait_until
+from netutil import (
+    OriginServer,
+    Response,
+    TcpEchoServer,
+    free_port,
+    free_ports,
+    run_hapx,
+    wait_until,
+)
 
 
 def config(port: int, origin: int, dead: int) -> str:
@@ -166,3 +174,49 @@ def test_event_log_rules():
     assert evts2str(evts) == "S1s1e2f3"
     assert evts2str(0) == "" and evts2str(te.ABSENT) == "-"
     assert evts2str(te.report(0, te.STRM, te.INTERNAL_ERR)) == "sA"
+
+
+def test_tcp_mode_events():
+    """mode tcp: a client that half-closes after its data, an echo server that half-closes
+    in turn, and a refused server connection."""
+    port, other, dead = free_ports(3)
+    with TcpEchoServer() as echo, run_hapx(f"""
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    timeout client 5s
+    timeout server 5s
+    timeout connect 2s
+    retries 0
+frontend fe
+    bind 127.0.0.1:{port}
+    log-format "%b %ts %[term_events]"
+    default_backend be
+frontend fe2
+    bind 127.0.0.1:{other}
+    log-format "%b %ts %[term_events]"
+    default_backend dead
+backend be
+    server s1 127.0.0.1:{echo.port}
+backend dead
+    server d1 127.0.0.1:{dead}
+""", ready_ports=[port, other]) as proc:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"hello")
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        assert got == b"hello"
+        line = log_line(proc, "be")
+        assert line.split()[1] == "--"
+        # the client's end of data, passed on; then the server's, passed back
+        assert events(line) == "{f2,,e2e1,s2S1S2s1,E1E2,,F1F2}"
+
+        with socket.create_connection(("127.0.0.1", other), timeout=10) as s:
+            assert s.recv(10) == b""
+        line = log_line(proc, "dead")
+        assert line.split()[1] == "SC"
+        assert events(line) == "{,,e1,S1s1,,,F7}"
