@@ -276,3 +276,30 @@ backend names
         frozenset({("name", "be"), ("type", "ip")}): 1048576.0,
         frozenset({("name", "names"), ("type", "string")}): 200.0}
     assert set(samples(fams, "haproxy_sticktable_used").values()) == {0.0}
+
+
+def test_prometheus_client_collector(tmp_path):
+    """The same families through prometheus-client's own registry and writer."""
+    from hapx.plugins.prometheus_exporter.exporter import PromexCollector
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    cfg, diag, _out = parse_text(tmp_path, """
+defaults
+    mode http
+frontend fe
+    bind 127.0.0.1:8080
+    default_backend be
+backend be
+    server s1 127.0.0.1:9
+""")
+    assert not diag.alerts
+    registry = CollectorRegistry()
+    registry.register(PromexCollector(cfg, Query.parse("scope=frontend&scope=server")))
+    theirs = families(generate_latest(registry).decode())
+    ours = families(render(cfg, Query.parse("scope=frontend&scope=server")))
+    assert set(theirs) == set(ours)
+    for name in ("haproxy_frontend_sessions", "haproxy_server_status",
+                 "haproxy_frontend_http_responses"):
+        assert theirs[name].type == ours[name].type
+        assert [(s.name, s.labels, s.value) for s in theirs[name].samples] == \
+            [(s.name, s.labels, s.value) for s in ours[name].samples]

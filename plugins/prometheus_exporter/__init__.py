@@ -4,8 +4,9 @@ It serves HAProxy's promex metrics (``haproxy_process_*``, ``haproxy_frontend_*`
 ``haproxy_backend_*``, ``haproxy_server_*``, ``haproxy_sticktable_*``) with HAProxy's names,
 labels and help texts, read from the one statistics registry ``show stat`` and ``show info``
 use: a field a plugin adds with ``hapx_register_stats`` is exported too, under the promex
-name when it has one, else under a name derived from the field.  Scraped text is
-Prometheus' text format, which prometheus-client's parser reads back.
+name when it has one, else under a name derived from the field.  The metric families are
+prometheus-client ``Metric`` objects: the service writes them as promex does, and
+:class:`~.exporter.PromexCollector` hands them to a prometheus-client registry.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ frontend, listener, backend, server, sticktable), ``metrics`` (comma-separated n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,11 +20,13 @@ from urllib.parse import parse_qsl
 from hapx.core.runtime import statdump
 from hapx.core.stats import StatField, stats_of
 from hapx.core.version import HAPROXY_VERSION
+from prometheus_client.metrics_core import Metric
 
 from . import names
 from .names import (
     BACK_STATES,
     CHECK_STATES,
+    COUNTER,
     FRONT_STATES,
     GAUGE,
     HRSP_CODES,
@@ -93,12 +96,15 @@ class Query:
 
 
 class Families:
-    """Metric families in first-seen order, each with its help, type and series."""
+    """Metric families (prometheus-client :class:`Metric` objects) in first-seen order.
+
+    ``text()`` writes them as promex does (integers as integers, other numbers with six
+    decimals, labels in promex's order); :class:`PromexCollector` hands them to
+    prometheus-client's own registry and writers."""
 
     def __init__(self, query: Query) -> None:
         self.query = query
-        self.order: list[str] = []
-        self.fams: dict[str, tuple[str, str, list[str]]] = {}
+        self.fams: dict[str, Metric] = {}
 
     def add(self, name: str, help_: str, typ: str, labels: list[tuple[str, str]],
             value: float | int) -> None:
@@ -106,16 +112,19 @@ class Families:
             return
         fam = self.fams.get(name)
         if fam is None:
-            fam = self.fams[name] = (help_, typ, [])
-            self.order.append(name)
-        fam[2].append(f"{name}{_labels(labels)} {_number(value)}")
+            fam = self.fams[name] = Metric(name, help_, typ)
+        fam.add_sample(name, dict(labels), value)
+
+    def metrics(self) -> list[Metric]:
+        return list(self.fams.values())
 
     def text(self) -> str:
         out = []
-        for name in self.order:
-            help_, typ, lines = self.fams[name]
-            out.append(f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {typ}\n")
-            out.extend(line + "\n" for line in lines)
+        for fam in self.fams.values():
+            out.append(f"# HELP {fam.name} {_escape_help(fam.documentation)}\n"
+                       f"# TYPE {fam.name} {fam.type}\n")
+            out.extend(f"{smp.name}{_labels(list(smp.labels.items()))} "
+                       f"{_number(smp.value)}\n" for smp in fam.samples)
         return "".join(out)
 
 
@@ -272,8 +281,8 @@ def _sticktables(fams: Families, config: Any) -> None:
 
 # -- the dump --------------------------------------------------------------------------------------
 
-def render(config: Any, query: Query) -> str:
-    """The whole exposition for ``query``."""
+def collect(config: Any, query: Query) -> Families:
+    """Every metric family ``query`` selects, read from the statistics registry now."""
     fams = Families(query)
     ctx = statdump.context(config)
     reg = stats_of(config)
@@ -288,7 +297,32 @@ def render(config: Any, query: Query) -> str:
         _objects(fams, reg, [o for o in rows if o.kind == "S"], "S")
     if "sticktable" in query.scopes:
         _sticktables(fams, config)
-    return fams.text()
+    return fams
 
 
-__all__ = ["InfoMetric", "PxMetric", "Query", "QueryError", "render"]
+def render(config: Any, query: Query) -> str:
+    """The whole exposition for ``query``, as promex writes it."""
+    return collect(config, query).text()
+
+
+class PromexCollector:
+    """The same metrics as a prometheus-client collector: ``registry.register(
+    PromexCollector(config))`` lets prometheus-client's registry and exposition functions
+    (``generate_latest``, ``start_http_server``) serve them.  prometheus-client names a
+    counter family without its ``_total`` suffix (its writers add it back)."""
+
+    def __init__(self, config: Any, query: Query | None = None) -> None:
+        self.config = config
+        self.query = query or Query()
+
+    def collect(self) -> Iterator[Metric]:
+        for fam in collect(self.config, self.query).metrics():
+            if fam.type == COUNTER and fam.name.endswith("_total"):
+                renamed = Metric(fam.name[:-6], fam.documentation, fam.type)
+                renamed.samples = fam.samples
+                fam = renamed
+            yield fam
+
+
+__all__ = ["InfoMetric", "PromexCollector", "PxMetric", "Query", "QueryError", "collect",
+           "render"]
