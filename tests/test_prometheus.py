@@ -178,6 +178,9 @@ def test_scrape_under_traffic_matches_show_stat(proxy):
     assert one("haproxy_frontend_http_requests", proxy="fe") == int(fe["req_tot"]) - 1
     assert one("haproxy_frontend_limit_sessions", proxy="fe") == int(fe["slim"])
     assert one("haproxy_frontend_status", proxy="fe", state="UP") == 1
+    # every scrape is a request the service intercepted (this one counts once it ended)
+    assert one("haproxy_frontend_intercepted_requests", proxy="fe") == \
+        int(fe["intercepted"]) - 1 == 5
     # the process: show info's fields
     info = dict(line.split(": ", 1) for line in cli(sock, "show info").splitlines() if line)
     assert one("haproxy_process_max_connections") == int(info["Maxconn"])
