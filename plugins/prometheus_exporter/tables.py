@@ -1,10 +1,11 @@
 """What the exporter reads of stick tables: a small interface, so that the stick table
 runtime can grow without the exporter changing.
 
-A plugin that declares stick tables publishes each one in ``config.ext["tables"]`` (a dict:
-table name -> table object; the ``stick_tables`` plugin does it with ``publish()``: a proxy's
-table under the proxy name, a peers section's as ``<peers>/<table>``).  The exporter needs
-of a table object:
+When the ``stick_tables`` plugin offers ``tables(config)`` (a list of dicts with ``name``,
+``type``, ``size`` and ``used``, in ``show table`` order), that is what the exporter reads.
+Otherwise it reads what a plugin that declares stick tables publishes in
+``config.ext["tables"]`` (a dict: table name -> table object; a proxy's table under the
+proxy name, a peers section's as ``<peers>/<table>``), needing of a table object:
 
 - ``type``: the key type keyword (``ip``, ``ipv6``, ``integer``, ``string``, ``binary``);
 - ``size``: the configured maximum number of entries;
@@ -14,6 +15,7 @@ of a table object:
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +32,24 @@ class TableInfo:
     used: int
 
 
+def _lister() -> Any:
+    """The stick_tables plugin's ``tables(config)``, when it has one."""
+    try:
+        mod = importlib.import_module("hapx.plugins.stick_tables")
+    except ImportError:
+        return None
+    fn = getattr(mod, "tables", None)
+    return fn if callable(fn) else None
+
+
 def tables_of(config: Any) -> list[TableInfo]:
-    """Every published stick table of ``config``, in declaration order."""
+    """Every stick table of ``config``, in declaration order."""
+    if not config.ext.get(TABLES):
+        return []
+    lister = _lister()
+    if lister is not None:
+        return [TableInfo(str(t["name"]), str(t["type"]), int(t["size"]), int(t["used"]))
+                for t in lister(config)]
     out = []
     for name, table in (config.ext.get(TABLES) or {}).items():
         used = len(table) if hasattr(type(table), "__len__") else 0
