@@ -306,3 +306,16 @@ backend be
         assert theirs[name].type == ours[name].type
         assert [(s.name, s.labels, s.value) for s in theirs[name].samples] == \
             [(s.name, s.labels, s.value) for s in ours[name].samples]
+
+
+def test_promex_feature(tmp_path):
+    """HAProxy built with the exporter lists PROMEX: configurations test it with
+    feature(PROMEX)."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text(".if feature(PROMEX)\n.notice promex here\n.endif\n")
+    out = subprocess.run([sys.executable, "-m", "hapx.core.cli.main", "-c", "-f", str(cfg)],
+                         capture_output=True, text=True, timeout=120)
+    assert "parsing [" in out.stderr and ":2] : promex here" in out.stderr

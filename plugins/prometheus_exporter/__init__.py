@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from hapx.core.hookspecs import hookimpl
-from hapx.core.records import ActResult, Service
+from hapx.core.records import ActResult, Feature, Service
 from hapx.core.stream import HttpMessage
 
 from .exporter import Query, QueryError, render
@@ -63,3 +63,9 @@ def hapx_register_services(services: Any) -> None:
             "/metrics }).  Query parameters: scope=<global|frontend|listener|backend|server|"
             "sticktable|*> (repeatable, empty selects none), metrics=<name>,-<name>, "
             "no-maint (leave out servers in maintenance)."))
+
+
+@hookimpl
+def hapx_register_features(features: Any) -> None:
+    features.add(Feature("PROMEX", doc="PROMEX\n\nThe Prometheus exporter service "
+                                       "(prometheus-exporter) is available."))
