@@ -242,12 +242,12 @@ class TcpClient(asyncio.Protocol):
             self.decide()
 
     def eof_received(self) -> bool:
-        self.cli.eof = True
         strm = self.strm
-        if strm is not None:
+        if strm is not None and not self.cli.eof:
             tevents.fc(strm.sess, tevents.SHUTR)
             tevents.fse(strm, tevents.EOS)
             tevents.front(strm, tevents.EOS)
+        self.cli.eof = True
         if self.phase == SERVICE:
             return bool(self.service.eof_received())
         if self.phase in (FE_RULES, BE_RULES):
@@ -596,12 +596,12 @@ class TcpClient(asyncio.Protocol):
             self.maybe_close()
 
     def server_eof(self) -> None:
-        self.srv.eof = True
         strm = self.strm
-        if strm is not None:
+        if strm is not None and not self.srv.eof:
             tevents.bc(strm, tevents.SHUTR)
             tevents.bse(strm, tevents.EOS)
             tevents.back(strm, tevents.EOS)
+        self.srv.eof = True
         if self.res_deciding:
             self.decide_response(True)
         if not self.res_deciding:
