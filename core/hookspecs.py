@@ -109,6 +109,12 @@ def hapx_register_features(features: Any) -> None:
     """Register build features shown by ``-vv`` and tested by ``feature()``."""
 
 
+@hookspec
+def hapx_register_subcommands(subcommands: Any) -> None:
+    """Register ``hapx <name>`` command-line subcommands
+    (:class:`~hapx.core.records.Subcommand`), e.g. a decoder of a log field."""
+
+
 # -- command line ------------------------------------------------------------------------------
 
 @hookspec

@@ -367,6 +367,18 @@ class Codec(Record):
 
 
 @dataclass(frozen=True)
+class Subcommand(Record):
+    """A ``hapx <name> ...`` command-line subcommand (``hapx plugins`` and ``hapx doc`` are
+    the kernel's).  ``setup(parser)`` adds its arguments to an
+    :class:`argparse.ArgumentParser`; ``run(args, out)`` does the work, writing to the text
+    stream ``out``, and returns the exit status."""
+
+    setup: Callable[..., None] | None = None
+    run: Callable[..., int] = None  # type: ignore[assignment]
+    kind: str = field(default="subcommand", init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Feature(Record):
     """A build feature for ``-vv``'s ``Feature list`` and ``feature()`` conditions."""
 
@@ -376,5 +388,5 @@ class Feature(Record):
 
 RECORD_TYPES: tuple[type[Record], ...] = (
     Section, Directive, Fetch, Converter, AclKeyword, PredefinedAcl, LogAlias, Action,
-    Balancer, Filter, Service, CliCommand, Codec, Feature,
+    Balancer, Filter, Service, CliCommand, Codec, Subcommand, Feature,
 )

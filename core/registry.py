@@ -30,6 +30,7 @@ from .records import (
     RuleSet,
     Section,
     Service,
+    Subcommand,
 )
 
 R = TypeVar("R", bound=Record)
@@ -214,6 +215,7 @@ REGISTER_HOOKS: dict[str, tuple[type[Record], ...]] = {
     "hapx_register_cli_commands": (CliCommand,),
     "hapx_register_codecs": (Codec,),
     "hapx_register_features": (Feature,),
+    "hapx_register_subcommands": (Subcommand,),
 }
 
 

@@ -107,6 +107,10 @@ class Session:
     #: name); let go when the connection closes, so objects freed then release what
     #: they hold
     ext: dict[str, Any] = field(default_factory=dict)
+    #: termination events of the client connection and of its protocol layer
+    #: (:mod:`hapx.core.runtime.tevents`)
+    fc_evts: int = 0
+    fmux_evts: int = 0
 
 
 @dataclass(slots=True)
@@ -153,6 +157,14 @@ class Stream:
     last_rule: Any = None
     #: False for the second and later requests of a connection
     first_req: bool = True
+    #: termination events (:mod:`hapx.core.runtime.tevents`) of the client-side endpoint,
+    #: the stream, the server-side endpoint, the server connection's protocol layer and
+    #: the server connection
+    fse_evts: int = 0
+    strm_evts: int = 0
+    bse_evts: int = 0
+    bmux_evts: int = 0
+    bc_evts: int = 0
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ SEED_INACTIVE = {
     "cpu_set.cfg": set(),  # cpu-set and cpu-policy are active (plugin cpu_binding)
     "crt_store_ssl_f_use.cfg": set(),  # TLS plugin
     "acme.cfg": {"acme", "directory"},  # stats socket, crt-store, ssl-f-use: active
-    "term_events.cfg": {"term_events"},
+    "term_events.cfg": set(),  # term_events plugin
     "compression.cfg": set(),  # compression plugin
     "log_forward_syslog.cfg": {"log-forward", "option dont-parse-log",
                                "option assume-rfc6587-ntf", "dgram-bind"},

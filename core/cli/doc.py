@@ -27,6 +27,7 @@ from ..records import (
     Section,
     Service,
     SmpType,
+    Subcommand,
 )
 from .console import make_console
 from .keywords import POINT_LABELS, args_signature, usable_points
@@ -46,6 +47,7 @@ KINDS: dict[str, tuple[type[Record], ...]] = {
     "acls": (AclKeyword, PredefinedAcl),
     "features": (Feature,),
     "codecs": (Codec,),
+    "subcommands": (Subcommand,),
 }
 
 ALIASES = {
@@ -54,6 +56,7 @@ ALIASES = {
     "balancers": "balance", "balancer": "balance", "algorithms": "balance",
     "filter": "filters", "service": "services", "command": "commands", "cli": "commands",
     "alias": "aliases", "acl": "acls", "feature": "features", "codec": "codecs",
+    "subcommand": "subcommands",
 }
 
 #: where a fetch may be used, grouped the way rules are written

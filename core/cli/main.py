@@ -1,5 +1,5 @@
 """``hapx``: haproxy's command line (check, run, version, keyword dumps) plus the
-``hapx plugins`` and ``hapx doc`` subcommands."""
+``hapx plugins`` and ``hapx doc`` subcommands, and the subcommands plugins register."""
 
 from __future__ import annotations
 
@@ -172,11 +172,33 @@ def run_subcommand(argv: list[str]) -> int:
     return run_doc(plugins.registry, args.kind, args.name, sys.stdout, sys.stderr, plugins)
 
 
+def run_plugin_subcommand(argv: list[str]) -> int | None:
+    """``hapx <word> ...`` where a plugin registered the subcommand ``<word>``
+    (:class:`~hapx.core.records.Subcommand`); None when none did."""
+    from ..records import Subcommand
+
+    plugins = load(Options())
+    if plugins is None:
+        return 1
+    rec = plugins.registry.get(Subcommand, argv[0])
+    if rec is None:
+        return None
+    parser = argparse.ArgumentParser(prog=f"hapx {rec.name}", description=rec.summary)
+    if rec.setup is not None:
+        rec.setup(parser)
+    return rec.run(parser.parse_args(argv[1:]), sys.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return run_subcommand(argv)
+        if argv and argv[0][:1].isalpha():
+            # haproxy's own command line starts with an option: a word is a subcommand
+            status = run_plugin_subcommand(argv)
+            if status is not None:
+                return status
         return run_haproxy(argv)
     except KeyboardInterrupt:
         return 130

@@ -22,6 +22,7 @@ from ..proto.h1 import H1Error, H1Limits
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ProcState, Session, Stream
+from . import tevents
 from .http_txn import FrontendContext, Transaction
 from .timers import timers_of
 
@@ -145,7 +146,7 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is not None:
             self.tunnel.client_closed()
         for txn in list(self.txns):
-            txn.client_closed()
+            txn.client_closed(exc is not None)
         self.txns.clear()
         self.ctx.release_private(self)
         if self.sess is not None:
@@ -352,6 +353,8 @@ class ClientConnection(asyncio.Protocol):
 
     def bad_request(self, status: int, term: str = "PR") -> None:
         """The request could not be parsed (or came too late): answer and close."""
+        if self.sess is not None:
+            tevents.fmux(self.sess, tevents.TOUT if status == 408 else tevents.PROTO_ERR)
         txn = self.parsing
         if txn is not None and not txn.req_done:
             txn.keep_alive = False

@@ -34,6 +34,8 @@ class ServerConnection(asyncio.Protocol):
         self.peer_port = 0
         #: (host, port) for a server written without a fixed port (see target_key)
         self.target: Any = None
+        #: True when the connection ended on an error (reset) rather than a close
+        self.reset = False
 
     # -- asyncio -----------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -78,6 +80,7 @@ class ServerConnection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self.reset = exc is not None
         conn_closed(self.server, self.transport)
         pool = getattr(self.server, "_hapx_pool", None)
         if pool is not None and self in pool.idle:

@@ -26,7 +26,7 @@ from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
-from . import live
+from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import picker_for
 from .filters import FilterChain, filter_specs
@@ -322,11 +322,15 @@ class Transaction:
 
     def client_eof(self) -> None:
         if not self.req_done and not self.finished:
+            tevents.client_closed(self.strm, error=False, complete=False)
             self.term("CD" if self.head_sent else "CR")
             self.abort_all()
 
-    def client_closed(self) -> None:
+    def client_closed(self, error: bool = False) -> None:
         if not self.finished:
+            tevents.client_closed(self.strm, error=error, complete=self.req_done)
+            if self.sconn is not None:
+                tevents.server_released(self.strm)
             if self.strm.term_state == "--":
                 self.term("CD" if self.res_started else "CR" if not self.head_sent else "CD")
             self.finished = True
@@ -339,6 +343,8 @@ class Transaction:
 
     def client_protocol_error(self, status: int) -> None:
         """The body of the current request is malformed."""
+        tevents.fse(self.strm, tevents.PROTO_ERR)
+        tevents.front(self.strm, tevents.PROTO_ERR)
         if self.res_started or self.finished:
             self.term("CD")
             self.abort_all()
@@ -633,7 +639,12 @@ class Transaction:
                 return
             conn_error(self.strm, srv, backend)
             timeout = isinstance(exc, TimeoutError)
+            tevents.new_server_conn(self.strm)
+            tevents.bc(self.strm, tevents.CONN_ERR)
+            if timeout:
+                tevents.back(self.strm, tevents.TOUT)
             if not self._retry("conn", refused=not timeout):
+                tevents.back(self.strm, tevents.SHUTW)
                 self.local_error(503, "sC" if timeout else "SC")
             return
         if self.finished:
@@ -715,6 +726,7 @@ class Transaction:
 
     def attach(self, conn: ServerConnection, reused: bool) -> None:
         self.sconn = conn
+        tevents.new_server_conn(self.strm)
         conn.owner = self
         conn.uses += 1
         sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, 1)
@@ -794,6 +806,7 @@ class Transaction:
     def server_timeout(self) -> None:
         if self.finished:
             return
+        tevents.back(self.strm, tevents.TOUT)
         if self.res_started:
             self.term("sD")
             self.abort_all()
@@ -1101,6 +1114,10 @@ class Transaction:
     def server_error(self, conn: ServerConnection, why: str) -> None:
         if self.finished:
             return
+        strm = self.strm
+        tevents.bmux(strm, tevents.PROTO_ERR)
+        tevents.bse(strm, tevents.PROTO_ERR)
+        tevents.back(strm, tevents.PROTO_ERR)
         if self.res_started:
             self.term("SD")
             self.abort_all()
@@ -1114,6 +1131,9 @@ class Transaction:
     def server_closed(self, conn: ServerConnection) -> None:
         if self.finished or conn is not self.sconn:
             return
+        ended = (self.res_hold is not None and self.res_held_end) or \
+            (self.res_started and not self.res_framed)
+        tevents.server_closed(self.strm, error=conn.reset, complete=ended)
         if self.res_hold is not None and self.res_held_end:
             # the whole response is held back by a waiting rule: nothing more is needed
             conn.owner = None
@@ -1195,6 +1215,7 @@ class Transaction:
     def _drop_server(self) -> None:
         self.cancel_timer()
         if self.sconn is not None:
+            tevents.server_released(self.strm)
             self.sconn.owner = None
             self.sconn.close()
             self.sconn = None
@@ -1247,6 +1268,8 @@ class Transaction:
             return
         self.finished = True
         self.cancel_timer()
+        if not self.keep_alive:
+            tevents.client_shut(self.strm)
         self.finish_log()
         if self.req_done or not self.started or self.invalid:
             self.client.txn_done(self, self.keep_alive)
@@ -1256,6 +1279,7 @@ class Transaction:
 
     def kill(self) -> None:
         """``shutdown session``: abort the stream (termination state K)."""
+        tevents.front(self.strm, tevents.ABORTED)
         if self.strm.term_state == "--":
             self.term("KD" if self.res_started else "KH" if self.sconn else "KR")
         self.abort_all()
@@ -1263,7 +1287,9 @@ class Transaction:
     def abort_all(self) -> None:
         self.finished = True
         self.cancel_timer()
+        tevents.client_shut(self.strm)
         if self.sconn is not None:
+            tevents.server_released(self.strm)
             self.sconn.owner = None
             self.sconn.close()
             self.sconn = None

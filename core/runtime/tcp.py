@@ -36,7 +36,7 @@ from typing import Any
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ServerConn, Session, Stream
-from . import live
+from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import ConnectError, choose_backend, connect_server
 from .queue import (
@@ -78,9 +78,13 @@ class _Side:
     """One end of the stream: its transport, whether it sent EOF (``eof``), whether we shut
     our writing towards it (``shut``), whether it is closed, and the bytes it sent."""
 
-    __slots__ = ("transport", "eof", "shut", "closed", "bytes", "pending", "pending_len")
+    __slots__ = ("transport", "eof", "shut", "closed", "bytes", "pending", "pending_len",
+                 "strm", "back")
 
-    def __init__(self) -> None:
+    def __init__(self, back: bool = False) -> None:
+        #: the stream whose termination events this side's shutdowns go to, and its side
+        self.strm: Any = None
+        self.back = back
         self.transport: Any = None
         self.eof = False
         self.shut = False
@@ -93,10 +97,23 @@ class _Side:
         if not self.closed and not self.shut:
             self.transport.write(data)
 
+    def _shut_event(self) -> None:
+        strm = self.strm
+        if strm is None:
+            return
+        if self.back:
+            tevents.back(strm, tevents.SHUTW)
+            tevents.bse(strm, tevents.SHUTW)
+            tevents.bc(strm, tevents.SHUTW)
+        else:
+            tevents.front(strm, tevents.SHUTW)
+            tevents.fse(strm, tevents.SHUTW)
+
     def write_eof(self) -> None:
         if self.closed or self.shut:
             return
         self.shut = True
+        self._shut_event()
         with contextlib.suppress(OSError, RuntimeError, AttributeError):
             if self.transport.can_write_eof():
                 self.transport.write_eof()
@@ -119,6 +136,8 @@ class _Side:
 
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
+            if not self.shut:
+                self._shut_event()
             self.transport.abort()
 
 
@@ -143,7 +162,7 @@ class TcpClient(asyncio.Protocol):
     def __init__(self, ctx: TcpFrontendContext) -> None:
         self.ctx = ctx
         self.cli = _Side()
-        self.srv = _Side()
+        self.srv = _Side(back=True)
         self.strm: Stream | None = None
         self.phase = FE_RULES
         self.t0 = time.monotonic()
@@ -169,6 +188,7 @@ class TcpClient(asyncio.Protocol):
         sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
                        frontend=ctx.frontend, ssl=transport.get_extra_info("ssl_object"))
         strm = self.strm = Stream(sess=sess, frontend=ctx.frontend, proc=ctx.engine.proc)
+        self.cli.strm = self.srv.strm = strm
         strm.timers.update({"Tw": -1, "Tc": -1, "Tt": -1})
         # rejected connections and sessions are not logged, as in HAProxy
         if ctx.conn_rules and run_rules(ctx.conn_rules, strm, final=True) in _STOP:
@@ -228,6 +248,11 @@ class TcpClient(asyncio.Protocol):
             self.decide()
 
     def eof_received(self) -> bool:
+        strm = self.strm
+        if strm is not None and not self.cli.eof:
+            tevents.fc(strm.sess, tevents.SHUTR)
+            tevents.fse(strm, tevents.EOS)
+            tevents.front(strm, tevents.EOS)
         self.cli.eof = True
         if self.phase == SERVICE:
             return bool(self.service.eof_received())
@@ -240,6 +265,11 @@ class TcpClient(asyncio.Protocol):
         return True  # keep our write side open for the server's answer
 
     def connection_lost(self, exc: Exception | None) -> None:
+        strm = self.strm
+        if exc is not None and strm is not None and not self.finished:
+            tevents.fc(strm.sess, tevents.RCV_ERR)
+            tevents.fse(strm, tevents.RCV_ERR)
+            tevents.front(strm, tevents.RCV_ERR)
         self.cli.closed = True
         if self.phase == SERVICE:
             with contextlib.suppress(Exception):
@@ -317,6 +347,11 @@ class TcpClient(asyncio.Protocol):
             self.term = "cC"
         else:
             self.term = self.idle_term
+        if self.strm is not None:
+            if self.term[0] == "s":
+                tevents.back(self.strm, tevents.TOUT)
+            else:
+                tevents.front(self.strm, tevents.TOUT)
         self.phase = DONE
         self.cli.abort()
         self.srv.abort()
@@ -451,7 +486,10 @@ class TcpClient(asyncio.Protocol):
                     await connect_server(srv, strm, lambda: TcpServer(self), timeout)
                 except ConnectError as exc:
                     conn_error(strm, srv, backend)
+                    tevents.new_server_conn(strm)
+                    tevents.bc(strm, tevents.CONN_ERR)
                     if not pol.conn or strm.conn_retries >= pol.retries:
+                        tevents.back(strm, tevents.SHUTW)
                         self.fail(exc.term)
                         return
                     strm.conn_retries += 1
@@ -565,6 +603,11 @@ class TcpClient(asyncio.Protocol):
             self.maybe_close()
 
     def server_eof(self) -> None:
+        strm = self.strm
+        if strm is not None and not self.srv.eof:
+            tevents.bc(strm, tevents.SHUTR)
+            tevents.bse(strm, tevents.EOS)
+            tevents.back(strm, tevents.EOS)
         self.srv.eof = True
         if self.res_deciding:
             self.decide_response(True)
@@ -577,6 +620,10 @@ class TcpClient(asyncio.Protocol):
         self.srv.closed = True
         strm = self.strm
         assert strm is not None
+        if exc is not None and not self.finished:
+            tevents.bc(strm, tevents.RCV_ERR)
+            tevents.bse(strm, tevents.RCV_ERR)
+            tevents.back(strm, tevents.RCV_ERR)
         if self.srv_counted:
             self.srv_counted = False
             conn_closed(strm.server, self.srv.transport)

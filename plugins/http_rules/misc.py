@@ -131,6 +131,9 @@ class UseService(ActionRule):
         self.run_applet = getattr(applet, "run", None)
 
     def run(self, strm: Any) -> ActResult:
+        if "service_name" not in strm.ext:
+            # a request a service answers is intercepted (stats column "intercepted")
+            strm.counters["intercepted_req"] = strm.counters.get("intercepted_req", 0) + 1
         strm.ext["service_name"] = self.name
         if self.run_applet is not None:
             return self.run_applet(strm)
