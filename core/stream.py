@@ -103,6 +103,8 @@ class Session:
     http_major: int = 0
     #: error code of the client connection (HAProxy's fc_err numbering), 0 when none
     conn_err: int = 0
+    #: protocol glitches counted on the client connection (HTTP/2, QUIC): fc_glitches
+    conn_glitches: int = 0
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ import socket
 import time
 from typing import Any
 
-from ..proto.h1 import H1Error, H1Limits
+from ..proto.h1 import H1Error, H1Limits, chunk
 from .backend import server_target
 from .queue import conn_closed, conn_opened
 
@@ -34,6 +34,8 @@ class ServerConnection(asyncio.Protocol):
         self.peer_port = 0
         #: (host, port) for a server written without a fixed port (see target_key)
         self.target: Any = None
+        #: HTTP major version spoken on the connection
+        self.http_major = 1
 
     # -- asyncio -----------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -119,6 +121,32 @@ class ServerConnection(asyncio.Protocol):
     def on_upgrade(self, rest: bytes) -> None:
         if self.owner is not None:
             self.owner.on_response_upgrade(rest)
+
+    # -- the request towards the server (the server side of the message model) -------------------
+    # Every server side of a transaction (this HTTP/1 connection, a stream of an HTTP/2
+    # connection) offers send_head, send_data, send_end, pause_reading and resume_reading.
+    def send_head(self, txn: Any, upgrade: bool) -> int:
+        """Send the request head of ``txn``; returns its size."""
+        self.parser.expect(txn.req.method, upgrade)
+        head = txn._request_head(upgrade)
+        self.write(head)
+        return len(head)
+
+    def send_data(self, txn: Any, data: bytes) -> None:
+        self.write(chunk(data) if txn.req_chunked else data)
+
+    def send_end(self, txn: Any) -> None:
+        """The request ended: the last chunk (with trailers) of a chunked one."""
+        if txn.req_chunked:
+            self.write(txn._req_last_chunk())
+
+    def pause_reading(self) -> None:
+        if not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
 
     # -- helpers -----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
