@@ -480,6 +480,7 @@ def frontend_factory(engine: Any, frontend: Any) -> Any:
             if rec.protocol != "h1" and rec.factory is not None and \
                     getattr(rec.factory, "multiplexed", False):
                 ctx.muxes[rec.protocol] = _mux_builder(rec.factory)
+                ctx.mux_codecs[rec.protocol] = rec.factory
 
     def factory() -> ClientConnection:
         return ClientConnection(ctx)

@@ -19,6 +19,11 @@ class ServerConnection(asyncio.Protocol):
     """One connection to a server.  ``owner`` is the transaction using it (it receives the
     response events), None while the connection is idle in a pool."""
 
+    #: False: one request at a time.  A multiplexed connection (HTTP/2) in a pool has
+    #: ``open_stream()`` (a new stream: the server side of one transaction, or None) and
+    #: ``available()``; its streams have ``release()`` (the response ended).
+    multiplexed = False
+
     def __init__(self, server: Any, codec: Any, limits: H1Limits) -> None:
         self.server = server
         self.transport: Any = None
@@ -179,11 +184,22 @@ class ServerPool:
                 continue
             if conn.target != target:
                 continue
+            if conn.multiplexed:
+                stream = conn.open_stream()
+                if stream is None or not conn.available():
+                    del self.idle[i]
+                if stream is None:
+                    continue
+                return stream
             del self.idle[i]
             return conn
         return None
 
     def put(self, conn: ServerConnection, private_to: Any = None) -> None:
+        if conn.multiplexed:
+            # a stream: its connection goes back to the pool while it can take more
+            conn.release()
+            return
         conn.owner = None
         conn.private_to = private_to
         conn.reused = True

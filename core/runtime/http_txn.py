@@ -118,6 +118,18 @@ class FrontendContext:
         self.backends: dict[int, BackendInfo] = {}
         #: protocol ("h2") -> builder of the multiplexer of a client connection speaking it
         self.muxes: dict[str, Any] = {}
+        #: protocol -> multiplexed codec factory (Codec records with ``multiplexed``)
+        self.mux_codecs: dict[str, Any] = {}
+
+    def server_mux(self, srv: Any) -> Any:
+        """The multiplexed codec factory serving ``srv`` (``server … proto h2``), or None
+        for HTTP/1; resolved once per server."""
+        mux = getattr(srv, "_hapx_mux", False)
+        if mux is False:
+            proto = srv.options.get("proto")
+            mux = self.mux_codecs.get(proto) if proto else None
+            srv._hapx_mux = mux
+        return mux
 
     def backend_info(self, backend: Any) -> BackendInfo:
         info = self.backends.get(id(backend))
@@ -567,7 +579,20 @@ class Transaction:
             self.attach(conn, reused=True)
             return
         self.t_connect = _monotonic()
-        asyncio.get_running_loop().create_task(self._connect(srv))
+        asyncio.get_running_loop().create_task(self._connect(srv, 0, self._new_mux_conn(srv)))
+
+    def _new_mux_conn(self, srv: Any) -> Any:
+        """For a multiplexed server (HTTP/2): a new connection object, in the pool at once
+        (unless http-reuse never) so that the streams arriving while it is being
+        established share it; None for an HTTP/1 server."""
+        mux = self.ctx.server_mux(srv)
+        if mux is None:
+            return None
+        shared = self._reuse_mode() != "never"
+        proto = mux("backend", srv).new_connection(shared)
+        if shared:
+            pool_of(srv).idle.append(proto)
+        return proto
 
     def _private_conn(self, srv: Any) -> ServerConnection | None:
         lst = self.ctx.private.get(id(self.client))
@@ -580,13 +605,26 @@ class Transaction:
             conn.close()
         return None
 
-    async def _connect(self, srv: Any, delay: int = 0) -> None:
+    async def _connect(self, srv: Any, delay: int = 0, proto: Any = None) -> None:
         ctx = self.ctx
         backend = self.backend
         t_conn = backend.timeouts.get("connect")
 
-        def factory() -> ServerConnection:
-            return ServerConnection(srv, ctx.codec, ctx.limits)
+        mux = ctx.server_mux(srv)
+        if mux is None:
+            def factory() -> ServerConnection:
+                return ServerConnection(srv, ctx.codec, ctx.limits)
+        else:
+            if delay:
+                await asyncio.sleep(delay / 1000)
+                delay = 0
+                if self.finished:
+                    return
+            if proto is None:
+                proto = self._new_mux_conn(srv)
+
+            def factory() -> Any:
+                return proto
 
         if delay:
             await asyncio.sleep(delay / 1000)
@@ -604,6 +642,8 @@ class Transaction:
             else:
                 conn = await connect(srv, factory, t_conn, self.strm)
         except (TimeoutError, OSError) as exc:
+            if mux is not None:
+                proto.failed()
             if self.finished:
                 return
             conn_error(self.strm, srv, backend)
@@ -611,7 +651,18 @@ class Transaction:
             if not self._retry("conn", refused=not timeout):
                 self.local_error(503, "sC" if timeout else "SC")
             return
-        if self.finished:
+        if mux is not None:
+            stream = conn.open_stream()
+            if self.finished or stream is None:
+                if stream is not None:
+                    stream.release()
+                if self.finished:
+                    return
+                conn_error(self.strm, srv, backend)
+                self.local_error(503, "SC")
+                return
+            conn = stream
+        elif self.finished:
             conn.close()
             return
         self.strm.timers["Tc"] = int((_monotonic() - self.t_connect) * 1000)
@@ -1138,6 +1189,9 @@ class Transaction:
 
     # -- endings ---------------------------------------------------------------------------
     def _release(self, conn: ServerConnection) -> None:
+        if conn.multiplexed:
+            conn.release()
+            return
         if self._reuse_mode() == "never":
             conn.owner = None
             conn.reused = True
