@@ -243,3 +243,56 @@ def test_nghttp_and_h2load_100_streams_one_connection(pki):
             assert "2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed" in \
                 out.stdout, out.stdout
             assert "Application protocol: h2" in out.stdout
+
+
+def test_bind_idle_ping_keeps_answering_client_closes_silent_one():
+    """idle-ping on the bind: a client answering the PINGs stays connected past the idle
+    timeout; one that stops answering is closed before the next PING."""
+    port = free_port()
+    cfg = _cfg(port, 0, bind="proto h2 idle-ping 300ms").replace(
+        "timeout client 5s", "timeout client 1s")
+    with OriginServer() as origin, run_hapx(cfg.replace("127.0.0.1:0",
+                                                        f"127.0.0.1:{origin.port}"),
+                                            ready_ports=[port]):
+        good = RawH2(port)
+        silent = RawH2(port)
+        # the answering client: PINGs come and h2 acknowledges them as it reads
+        good.wait(lambda evs: sum(isinstance(e, h2.events.PingReceived) for e in evs) >= 5,
+                  timeout=10)
+        assert not good.closed
+        status, _h, body = good.response(good.request("GET", "/after-pings"))
+        assert (status, body) == (200, b"ok\n")
+        # the silent one never read anything: no PING ACK, it was closed
+        frames = read_frames(silent.sock, lambda fs: fs and fs[-1] is None, timeout=10)
+        assert frames[-1] is None
+        assert any(type(f).__name__ == "PingFrame" for f in frames)
+        good.close()
+
+
+def test_rapid_reset_flood_cut_by_glitches_threshold_normal_client_served():
+    port = free_port()
+    glob = "    tune.h2.fe.glitches-threshold 50"
+    fe = '    log-format "%ci:%cp glitches=%[fc_glitches] %ST %r"'
+    with OriginServer({"/slow": Response(200, b"s\n", delay_head=0.5)}) as origin, \
+            run_hapx(_cfg(port, origin.port, glob=glob, fe=fe), ready_ports=[port]) as px:
+        normal = RawH2(port)
+        flood = RawH2(port)
+        for _ in range(200):
+            sid = flood.conn.get_next_available_stream_id()
+            flood.conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"),
+                                          (":authority", "h2.test"), (":path", "/slow")],
+                                    end_stream=True)
+            flood.conn.reset_stream(sid)
+            try:
+                flood.flush()
+            except OSError:
+                break
+        frames = read_frames(flood.sock, lambda fs: fs and fs[-1] is None, timeout=10)
+        goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert goaway and goaway[-1].error_code == 11  # ENHANCE_YOUR_CALM
+        status, _h, body = normal.response(normal.request("GET", "/slow"), timeout=10)
+        assert (status, body) == (200, b"s\n")
+        text = px.wait_output(" 200 GET ")
+        assert re.search(r"glitches=0 200 GET ", text)
+        assert re.search(r"glitches=[1-9]\d* -?\d+ GET ", px.stdout), px.stdout[-2000:]
+        normal.close()
