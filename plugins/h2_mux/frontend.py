@@ -215,20 +215,23 @@ class H2Stream:
 
     def _done_sending(self) -> None:
         if self.txn_over:
-            self.mux.stream_over(self)
+            self._finish()
+
+    def _finish(self) -> None:
+        """The response is sent and the transaction over: the stream ends here (with
+        RST_STREAM NO_ERROR when the client is still sending a request body nobody
+        wants any more)."""
+        if not self.req_ended and not self.closed:
+            self.closed = True
+            self.mux.reset(self.sid, ErrorCodes.NO_ERROR)
+        self.mux.stream_over(self)
 
     # -- the transaction's end ----------------------------------------------------------------------
     def txn_done(self, txn: Transaction, keep_alive: bool) -> None:
         self.txn_over = True
         self.srv_txn = None
-        if not self.req_ended and not self.closed:
-            # the response is complete before the request: the rest is not wanted
-            self.end_pending = True
-            self.push()
-            self.mux.reset(self.sid, ErrorCodes.NO_ERROR)
-            self.closed = True
         if self.ended or self.closed:
-            self.mux.stream_over(self)
+            self._finish()
 
     def abort(self) -> None:
         """The stream failed (server error mid-response, rule abort): RST_STREAM, the
