@@ -296,3 +296,71 @@ def test_rapid_reset_flood_cut_by_glitches_threshold_normal_client_served():
         assert re.search(r"glitches=0 200 GET ", text)
         assert re.search(r"glitches=[1-9]\d* -?\d+ GET ", px.stdout), px.stdout[-2000:]
         normal.close()
+
+
+def test_request_body_acknowledged_only_as_forwarded():
+    """An upload to a server that never reads: the client's window stops reopening, so the
+    client cannot push the whole 64 MiB body into the proxy (what is in flight stays
+    within the socket buffers and the windows)."""
+    import socket as _socket
+    import time as _time
+
+    lst = _socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    accepted = []
+    port = free_port()
+    try:
+        with run_hapx(_cfg(port, lst.getsockname()[1]), ready_ports=[port]):
+            cli = RawH2(port)
+            sid = cli.request("POST", "/up", end=False,
+                              headers=[("content-length", str(64 << 20))])
+            sent = 0
+            chunk = b"u" * 16384
+            deadline = _time.monotonic() + 4
+            while _time.monotonic() < deadline and sent < (64 << 20):
+                window = cli.conn.local_flow_control_window(sid)
+                if window <= 0:
+                    cli.read_once(0.1)
+                    continue
+                n = min(window, len(chunk), cli.conn.max_outbound_frame_size)
+                cli.conn.send_data(sid, chunk[:n])
+                cli.flush()
+                sent += n
+            lst.settimeout(1)
+            accepted.append(lst.accept()[0])
+            assert sent < 24 << 20, sent
+            cli.close()
+    finally:
+        for s in accepted:
+            s.close()
+        lst.close()
+
+
+def test_glitches_cpu_gate():
+    """tune.glitches.kill.cpu-usage: past its threshold a connection is killed only while
+    the process's measured CPU usage reaches the gate."""
+    import time as _time
+
+    from hapx.plugins.h2_mux import glitches
+
+    counter = glitches.GlitchCounter(3)
+    counter.add(3)
+    glitches.KILL_CPU["usage"] = 0
+    assert counter.exceeded()
+    try:
+        glitches.KILL_CPU["usage"] = 80
+        # a busy process: the gate opens
+        end = _time.monotonic() + 0.4
+        while _time.monotonic() < end:
+            pass
+        busy = counter.exceeded()
+        # an idle one: it stays closed
+        _time.sleep(0.4)
+        idle = counter.exceeded()
+        assert idle is False
+        # (a starved CPU may not reach the gate: the verdict follows the measured usage)
+        assert busy == (glitches.CPU.usage >= 80)
+    finally:
+        glitches.KILL_CPU["usage"] = 0
+    assert not glitches.GlitchCounter(0).exceeded()
