@@ -175,6 +175,8 @@ class H2Origin:
         self.streams = 0
         self.active = 0
         self.max_concurrent = 0
+        #: the most streams in progress at once on one connection
+        self.max_per_conn = 0
         self.pings = 0
         self.answer_pings = True
         self.requests: list[dict[str, Any]] = []
@@ -215,6 +217,7 @@ class _H2OriginProto:
         cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(cfg)
         self.bodies: dict[int, bytearray] = {}
+        self.active = 0
         self.heads: dict[int, dict[str, str]] = {}
         self.pending: dict[int, bytes] = {}
         self.transport: Any = None
@@ -258,6 +261,8 @@ class _H2OriginProto:
                 o.streams += 1
                 o.active += 1
                 o.max_concurrent = max(o.max_concurrent, o.active)
+                self.active += 1
+                o.max_per_conn = max(o.max_per_conn, self.active)
             elif isinstance(ev, h2.events.DataReceived):
                 self.bodies[ev.stream_id] += ev.data
                 self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -287,6 +292,7 @@ class _H2OriginProto:
         path = head.get(":path", "/")
         o.requests.append({**head, "body_len": len(body), "conn": self.num})
         o.active -= 1
+        self.active -= 1
         trailers = None
         hdrs = [("x-h2-conn", str(self.num))]
         if path.startswith("/grpc/"):

@@ -147,3 +147,21 @@ def test_h2load_through_h2_both_sides():
         assert "2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed" in \
             out.stdout, out.stdout
         assert origin.connections == 1
+
+
+def test_be_max_concurrent_streams_spreads_over_connections():
+    """tune.h2.be.max-concurrent-streams caps the streams of one server connection: more
+    concurrent requests open more connections, each within the cap."""
+    port = free_port()
+    glob = "    tune.h2.be.max-concurrent-streams 10"
+    with H2Origin(delay=0.3) as origin, run_hapx(_cfg(port, origin.port, "proto h2",
+                                                      glob=glob), ready_ports=[port]) as px:
+        async def run() -> list[httpx.Response]:
+            tr = httpx.AsyncHTTPTransport(http1=False, http2=True)
+            async with httpx.AsyncClient(transport=tr, timeout=20,
+                                         base_url=f"http://127.0.0.1:{port}") as c:
+                return await asyncio.gather(*(c.get(f"/m{i}") for i in range(40)))
+        res = asyncio.run(run())
+        assert [r.status_code for r in res] == [200] * 40, px.output()
+        assert origin.max_per_conn == 10
+        assert origin.connections >= 4

@@ -582,17 +582,20 @@ class Transaction:
         asyncio.get_running_loop().create_task(self._connect(srv, 0, self._new_mux_conn(srv)))
 
     def _new_mux_conn(self, srv: Any) -> Any:
-        """For a multiplexed server (HTTP/2): a new connection object, in the pool at once
-        (unless http-reuse never) so that the streams arriving while it is being
-        established share it; None for an HTTP/1 server."""
+        """For a multiplexed server (HTTP/2): a new connection object and this
+        transaction's stream on it; the connection is in the pool at once (unless
+        http-reuse never) so that the streams arriving while it is being established
+        share it.  None for an HTTP/1 server."""
         mux = self.ctx.server_mux(srv)
         if mux is None:
             return None
         shared = self._reuse_mode() != "never"
         proto = mux("backend", srv).new_connection(shared)
+        # this transaction's stream, reserved before other streams may fill the connection
+        stream = proto.open_stream()
         if shared:
             pool_of(srv).idle.append(proto)
-        return proto
+        return proto, stream
 
     def _private_conn(self, srv: Any) -> ServerConnection | None:
         lst = self.ctx.private.get(id(self.client))
@@ -605,7 +608,7 @@ class Transaction:
             conn.close()
         return None
 
-    async def _connect(self, srv: Any, delay: int = 0, proto: Any = None) -> None:
+    async def _connect(self, srv: Any, delay: int = 0, mux_conn: Any = None) -> None:
         ctx = self.ctx
         backend = self.backend
         t_conn = backend.timeouts.get("connect")
@@ -620,8 +623,7 @@ class Transaction:
                 delay = 0
                 if self.finished:
                     return
-            if proto is None:
-                proto = self._new_mux_conn(srv)
+            proto, stream = mux_conn if mux_conn is not None else self._new_mux_conn(srv)
 
             def factory() -> Any:
                 return proto
@@ -652,14 +654,8 @@ class Transaction:
                 self.local_error(503, "sC" if timeout else "SC")
             return
         if mux is not None:
-            stream = conn.open_stream()
-            if self.finished or stream is None:
-                if stream is not None:
-                    stream.release()
-                if self.finished:
-                    return
-                conn_error(self.strm, srv, backend)
-                self.local_error(503, "SC")
+            if self.finished:
+                stream.release()
                 return
             conn = stream
         elif self.finished:
