@@ -20,7 +20,11 @@ workers), all pinned to the proxy's CPUs; its ratio is last variant / first vari
 (``nbthread``: nbthread 2 at 100% of a core in total / nbthread 1 at 50%; CPU time is that
 of the whole tree).
 
-Needs: nginx (nginx-light), wrk, haproxy.  Never run by the tests.
+The h2 scenarios (h2c-100, h2-tls-100) load with h2load instead (nghttp2-client):
+``h2_connections`` connections of ``streams`` concurrent streams; their p50/p99 columns
+hold h2load's mean and max request time (it prints no percentiles).
+
+Needs: nginx (nginx-light), wrk, haproxy, h2load, openssl.  Never run by the tests.
 """
 
 from __future__ import annotations
@@ -132,6 +136,49 @@ def run_wrk(url: str, *, duration: int, connections: int, threads: int, cpus: se
     return parse_wrk(out.stdout)
 
 
+def parse_h2load(out: str) -> WrkResult:
+    """h2load's summary as a WrkResult: p50/p99 hold h2load's mean and max request time
+    (it prints no percentiles); non2xx counts failed and errored requests."""
+    fm = re.search(r"finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req/s", out)
+    rm = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                   r"(\d+) failed, (\d+) errored", out)
+    if not fm or not rm:
+        raise ValueError(f"h2load output not understood:\n{out}")
+    seconds = _ms(fm.group(1) + fm.group(2)) / 1000
+    tm = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    mean = _ms(tm.group(3)) if tm else 0.0
+    top = _ms(tm.group(2)) if tm else 0.0
+    done = int(rm.group(4))
+    return WrkResult(done, seconds, float(fm.group(3)), mean, top, int(rm.group(6)),
+                     int(rm.group(5)))
+
+
+def run_h2load(url: str, *, duration: int, connections: int, streams: int, threads: int,
+               cpus: set[int]) -> WrkResult:
+    if shutil.which("h2load") is None:
+        raise RuntimeError("h2load is not installed (apt-get install nghttp2-client)")
+    argv = ["h2load", "-D", str(duration), "-c", str(connections), "-m", str(streams),
+            "-t", str(max(1, min(threads, connections))), url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
+                         preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    if out.returncode != 0:
+        raise RuntimeError(f"h2load failed ({out.returncode}): {out.stderr}{out.stdout}")
+    return parse_h2load(out.stdout)
+
+
+def make_certificate(workdir: Path) -> str:
+    """A self-signed certificate and key in one PEM file (for the TLS scenarios)."""
+    pem = workdir / "site.pem"
+    if not pem.exists():
+        key, crt = workdir / "site.key", workdir / "site.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-keyout", str(key), "-out", str(crt)],
+                       check=True, capture_output=True)
+        pem.write_bytes(crt.read_bytes() + key.read_bytes())
+    return str(pem)
+
+
 # --------------------------------------------------------------------------- helpers
 
 class UdpSink:
@@ -222,8 +269,9 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
     fe = free_ports(1)[0]
     cfg = workdir / f"{scn.name}-{proxy}.cfg"
     binary = variant.proxy if variant else proxy
+    crt = make_certificate(workdir) if scn.scheme == "https" else ""
     cfg.write_text(render(scn, binary, fe=fe, be=be_port, log=sink.port if sink else 9,
-                          global_lines=variant.global_lines if variant else None))
+                          global_lines=variant.global_lines if variant else None, crt=crt))
     proc = start(f"{scn.name}-{proxy}-{rnd}", proxy_argv(binary, cfg, args), cpus=proxy_cpus,
                  workdir=workdir, quota=quota)
     try:
@@ -231,15 +279,21 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
         if why:
             run.failed = why.strip()
             return run
-        url = f"http://127.0.0.1:{fe}{scn.path}"
-        common = dict(connections=args.connections, threads=args.threads, cpus=load_cpus,
-                      extra=scn.wrk_args)
+        url = f"{scn.scheme}://127.0.0.1:{fe}{scn.path}"
+        if scn.load == "h2load":
+            def load(duration: int) -> WrkResult:
+                return run_h2load(url, duration=duration, connections=scn.h2_connections,
+                                  streams=scn.streams, threads=args.threads, cpus=load_cpus)
+        else:
+            def load(duration: int) -> WrkResult:
+                return run_wrk(url, duration=duration, connections=args.connections,
+                               threads=args.threads, cpus=load_cpus, extra=scn.wrk_args)
         if args.warmup > 0:
-            run_wrk(url, duration=args.warmup, **common)
+            load(args.warmup)
         if sink:
             sink.count = 0
         cpu0 = proc.cpu_seconds()
-        res = run_wrk(url, duration=args.duration, **common)
+        res = load(args.duration)
         cpu1 = proc.cpu_seconds()
         if not proc.alive():
             run.failed = f"died during the run:\n{proc.output()}"

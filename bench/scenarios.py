@@ -85,6 +85,11 @@ class Variant:
     quota: float
 
 
+H2C = BASE_HTTP.replace("    bind 127.0.0.1:{fe}\n", "    bind 127.0.0.1:{fe} proto h2\n")
+H2_TLS = BASE_HTTP.replace("    bind 127.0.0.1:{fe}\n",
+                           "    bind 127.0.0.1:{fe} ssl crt {crt} alpn h2,http/1.1\n")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -97,6 +102,12 @@ class Scenario:
     tags: tuple[str, ...] = field(default=())
     #: compare these configurations rather than the proxies
     variants: tuple[Variant, ...] = ()
+    #: the load generator: "wrk" (HTTP/1.1) or "h2load" (HTTP/2, ``streams`` concurrent
+    #: streams on each of ``h2_connections`` connections)
+    load: str = "wrk"
+    scheme: str = "http"
+    streams: int = 100
+    h2_connections: int = 2
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -113,12 +124,16 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "capped at 50%, HTTP/1.1 keep-alive, 100 B", BASE_HTTP,
              variants=(Variant("hapx-nbthread-1", "hapx", "    nbthread 1", 50.0),
                        Variant("hapx-nbthread-2", "hapx", "    nbthread 2", 100.0))),
+    Scenario("h2c-100", "HTTP/2 clear text (prior knowledge), 100 streams per connection, "
+             "100 B, HTTP/1.1 server", H2C, load="h2load", tags=("h2",)),
+    Scenario("h2-tls-100", "HTTP/2 over TLS (ALPN h2), 100 streams per connection, 100 B, "
+             "HTTP/1.1 server", H2_TLS, load="h2load", scheme="https", tags=("h2",)),
 )}
 
 PROXY_GLOBAL = {"haproxy": "    nbthread 1", "hapx": ""}
 
 
 def render(scenario: Scenario, proxy: str, *, fe: int, be: int, log: int,
-           global_lines: str | None = None) -> str:
+           global_lines: str | None = None, crt: str = "") -> str:
     lines = PROXY_GLOBAL[proxy] if global_lines is None else global_lines
-    return scenario.config.format(fe=fe, be=be, log=log, proxy_global=lines)
+    return scenario.config.format(fe=fe, be=be, log=log, proxy_global=lines, crt=crt)

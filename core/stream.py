@@ -111,6 +111,8 @@ class Session:
     #: (:mod:`hapx.core.runtime.tevents`)
     fc_evts: int = 0
     fmux_evts: int = 0
+    #: protocol glitches counted on the client connection (HTTP/2, QUIC): fc_glitches
+    conn_glitches: int = 0
 
 
 @dataclass(slots=True)

@@ -201,6 +201,8 @@ class Engine:
             sock.close()
             return
         proto = self.factories[id(fe)]()
+        if hasattr(proto, "listener"):
+            proto.listener = listener
         self._track(proto, listener)
         assert self.loop is not None
         task = self.loop.create_task(self._adopt(proto, sock, listener))

@@ -18,7 +18,8 @@ import time
 from collections import deque
 from typing import Any
 
-from ..proto.h1 import H1Error, H1Limits
+from ..proto.h1 import H1Error, H1Limits, chunk, response_head, without_hop
+from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ProcState, Session, Stream
@@ -73,6 +74,12 @@ class ClientConnection(asyncio.Protocol):
         self.corked = False
         self.out: list[bytes] = []
         self.stop_asked = False
+        #: the listener that accepted the connection (set by the engine)
+        self.listener: Any = None
+        #: the multiplexer serving the connection when it does not speak HTTP/1 (an
+        #: HTTP/2 connection: chosen by ALPN or the bind's ``proto``); it then receives
+        #: the connection's events
+        self.mux: Any = None
 
     # -- asyncio ---------------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -92,6 +99,13 @@ class ClientConnection(asyncio.Protocol):
                             ssl=transport.get_extra_info("ssl_object"))
         if (self.ctx.conn_rules or self.ctx.sess_rules) and not self.accept_rules():
             return
+        if self.ctx.muxes:
+            proto = self._mux_protocol()
+            if proto is not None:
+                self.sess.http_major = int(proto[1:])
+                self.mux = self.ctx.muxes[proto](self)
+                self.mux.connection_made(transport)
+                return
         self.arm(self.ctx.t_request, self.request_timeout)
 
     def accept_rules(self) -> bool:
@@ -108,7 +122,22 @@ class ClientConnection(asyncio.Protocol):
                 return False
         return True
 
+    def _mux_protocol(self) -> str | None:
+        """The protocol a registered multiplexer serves on this connection: the ALPN
+        protocol TLS negotiated, else the bind's ``proto``; None for HTTP/1."""
+        ssl = self.sess.ssl if self.sess is not None else None
+        proto = None
+        if ssl is not None:
+            proto = ssl.selected_alpn_protocol()
+        if proto is None and self.listener is not None:
+            opt = getattr(self.listener.bind, "opt", None)
+            proto = opt("proto") if opt is not None else None
+        return proto if proto in self.ctx.muxes else None
+
     def data_received(self, data: bytes) -> None:
+        if self.mux is not None:
+            self.mux.data_received(data)
+            return
         if self.tunnel is not None:
             self.tunnel.from_client(data)
             return
@@ -127,6 +156,8 @@ class ClientConnection(asyncio.Protocol):
             self.arm(self.ctx.t_request, self.request_timeout)
 
     def eof_received(self) -> bool:
+        if self.mux is not None:
+            return self.mux.eof_received()
         if self.txns:
             for txn in self.txns:
                 txn.keep_alive = False
@@ -143,6 +174,8 @@ class ClientConnection(asyncio.Protocol):
         if self.srv_timer is not None:
             self.srv_timer.cancel()
         self.srv_txn = None
+        if self.mux is not None:
+            self.mux.connection_lost(exc)
         if self.tunnel is not None:
             self.tunnel.client_closed()
         for txn in list(self.txns):
@@ -153,13 +186,17 @@ class ClientConnection(asyncio.Protocol):
             self.sess.ext.clear()
 
     def pause_writing(self) -> None:
-        if self.tunnel is not None:
+        if self.mux is not None:
+            self.mux.pause_writing()
+        elif self.tunnel is not None:
             self.tunnel.client_pause()
         elif self.txns:
             self.txns[0].client_pause_writing()
 
     def resume_writing(self) -> None:
-        if self.tunnel is not None:
+        if self.mux is not None:
+            self.mux.resume_writing()
+        elif self.tunnel is not None:
             self.tunnel.client_resume()
         elif self.txns:
             self.txns[0].client_resume_writing()
@@ -221,6 +258,67 @@ class ClientConnection(asyncio.Protocol):
             if not self.closed:
                 self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
+    # -- the response towards the client (the client side of the message model) ----------------
+    # Every client side of a transaction (this HTTP/1 connection, an HTTP/2 or HTTP/3 stream)
+    # offers send_interim, send_head, send_data, send_end and send_reply; those return the
+    # bytes they count as sent where the log counts them.
+    def send_interim(self, txn: Transaction, status: int, reason: str,
+                     headers: list[tuple[str, str]]) -> None:
+        """A 1xx interim response."""
+        self.write(response_head(status, reason or reason_phrase(status), list(headers)))
+
+    def send_head(self, txn: Transaction, res: Any, chunked: bool, length: Any,
+                  no_body: bool, lines: list[str]) -> int:
+        """The response head, framed for HTTP/1 (``lines``: the encoded header lines
+        without hop-by-hop ones); sets ``txn.res_chunked_out`` and ``txn.keep_alive``."""
+        status = res.status
+        if status == 101:
+            lines.append("connection: upgrade\r\n")
+        else:
+            if not no_body and (chunked or length is None):
+                if txn.req.version == "1.1" and res.version != "1.0":
+                    lines.append("transfer-encoding: chunked\r\n")
+                    txn.res_chunked_out = True
+                else:
+                    txn.keep_alive = False
+            # as HAProxy's H1 output: the server's version is kept; an HTTP/1.0 response
+            # closes by default and an HTTP/1.1 one stays open by default
+            if not txn.keep_alive:
+                if res.version != "1.0":
+                    lines.append("connection: close\r\n")
+            elif txn.req.version == "1.0" or res.version == "1.0":
+                lines.append("connection: keep-alive\r\n")
+        ver = res.version if res.version in ("1.0", "1.1") else "1.1"
+        data = (f"HTTP/{ver} {status} {res.reason or reason_phrase(status)}\r\n"
+                f"{''.join(lines)}\r\n").encode("latin-1", "replace")
+        self.write(data)
+        return len(data)
+
+    def send_data(self, txn: Transaction, data: bytes) -> None:
+        self.write(chunk(data) if txn.res_chunked_out else data)
+
+    def send_end(self, txn: Transaction) -> None:
+        """The response ended: the last chunk (with trailers) of a chunked one."""
+        if txn.res_chunked_out:
+            self.write(txn._res_last_chunk())
+
+    def send_reply(self, txn: Transaction, msg: Any) -> int:
+        """A whole response produced by hapx (rules, errors)."""
+        headers = without_hop(msg.headers)
+        body = msg.body or b""
+        if not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers) \
+                and msg.status not in (204, 304):
+            headers.append(("content-length", str(len(body))))
+        if not txn.keep_alive:
+            headers.append(("connection", "close"))
+        elif txn.req.version == "1.0":
+            headers.append(("connection", "keep-alive"))
+        data = response_head(msg.status, msg.reason or reason_phrase(msg.status), headers)
+        if txn.req.method != "HEAD":
+            data += body
+        self.write(data)
+        return len(data)
+
     def txn_done(self, txn: Transaction, keep_alive: bool) -> None:
         """A transaction finished its response: start the next one or wait for one."""
         if self.txns and self.txns[0] is txn:
@@ -274,6 +372,9 @@ class ClientConnection(asyncio.Protocol):
         """A graceful stop began: close now when idle between requests, else let the
         current request finish and close after its response (no keep-alive)."""
         self.stop_asked = True
+        if self.mux is not None:
+            self.mux.soft_stop()
+            return
         if self.closed or self.closing or self.tunnel is not None or self.transport is None:
             return  # not started yet: its first response will close it
         for txn in self.txns:
@@ -372,6 +473,12 @@ class ClientConnection(asyncio.Protocol):
         bad.local_error(status, term, close=True)
 
 
+def _mux_builder(factory: Any) -> Any:
+    def build(conn: ClientConnection) -> Any:
+        return factory("frontend", conn)
+    return build
+
+
 def frontend_factory(engine: Any, frontend: Any) -> Any:
     """The protocol factory for ``frontend``'s listeners (``mode http``)."""
     config = getattr(engine, "config", None)
@@ -390,6 +497,16 @@ def frontend_factory(engine: Any, frontend: Any) -> Any:
         raise RuntimeError("no HTTP/1 codec is registered")
     proc = getattr(engine, "proc", None) or ProcState()
     ctx = FrontendContext(engine, frontend, codec, H1Limits.from_global(gsettings), proc)
+    if config is not None:
+        from ..records import Codec
+
+        # multiplexed protocols (HTTP/2): a Codec record whose factory is called with
+        # ("frontend", client_connection) and returns the connection's multiplexer
+        for rec in config.registry.all(Codec):
+            if rec.protocol != "h1" and rec.factory is not None and \
+                    getattr(rec.factory, "multiplexed", False):
+                ctx.muxes[rec.protocol] = _mux_builder(rec.factory)
+                ctx.mux_codecs[rec.protocol] = rec.factory
 
     def factory() -> ClientConnection:
         return ClientConnection(ctx)

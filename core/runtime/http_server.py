@@ -10,7 +10,7 @@ import socket
 import time
 from typing import Any
 
-from ..proto.h1 import H1Error, H1Limits
+from ..proto.h1 import H1Error, H1Limits, chunk
 from .backend import connect_options, server_target
 from .queue import conn_closed, conn_opened
 
@@ -18,6 +18,11 @@ from .queue import conn_closed, conn_opened
 class ServerConnection(asyncio.Protocol):
     """One connection to a server.  ``owner`` is the transaction using it (it receives the
     response events), None while the connection is idle in a pool."""
+
+    #: False: one request at a time.  A multiplexed connection (HTTP/2) in a pool has
+    #: ``open_stream()`` (a new stream: the server side of one transaction, or None) and
+    #: ``available()``; its streams have ``release()`` (the response ended).
+    multiplexed = False
 
     def __init__(self, server: Any, codec: Any, limits: H1Limits) -> None:
         self.server = server
@@ -36,6 +41,8 @@ class ServerConnection(asyncio.Protocol):
         self.target: Any = None
         #: True when the connection ended on an error (reset) rather than a close
         self.reset = False
+        #: HTTP major version spoken on the connection
+        self.http_major = 1
 
     # -- asyncio -----------------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -123,6 +130,32 @@ class ServerConnection(asyncio.Protocol):
         if self.owner is not None:
             self.owner.on_response_upgrade(rest)
 
+    # -- the request towards the server (the server side of the message model) -------------------
+    # Every server side of a transaction (this HTTP/1 connection, a stream of an HTTP/2
+    # connection) offers send_head, send_data, send_end, pause_reading and resume_reading.
+    def send_head(self, txn: Any, upgrade: bool) -> int:
+        """Send the request head of ``txn``; returns its size."""
+        self.parser.expect(txn.req.method, upgrade)
+        head = txn._request_head(upgrade)
+        self.write(head)
+        return len(head)
+
+    def send_data(self, txn: Any, data: bytes) -> None:
+        self.write(chunk(data) if txn.req_chunked else data)
+
+    def send_end(self, txn: Any) -> None:
+        """The request ended: the last chunk (with trailers) of a chunked one."""
+        if txn.req_chunked:
+            self.write(txn._req_last_chunk())
+
+    def pause_reading(self) -> None:
+        if not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
+
     # -- helpers -----------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         if not self.closed:
@@ -154,11 +187,22 @@ class ServerPool:
                 continue
             if conn.target != target:
                 continue
+            if conn.multiplexed:
+                stream = conn.open_stream()
+                if stream is None or not conn.available():
+                    del self.idle[i]
+                if stream is None:
+                    continue
+                return stream
             del self.idle[i]
             return conn
         return None
 
     def put(self, conn: ServerConnection, private_to: Any = None) -> None:
+        if conn.multiplexed:
+            # a stream: its connection goes back to the pool while it can take more
+            conn.release()
+            return
         conn.owner = None
         conn.private_to = private_to
         conn.reused = True

@@ -11,18 +11,15 @@ from ..proto.errors import error_message
 from ..proto.h1 import (
     LAST_CHUNK,
     H1Limits,
-    chunk,
     connection_tokens,
     encode_headers,
     forward_request_head,
     has_upgrade,
     head_info,
     last_chunk,
-    response_head,
     response_scan,
     without_hop,
 )
-from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
@@ -127,6 +124,20 @@ class FrontendContext:
         #: the loop's timer wheel (set by the first connection)
         self.wheel: Any = None
         self.backends: dict[int, BackendInfo] = {}
+        #: protocol ("h2") -> builder of the multiplexer of a client connection speaking it
+        self.muxes: dict[str, Any] = {}
+        #: protocol -> multiplexed codec factory (Codec records with ``multiplexed``)
+        self.mux_codecs: dict[str, Any] = {}
+
+    def server_mux(self, srv: Any) -> Any:
+        """The multiplexed codec factory serving ``srv`` (``server … proto h2``), or None
+        for HTTP/1; resolved once per server."""
+        mux = getattr(srv, "_hapx_mux", False)
+        if mux is False:
+            proto = srv.options.get("proto")
+            mux = self.mux_codecs.get(proto) if proto else None
+            srv._hapx_mux = mux
+        return mux
 
     def backend_info(self, backend: Any) -> BackendInfo:
         info = self.backends.get(id(backend))
@@ -280,7 +291,7 @@ class Transaction:
                 self.replay = None  # filtered data cannot go through the filters again
                 if not data:
                     return
-            self.sconn.write(chunk(data) if self.req_chunked else data)
+            self.sconn.send_data(self, data)
             self.touch_server_timer()
             if self.replay is not None:
                 self._keep(data)
@@ -311,10 +322,9 @@ class Transaction:
             if self.chain is not None:
                 tail = self.chain.request_end(self.strm)
                 if tail:
-                    self.sconn.write(chunk(tail) if self.req_chunked else tail)
+                    self.sconn.send_data(self, tail)
                     self.replay = None
-            if self.req_chunked:
-                self.sconn.write(self._req_last_chunk())
+            self.sconn.send_end(self)
 
     def request_upgrade(self, rest: bytes) -> None:
         self.upgrade_rest = rest
@@ -357,11 +367,11 @@ class Transaction:
 
     def client_pause_writing(self) -> None:
         if self.sconn is not None and not self.sconn.closed:
-            self.sconn.transport.pause_reading()
+            self.sconn.pause_reading()
 
     def client_resume_writing(self) -> None:
         if self.sconn is not None and not self.sconn.closed:
-            self.sconn.transport.resume_reading()
+            self.sconn.resume_reading()
 
     # -- processing ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -598,7 +608,23 @@ class Transaction:
             self.attach(conn, reused=True)
             return
         self.t_connect = _monotonic()
-        asyncio.get_running_loop().create_task(self._connect(srv))
+        asyncio.get_running_loop().create_task(self._connect(srv, 0, self._new_mux_conn(srv)))
+
+    def _new_mux_conn(self, srv: Any) -> Any:
+        """For a multiplexed server (HTTP/2): a new connection object and this
+        transaction's stream on it; the connection is in the pool at once (unless
+        http-reuse never) so that the streams arriving while it is being established
+        share it.  None for an HTTP/1 server."""
+        mux = self.ctx.server_mux(srv)
+        if mux is None:
+            return None
+        shared = self._reuse_mode() != "never"
+        proto = mux("backend", srv).new_connection(shared)
+        # this transaction's stream, reserved before other streams may fill the connection
+        stream = proto.open_stream()
+        if shared:
+            pool_of(srv).idle.append(proto)
+        return proto, stream
 
     def _private_conn(self, srv: Any) -> ServerConnection | None:
         lst = self.ctx.private.get(id(self.client))
@@ -611,13 +637,25 @@ class Transaction:
             conn.close()
         return None
 
-    async def _connect(self, srv: Any, delay: int = 0) -> None:
+    async def _connect(self, srv: Any, delay: int = 0, mux_conn: Any = None) -> None:
         ctx = self.ctx
         backend = self.backend
         t_conn = backend.timeouts.get("connect")
 
-        def factory() -> ServerConnection:
-            return ServerConnection(srv, ctx.codec, ctx.limits)
+        mux = ctx.server_mux(srv)
+        if mux is None:
+            def factory() -> ServerConnection:
+                return ServerConnection(srv, ctx.codec, ctx.limits)
+        else:
+            if delay:
+                await asyncio.sleep(delay / 1000)
+                delay = 0
+                if self.finished:
+                    return
+            proto, stream = mux_conn if mux_conn is not None else self._new_mux_conn(srv)
+
+            def factory() -> Any:
+                return proto
 
         if delay:
             await asyncio.sleep(delay / 1000)
@@ -635,6 +673,8 @@ class Transaction:
             else:
                 conn = await connect(srv, factory, t_conn, self.strm)
         except (TimeoutError, OSError) as exc:
+            if mux is not None:
+                proto.failed()
             if self.finished:
                 return
             conn_error(self.strm, srv, backend)
@@ -647,7 +687,12 @@ class Transaction:
                 tevents.back(self.strm, tevents.SHUTW)
                 self.local_error(503, "sC" if timeout else "SC")
             return
-        if self.finished:
+        if mux is not None:
+            if self.finished:
+                stream.release()
+                return
+            conn = stream
+        elif self.finished:
             conn.close()
             return
         self.strm.timers["Tc"] = int((_monotonic() - self.t_connect) * 1000)
@@ -729,22 +774,20 @@ class Transaction:
         tevents.new_server_conn(self.strm)
         conn.owner = self
         conn.uses += 1
-        sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, 1)
+        sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, conn.http_major)
         sc.dst_port = conn.peer_port
         sc.ssl = conn.transport.get_extra_info("ssl_object") if conn.transport else None
         self.t_sent = _monotonic()
-        req = self.req
         info = self.binfo
         # the request headers are those parsed when nothing could change them
+        req = self.req
         upgrade = self.upgrade_rest is not None or (
             self.req_upgrade if info is not None and info.plain else has_upgrade(req.headers))
-        conn.parser.expect(req.method, upgrade)
-        head = self._request_head(upgrade)
-        conn.write(head)
+        sent = conn.send_head(self, upgrade)
         self.head_sent = True
         chain = self.chain
         if self.replay is not None:
-            self.replay_len = len(head)
+            self.replay_len = sent
         if self.req_buf:
             data = b"".join(self.req_buf)
             self.req_buf = []
@@ -754,7 +797,7 @@ class Transaction:
                 # what a filter produced cannot be sent through it again
                 self.replay = None
             if data:
-                conn.write(chunk(data) if self.req_chunked else data)
+                conn.send_data(self, data)
                 if self.replay is not None:
                     self._keep(data)
         client = self.client
@@ -764,9 +807,8 @@ class Transaction:
             if chain is not None:
                 tail = chain.request_end(self.strm)
                 if tail:
-                    conn.write(chunk(tail) if self.req_chunked else tail)
-            if self.req_chunked:
-                conn.write(self._req_last_chunk())
+                    conn.send_data(self, tail)
+            conn.send_end(self)
         self.arm_server_timer()
 
     def _request_head(self, upgrade: bool) -> bytes:
@@ -780,7 +822,12 @@ class Transaction:
             last = "connection: close\r\n"
         else:
             last = ""
-        return forward_request_head(req.method, req.uri, req.headers, last)
+        uri = req.uri
+        if req.version[0] != "1" and uri[:1] != "/" and req.method != "CONNECT" and uri != "*":
+            # an HTTP/2 or HTTP/3 request (scheme and authority): origin form towards HTTP/1
+            slash = uri.find("/", uri.find("://") + 3)
+            uri = uri[slash:] if slash > 0 else "/"
+        return forward_request_head(req.method, uri, req.headers, last)
 
     # -- server timers -----------------------------------------------------------------------
     def arm_server_timer(self) -> None:
@@ -824,8 +871,7 @@ class Transaction:
             return
         if 100 <= status < 200 and status != 101:
             self.interim = True
-            self.client.write(response_head(status, reason or reason_phrase(status),
-                                            [(n, v) for n, v in headers]))
+            self.client.send_interim(self, status, reason, headers)
             return
         strm = self.strm
         if self.replay is not None:
@@ -913,14 +959,14 @@ class Transaction:
                 res.body_complete = True
             else:
                 if conn is not None and not conn.closed:
-                    conn.transport.resume_reading()
+                    conn.resume_reading()
                 self.body_wait = True
                 if wake.ms:
                     self.wait_handle = asyncio.get_running_loop().call_later(
                         wake.ms / 1000, self._body_expired)
                 return
         elif conn is not None and not conn.closed:
-            conn.transport.pause_reading()
+            conn.pause_reading()
         self._arm_wake(wake)
 
     def _emit_response_head(self) -> None:
@@ -930,7 +976,6 @@ class Transaction:
         res = strm.res
         assert res is not None and self.res_info is not None
         chunked, length, no_body, lines = self.res_info
-        status = res.status
         info = self.binfo
         if self._after_rules(strm):
             return
@@ -939,27 +984,8 @@ class Transaction:
             # rules may have changed the headers: scan them again
             lines = encode_headers(without_hop(res.headers, drop_te=True))
         self.res_started = True
-        if status == 101:
-            lines.append("connection: upgrade\r\n")
-        else:
-            if not no_body and (chunked or length is None):
-                if self.req.version == "1.1" and res.version != "1.0":
-                    lines.append("transfer-encoding: chunked\r\n")
-                    self.res_chunked_out = True
-                else:
-                    self.keep_alive = False
-            # as HAProxy's H1 output: the server's version is kept; an HTTP/1.0 response
-            # closes by default and an HTTP/1.1 one stays open by default
-            if not self.keep_alive:
-                if res.version != "1.0":
-                    lines.append("connection: close\r\n")
-            elif self.req.version == "1.0" or res.version == "1.0":
-                lines.append("connection: keep-alive\r\n")
-        ver = res.version if res.version in ("1.0", "1.1") else "1.1"
-        data = (f"HTTP/{ver} {res.status} {res.reason or reason_phrase(res.status)}\r\n"
-                f"{''.join(lines)}\r\n").encode("latin-1", "replace")
-        strm.counters["bytes_out"] += len(data)
-        self.client.write(data)
+        strm.counters["bytes_out"] += self.client.send_head(self, res, chunked, length,
+                                                            no_body, lines)
         held = self.res_hold
         if held is not None:
             self._release_held(held)
@@ -971,7 +997,7 @@ class Transaction:
             self.on_response_body(data)
         conn = self.sconn
         if conn is not None and not conn.closed:
-            conn.transport.resume_reading()
+            conn.resume_reading()
         if self.res_held_end:
             self.res_held_end = False
             self.on_response_complete()
@@ -1037,14 +1063,14 @@ class Transaction:
                 self._wake()
             elif sum(map(len, hold)) > _BUFFER_LIMIT and self.sconn is not None \
                     and not self.sconn.closed:
-                self.sconn.transport.pause_reading()
+                self.sconn.pause_reading()
             return
         if self.chain is not None:
             data = self.chain.response_data(self.strm, data)
             if not data:
                 return
         self.strm.counters["bytes_out"] += len(data)
-        self.client.write(chunk(data) if self.res_chunked_out else data)
+        self.client.send_data(self, data)
         # (timeout server is pushed back once per server read, by the server connection)
 
     def on_response_complete(self) -> None:
@@ -1064,8 +1090,7 @@ class Transaction:
             return
         if self.chain is not None:
             self._response_tail()
-        if self.res_chunked_out:
-            self.client.write(self._res_last_chunk())
+        self.client.send_end(self)
         self.cancel_timer()
         conn = self.sconn
         self.sconn = None
@@ -1165,8 +1190,7 @@ class Transaction:
     def on_response_complete_close(self) -> None:
         if self.chain is not None:
             self._response_tail()
-        if self.res_chunked_out:
-            self.client.write(self._res_last_chunk())
+        self.client.send_end(self)
         self.cancel_timer()
         self.complete()
 
@@ -1195,7 +1219,7 @@ class Transaction:
         tail = self.chain.response_end(self.strm)
         if tail:
             self.strm.counters["bytes_out"] += len(tail)
-            self.client.write(chunk(tail) if self.res_chunked_out else tail)
+            self.client.send_data(self, tail)
 
     def server_pause_writing(self) -> None:
         self.client.pause_reading("server")
@@ -1205,6 +1229,9 @@ class Transaction:
 
     # -- endings ---------------------------------------------------------------------------
     def _release(self, conn: ServerConnection) -> None:
+        if conn.multiplexed:
+            conn.release()
+            return
         if self._reuse_mode() == "never":
             conn.owner = None
             conn.reused = True
@@ -1246,21 +1273,8 @@ class Transaction:
             return
         if "close" in connection_tokens(msg.headers) or force_close or not self.req_done:
             self.keep_alive = False
-        headers = without_hop(msg.headers)
-        body = msg.body or b""
-        if not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers) \
-                and msg.status not in (204, 304):
-            headers.append(("content-length", str(len(body))))
-        if not self.keep_alive:
-            headers.append(("connection", "close"))
-        elif self.req.version == "1.0":
-            headers.append(("connection", "keep-alive"))
-        data = response_head(msg.status, msg.reason or reason_phrase(msg.status), headers)
-        if self.req.method != "HEAD":
-            data += body
-        strm.counters["bytes_out"] += len(data)
         self.res_started = True
-        self.client.write(data)
+        strm.counters["bytes_out"] += self.client.send_reply(self, msg)
         self.complete()
 
     def complete(self) -> None:

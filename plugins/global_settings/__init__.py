@@ -129,7 +129,7 @@ KEYWORDS: dict[str, tuple[Parser, bool, bool, str, str]] = {
                                   "TCP_NOTSENT_LOWAT on client sockets (3.2)."),
     "tune.notsent-lowat.server": (size(0), False, False, "<size>",
                                   "TCP_NOTSENT_LOWAT on server sockets (3.2)."),
-    "tune.glitches.kill.cpu-usage": (integer(0, 100), False, False, "<0..100>",
+    "tune.glitches.kill.cpu-usage": (integer(0, 100), True, False, "<0..100>",
                                      "Kill glitchy connections only above this CPU usage "
                                      "(3.2)."),
     # -- HTTP client ---------------------------------------------------------------------
@@ -217,9 +217,17 @@ _H2: dict[str, tuple[Parser, str]] = {
     "tune.quic.socket-owner": (choice(("connection", "listener")), "{ connection | listener }"),
     "tune.quic.zero-copy-fwd-send": (on_off, "{ on | off }"),
 }
+#: the HTTP/2 tuning applied by the h2_mux plugin
+_H2_ACTIVE = frozenset({
+    "tune.h2.header-table-size", "tune.h2.initial-window-size",
+    "tune.h2.fe.initial-window-size", "tune.h2.be.initial-window-size",
+    "tune.h2.max-concurrent-streams", "tune.h2.fe.max-concurrent-streams",
+    "tune.h2.be.max-concurrent-streams", "tune.h2.max-frame-size",
+    "tune.h2.fe.glitches-threshold", "tune.h2.be.glitches-threshold"})
 for _name, (_parser, _usage) in _H2.items():
     _what = "HTTP/2" if ".h2." in _name else "QUIC"
-    KEYWORDS[_name] = (_parser, False, False, _usage,
+    KEYWORDS[_name] = (_parser, _name in _H2_ACTIVE, False, _usage,
+                       f"{_what} tuning, with HAProxy's meaning." if _name in _H2_ACTIVE else
                        f"{_what} tuning; HAProxy's meaning, used once {_what} exists.")
 
 

@@ -78,7 +78,8 @@ def _oldest_idle(srv: Any) -> Any:
     idle = pool.idle
     while idle:
         conn = idle.pop(0)
-        if not conn.closed:
+        if not conn.closed and not getattr(conn, "attached", 0):
+            # (a multiplexed connection carrying streams is not idle: left alone)
             return conn
     return None
 

@@ -1,0 +1,141 @@
+"""HTTP/2 settings from the global ``tune.h2.*`` keywords and header conversions between
+the message model (latin-1 ``str`` pairs, any case) and HTTP/2 header blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from h2.settings import SettingCodes
+from hyperframe.frame import GoAwayFrame
+
+#: headers HTTP/2 forbids (connection-specific) and the HTTP/1 framing ones
+_DROP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                   "upgrade", "host"})
+_DROP_RES = _DROP - {"host"}
+
+
+@dataclass(frozen=True)
+class H2Params:
+    """What one side (frontend or backend) of the HTTP/2 data path announces and enforces."""
+
+    header_table_size: int = 4096
+    fe_initial_window: int = 65535
+    be_initial_window: int = 65535
+    fe_max_streams: int = 100
+    be_max_streams: int = 100
+    max_frame_size: int = 16384
+    fe_glitches: int = 0
+    be_glitches: int = 0
+    #: the connection window grows by this much beyond the 65535 of the protocol
+    fe_conn_window_extra: int = 0
+    #: idle-ping of the bind line (ms, 0: none)
+    fe_idle_ping: int = 0
+
+    @classmethod
+    def from_global(cls, gset: dict[str, Any], bind: Any = None) -> H2Params:
+        def num(*names: str, default: int) -> int:
+            for n in names:
+                v = gset.get(n)
+                if v is not None:
+                    return int(v)
+            return default
+
+        fe_win = num("tune.h2.fe.initial-window-size", "tune.h2.initial-window-size",
+                     default=65535)
+        ping = 0
+        if bind is not None:
+            ping = int(bind.opt("idle-ping") or 0)
+        return cls(
+            header_table_size=num("tune.h2.header-table-size", default=4096),
+            fe_initial_window=fe_win,
+            be_initial_window=num("tune.h2.be.initial-window-size",
+                                  "tune.h2.initial-window-size", default=65535),
+            fe_max_streams=num("tune.h2.fe.max-concurrent-streams",
+                               "tune.h2.max-concurrent-streams", default=100),
+            be_max_streams=num("tune.h2.be.max-concurrent-streams",
+                               "tune.h2.max-concurrent-streams", default=100),
+            max_frame_size=num("tune.h2.max-frame-size", default=16384),
+            fe_glitches=num("tune.h2.fe.glitches-threshold", default=0),
+            be_glitches=num("tune.h2.be.glitches-threshold", default=0),
+            # as HAProxy, the connection may carry several streams' windows at once
+            fe_conn_window_extra=max(0, min(fe_win * 4, 2**31 - 1) - 65535),
+            fe_idle_ping=ping,
+        )
+
+    def local(self, frontend: bool) -> dict[int, int]:
+        """The SETTINGS this side sends."""
+        out = {
+            SettingCodes.HEADER_TABLE_SIZE: self.header_table_size,
+            SettingCodes.INITIAL_WINDOW_SIZE: (self.fe_initial_window if frontend
+                                               else self.be_initial_window),
+            SettingCodes.MAX_FRAME_SIZE: self.max_frame_size,
+            SettingCodes.ENABLE_PUSH: 0,
+        }
+        streams = self.fe_max_streams if frontend else self.be_max_streams
+        if frontend and streams:
+            out[SettingCodes.MAX_CONCURRENT_STREAMS] = streams
+        return out
+
+
+def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Trailers or plain fields as an HTTP/2 block (lower-case names)."""
+    return [(n.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+            for n, v in headers if n.lower() not in _DROP_RES]
+
+
+def response_headers(status: int, headers: list[tuple[str, str]]
+                     ) -> list[tuple[bytes, bytes]]:
+    """A response head as an HTTP/2 block: ``:status`` then the fields HTTP/2 allows."""
+    out = [(b":status", str(status).encode())]
+    for n, v in headers:
+        low = n.lower()
+        if low in _DROP_RES:
+            continue
+        if low == "te" and v.strip().lower() != "trailers":
+            continue
+        out.append((low.encode("latin-1"), v.encode("latin-1", "replace")))
+    return out
+
+
+def request_headers(method: str, uri: str, headers: list[tuple[str, str]],
+                    scheme: str = "http") -> list[tuple[bytes, bytes]]:
+    """A request head as an HTTP/2 block: the pseudo-headers from the request line (an
+    absolute URI gives ``:scheme`` and ``:authority``, else the Host header does)."""
+    authority = None
+    path = uri
+    if not uri.startswith("/") and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        slash = rest.find("/")
+        authority, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+    host = None
+    fields: list[tuple[bytes, bytes]] = []
+    for n, v in headers:
+        low = n.lower()
+        if low == "host":
+            host = v
+            continue
+        if low in _DROP:
+            continue
+        if low == "te" and v.strip().lower() != "trailers":
+            continue
+        fields.append((low.encode("latin-1"), v.encode("latin-1", "replace")))
+    if authority is None:
+        authority = host
+    out = [(b":method", method.encode()), (b":scheme", scheme.encode())]
+    if method == "CONNECT":
+        out = [(b":method", b"CONNECT")]
+    else:
+        out.append((b":path", (path or "/").encode("latin-1")))
+    if authority:
+        out.append((b":authority", authority.encode("latin-1")))
+    out.extend(fields)
+    return out
+
+
+def goaway(last_stream_id: int, code: int) -> bytes:
+    """A GOAWAY frame, serialized."""
+    f = GoAwayFrame(0)
+    f.last_stream_id = last_stream_id
+    f.error_code = code
+    return f.serialize()
