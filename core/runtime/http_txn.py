@@ -776,7 +776,8 @@ class Transaction:
         conn.uses += 1
         sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, conn.http_major)
         sc.dst_port = conn.peer_port
-        sc.ssl = conn.transport.get_extra_info("ssl_object") if conn.transport else None
+        transport = getattr(conn, "transport", None)
+        sc.ssl = transport.get_extra_info("ssl_object") if transport is not None else None
         self.t_sent = _monotonic()
         info = self.binfo
         # the request headers are those parsed when nothing could change them

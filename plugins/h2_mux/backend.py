@@ -58,6 +58,12 @@ class H2ServerStream:
                  "private_to", "pending", "pending_len", "end_pending", "ended", "unacked",
                  "paused", "cli_paused", "done")
 
+    @property
+    def transport(self) -> Any:
+        """The transport of the HTTP/2 connection carrying this stream (its TLS object
+        feeds the ssl_bc fetches)."""
+        return self.conn.transport
+
     def __init__(self, conn: H2ServerConn, reused: bool) -> None:
         self.conn = conn
         self.sid = 0
