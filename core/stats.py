@@ -295,6 +295,24 @@ def account_stream(strm: Any) -> None:
         if t.get("Tr", -1) >= 0 or not http:
             c.add_times((t.get("Tw", 0), t.get("Tc", 0), t.get("Tr", 0),
                          t.get("Tt", 0)))
+    lst = strm.sess.listener
+    if lst is not None and lst.stats is not None:
+        # option socket-stats: the listener's row
+        lc = lst.stats
+        lc.bin += bin_
+        lc.bout += bout
+        if denied_conn:
+            lc.dcon += 1
+            lc.stot -= 1
+        elif denied_sess:
+            lc.dses += 1
+            lc.stot -= 1
+        if cnt.get("denied_req"):
+            lc.dreq += 1
+        if term[1:2] == "R" and term[0] in "CP" and status == 400:
+            lc.ereq += 1
+        if cnt.get("failed_rewrites"):
+            lc.wrew += cnt["failed_rewrites"]
     for c in objs:
         c.bin += bin_
         c.bout += bout

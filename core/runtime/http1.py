@@ -44,6 +44,9 @@ class ClientConnection(asyncio.Protocol):
     Writes made while a server's data is being parsed are gathered (``corked``) and sent
     in one ``write`` when that data is processed."""
 
+    #: the engine's Listener that accepted the connection (set before connection_made)
+    listener: Any = None
+
     def __init__(self, ctx: FrontendContext) -> None:
         self.ctx = ctx
         self.transport: Any = None
@@ -82,7 +85,7 @@ class ClientConnection(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("peername"))
         dst, dport = _addr(transport.get_extra_info("sockname"))
         self.sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
-                            frontend=self.ctx.frontend, http_major=1,
+                            frontend=self.ctx.frontend, listener=self.listener, http_major=1,
                             ssl=transport.get_extra_info("ssl_object"))
         self.arm(self.ctx.t_request, self.request_timeout)
 
