@@ -20,6 +20,7 @@ from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits
 from ..stream import ProcState, Session
+from .errcapture import capture
 from .http_txn import FrontendContext, Transaction
 from .timers import timers_of
 
@@ -100,6 +101,7 @@ class ClientConnection(asyncio.Protocol):
             self.parser.feed(data)
         except H1Error as exc:
             self.dead_parser = True
+            self.capture_error(data)
             self.bad_request(exc.status)
             return
         if self.head_bytes and self.parsing is None and not self.txns and not self.closing \
@@ -329,6 +331,14 @@ class ClientConnection(asyncio.Protocol):
             self.close()
         elif not self.txns:
             self.request_timeout()
+
+    def capture_error(self, data: bytes) -> None:
+        """Keep the refused bytes for ``show errors`` (the error path only)."""
+        txn = self.parsing
+        capture(self.ctx.frontend, data, response=False, sess=self.sess,
+                other=txn.backend if txn is not None else None,
+                server=txn.server if txn is not None else None,
+                offset=max(self.head_bytes - len(data), 0), bufsize=self.ctx.bufsize)
 
     def bad_request(self, status: int, term: str = "PR") -> None:
         """The request could not be parsed (or came too late): answer and close."""

@@ -22,6 +22,7 @@ from hapx.plugins.binds.options import BIND_OPTIONS
 from hapx.plugins.confkit import simple_directive, v_int, v_time
 
 from . import commands as _commands
+from . import errors as _errors
 from . import patterns
 from .server import StatsServer
 
@@ -61,7 +62,7 @@ def hapx_register_directives(directives: Any) -> None:
 
 @hookimpl
 def hapx_register_cli_commands(commands: Any) -> None:
-    commands.add(*_commands.COMMANDS, *patterns.COMMANDS)
+    commands.add(*_commands.COMMANDS, *patterns.COMMANDS, *_errors.COMMANDS)
 
 
 @hookimpl
