@@ -128,7 +128,8 @@ class StatObject:
                 return "FULL"
             return "WAITING" if self.ctx.stopping else "OPEN"
         if self.kind == "B":
-            return "UP" if self._usable() else "DOWN"
+            # HAProxy: UP with usable servers, or with no server at all
+            return "UP" if self._usable() or not self.px.servers else "DOWN"
         srv = self.srv
         if srv.disabled or getattr(srv, "maint", False):
             return "MAINT"

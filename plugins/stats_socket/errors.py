@@ -97,12 +97,15 @@ def _show_errors(cli: CliSession, args: list[str]) -> str:
         which = words[0]
     out = [f"Total events captured on [{_date(time.time())}] : {errcapture.events()}\n"]
     for px in cli.config.proxies:
-        if px.is_defaults or (only is not None and px is not only):
+        if px.is_defaults:
             continue
         snaps = errcapture.snapshots(px)
         for direction in ("request", "response"):
             snap = snaps.get(direction)
-            if snap is not None and which in (None, direction):
+            if snap is None or which not in (None, direction):
+                continue
+            # a proxy selects its captures and those where it is the other side
+            if only is None or px is only or snap.other is only:
                 out.append(format_snapshot(snap))
     return "".join(out)
 
