@@ -254,7 +254,8 @@ def _head(page: Any, info: dict[str, Any], opts: Any) -> list[str]:
     out.append(f'<li><a href="{uri}{up}{keep_refresh}{scope}">Refresh now</a><br>\n')
     norefresh = ";norefresh" if st.refresh else ""
     out.append(f'<li><a href="{uri};csv{norefresh}{scope}">CSV export</a><br>\n')
-    out.append(f'<li><a href="{uri};json{norefresh}{scope}">JSON export</a><br>\n')
+    out.append(f'<li><a href="{uri};json{norefresh}{scope}">JSON export</a> '
+               f'(<a href="{uri};json-schema">schema</a>)<br>\n')
     out.append("</ul></td>")
     if not st.hide_version:
         major = ".".join(HAPROXY_VERSION.split(".")[:2])

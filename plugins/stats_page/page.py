@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,7 +25,7 @@ from hapx.core.runtime import live
 from hapx.core.runtime.cli_api import CliError, CliSession, commands_of
 from hapx.core.runtime.statdump import context, dump_csv, dump_json, dump_typed, rows
 from hapx.core.runtime.waits import wake_on_body
-from hapx.core.stats import stats_of
+from hapx.core.stats import NATURES, OBJ_NAMES, ORIGINS, SCOPES, stats_of
 from hapx.core.stream import HttpMessage
 
 from . import html
@@ -111,6 +111,8 @@ def parse_options(rest: str) -> Request:
         req.fmt = "typed"
     if ";json" in rest:
         req.fmt = "json"
+    if ";json-schema" in rest:
+        req.fmt = "schema"
     pos = rest.find(";st=")
     if pos >= 0:
         code = rest[pos + 4:pos + 8]
@@ -265,6 +267,9 @@ class StatsPage(ActionRule):
         elif opts.fmt == "json":
             headers.append(("content-type", "application/json"))
             body = dump_json(reg, objs)
+        elif opts.fmt == "schema":
+            headers.append(("content-type", "application/json"))
+            body = json_schema()
         else:
             headers.append(("content-type", "text/html"))
             body = html.page(self, reg, objs, opts)
@@ -341,9 +346,37 @@ class StatsPage(ActionRule):
         return not out
 
 
-def uptime(started: float) -> str:
-    up = int(time.time() - started)
-    d, rest = divmod(up, 86400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    return f"{d}d {h}h{m:02d}m{s:02d}s"
+def json_schema() -> str:
+    """The JSON schema of the ``;json`` export (and of ``show stat json``): a list of
+    rows, each a list of fields with their object, ids, position, name, tags and typed
+    value."""
+    tag_enum = {"origin": sorted(ORIGINS.values()), "nature": sorted(NATURES.values()),
+                "scope": sorted(SCOPES.values())}
+    value = {"type": "object", "required": ["type", "value"], "oneOf": [
+        {"properties": {"type": {"enum": ["u32", "s32", "u64", "s64"]},
+                        "value": {"type": "integer"}}},
+        {"properties": {"type": {"enum": ["flt"]}, "value": {"type": "number"}}},
+        {"properties": {"type": {"enum": ["str"]}, "value": {"type": "string"}}}]}
+    field = {
+        "type": "object",
+        "required": ["objType", "proxyId", "id", "field", "processNum", "tags", "value"],
+        "properties": {
+            "objType": {"enum": sorted(OBJ_NAMES.values())},
+            "proxyId": {"type": "integer", "minimum": 0},
+            "id": {"type": "integer", "minimum": 0},
+            "field": {"type": "object", "required": ["pos", "name"],
+                      "properties": {"pos": {"type": "integer", "minimum": 0},
+                                     "name": {"type": "string"}}},
+            "processNum": {"type": "integer", "minimum": 1},
+            "tags": {"type": "object", "required": ["origin", "nature", "scope"],
+                     "properties": {k: {"enum": v} for k, v in tag_enum.items()}},
+            "value": value,
+            "desc": {"type": "string"},
+        }}
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#",
+              "title": "Statistics",
+              "description": "The statistics export: one array of fields per object "
+                             "(frontend, listener, server, backend)",
+              "type": "array", "items": {"type": "array", "items": field}}
+    return json.dumps(schema, indent=1) + "\n"
+
