@@ -23,7 +23,7 @@ needs_chromium = pytest.mark.skipif(
 
 
 def page_config(port: int, stats_port: int, origin: int, dead: int, sock: str, *,
-                stats: str = "", port2: int | None = None) -> str:
+                stats: str = "", port2: int | None = None, servers: str = "") -> str:
     port2 = port2 if port2 is not None else free_port()
     return f"""
 global
@@ -42,7 +42,7 @@ backend be
     server s1 127.0.0.1:{origin}
     server s2 127.0.0.1:{dead} disabled
     server s3 127.0.0.1:{origin} backup
-listen stats
+{servers}listen stats
     bind 127.0.0.1:{stats_port}
     stats enable
     stats uri /st
@@ -316,14 +316,21 @@ def test_page_structure_matches_haproxy_26(tmp_path):
         for name, runner in (("haproxy", run_haproxy), ("hapx", run_hapx)):
             port, stats_port = free_port(), free_port()
             sock = str(tmp_path / f"{name}.sock")
-            with runner(page_config(port, stats_port, origin.port, dead, sock, stats=stats),
+            checked = f"    server s4 127.0.0.1:{dead} check inter 500ms\n"
+            with runner(page_config(port, stats_port, origin.port, dead, sock, stats=stats,
+                                    servers=checked),
                         ready_ports=[port, stats_port, sock]):
+                wait_until(lambda s=sock: ",s4,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN," in
+                           cli(s, "show stat"), timeout=15)
                 with httpx.Client() as c:
                     assert c.get(f"http://127.0.0.1:{port}/").status_code == 200
                     pages[name] = c.get(f"http://127.0.0.1:{stats_port}/st").text
     assert _tags(pages["hapx"]) == _tags(pages["haproxy"])
+    s4 = dom(pages["hapx"]).row("s4")
+    assert s4[0] == "active_down" and s4[1][-9].endswith(" DOWN")
+    assert s4[1][-8].startswith("L4CON in ")
     for cls in ("frontend", "socket", "active_no_check", "maintain", "backup_no_check",
-                "backend"):
+                "backend", "active_down"):
         assert (f'<tr class="{cls}">' in pages["hapx"] or f"<tr class={cls}>" in
                 pages["hapx"]), cls
 
