@@ -34,6 +34,8 @@ KEYS = ("stats enable", "stats uri", "stats realm", "stats auth", "stats refresh
 DEFAULT_URI = "/haproxy?stats"
 DEFAULT_REALM = "HAProxy Statistics"
 EXT = "stats_page"
+#: where the keywords with a condition are allowed (not in defaults, as HAProxy)
+_NO_DEFAULTS = frozenset({"frontend", "backend", "listen"})
 
 
 def _auth(text: str) -> tuple[str, str]:
@@ -96,11 +98,11 @@ def hapx_register_directives(directives: Any) -> None:
                          "reload the page every <delay> (seconds by default): the Refresh "
                          "header, unless the URI has ;norefresh.", [v_time("s")],
                          active=True),
-        Directive("stats admin", sections=px, parse=_admin,
+        Directive("stats admin", sections=_NO_DEFAULTS, parse=_admin,
                   doc="stats admin { if | unless } <cond>\n\nEnable the admin form of the "
                       "statistics page (server actions: ready, drain, maint, health and "
                       "agent checks, kill sessions) when the condition matches."),
-        Directive("stats http-request", sections=px, parse=_http_request,
+        Directive("stats http-request", sections=_NO_DEFAULTS, parse=_http_request,
                   doc="stats http-request { allow | deny | auth [realm <realm>] } "
                       "[ { if | unless } <condition> ]\n\nAccess control of the statistics "
                       "page: the first matching rule decides (deny answers 403, auth asks "
