@@ -94,8 +94,11 @@ def hapx_register_cli_commands(commands: Any) -> None:
 def hapx_register_stats(stats: Any) -> None:
     """Add statistics (:class:`~hapx.core.stats.StatField` for frontends, backends, servers
     and listeners, :class:`~hapx.core.stats.InfoField` for ``show info``) to a configuration's
-    :class:`~hapx.core.stats.StatsRegistry` with ``stats.add(field)``.  Called once per
-    configuration, when its statistics are first needed (not per request)."""
+    :class:`~hapx.core.stats.StatsRegistry` with ``stats.add(field)``, or compute an
+    existing column for the objects the plugin knows with ``stats.provide(name, get,
+    kinds)`` (servers' check columns).  ``show stat``, its CSV/JSON/typed forms and the
+    statistics page read the registry.  Called once per configuration, when its statistics
+    are first needed (not per request)."""
 
 
 @hookspec

@@ -82,6 +82,30 @@ class StatsRegistry:
     def all_fields(self) -> list[StatField]:
         return self.fields + self.extra
 
+    def provide(self, name: str, get: Callable[[str, Any, Callable[[], Any]], Any],
+                kinds: str) -> None:
+        """Let a plugin compute an existing field for the object ``kinds`` it knows about
+        (the health checks plugin gives servers their status and check columns).
+        ``get(kind, obj, default)`` receives ``default()``, the value the field had before,
+        to fall back on; the field keeps its name, position and tags."""
+        for i, fld in enumerate(self.fields):
+            if fld.name != name:
+                continue
+            prev = fld.get
+
+            def merged(kind: str, obj: Any, _get: Any = get, _prev: Any = prev) -> Any:
+                def default() -> Any:
+                    return _prev(kind, obj) if _prev is not None else None
+                if kind in kinds:
+                    return _get(kind, obj, default)
+                return default()
+            self.fields[i] = StatField(fld.name, fld.tags, fld.type,
+                                       "".join(sorted(set(fld.kinds) | set(kinds),
+                                                      key="FBSL".index)),
+                                       fld.desc, merged, fld.owner)
+            return
+        raise KeyError(f"no stat field '{name}' to provide")
+
 
 # -- counters ----------------------------------------------------------------------------------
 
@@ -295,6 +319,24 @@ def account_stream(strm: Any) -> None:
         if t.get("Tr", -1) >= 0 or not http:
             c.add_times((t.get("Tw", 0), t.get("Tc", 0), t.get("Tr", 0),
                          t.get("Tt", 0)))
+    lst = strm.sess.listener
+    if lst is not None and lst.stats is not None:
+        # option socket-stats: the listener's row
+        lc = lst.stats
+        lc.bin += bin_
+        lc.bout += bout
+        if denied_conn:
+            lc.dcon += 1
+            lc.stot -= 1
+        elif denied_sess:
+            lc.dses += 1
+            lc.stot -= 1
+        if cnt.get("denied_req"):
+            lc.dreq += 1
+        if term[1:2] == "R" and term[0] in "CP" and status == 400:
+            lc.ereq += 1
+        if cnt.get("failed_rewrites"):
+            lc.wrew += cnt["failed_rewrites"]
     for c in objs:
         c.bin += bin_
         c.bout += bout

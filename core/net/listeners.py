@@ -171,6 +171,18 @@ def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
     raise BindError(0, f"'{addr.text}' cannot be used to accept connections")
 
 
+def listener_id(frontend: Any, bind: Any) -> int:
+    """A bind's listener id in its frontend: its ``id`` option, else its position (from 1)
+    among the frontend's binds, as HAProxy numbers listeners."""
+    given = getattr(bind, "options", {}).get("id")
+    if given:
+        return int(given)
+    for pos, other in enumerate(getattr(frontend, "binds", ()) or (), 1):
+        if other is bind:
+            return pos
+    return 1
+
+
 class Listener:
     """One listening socket feeding accepted connections to ``on_accept(sock, listener)``."""
 
@@ -185,14 +197,19 @@ class Listener:
         self.accepting = False
         self.resting = False
         self.closed = False
+        #: the bind's counters when its frontend has ``option socket-stats``, else None
+        self.stats: Any = None
         sock.setblocking(False)
 
     @property
-    def name(self) -> str:
-        try:
-            return str(self.sock.getsockname())
-        except OSError:
-            return "?"
+    def name(self) -> str | None:
+        """HAProxy's listener name: the bind's ``name`` option (None without one)."""
+        return getattr(self.bind, "name", None)
+
+    @property
+    def luid(self) -> int:
+        """The listener's id in its frontend (bind ``id``, else its position from 1)."""
+        return listener_id(self.frontend, self.bind)
 
     def _rested(self) -> None:
         if self.resting:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..net.listeners import BindError, Listener, listen_ip, open_sockets
-from ..stats import account_connection, account_stream
+from ..stats import Counters, account_connection, account_stream
 from ..stream import ProcState, ProxyState
 from . import handover
 from .process import PROCESS
@@ -159,8 +159,15 @@ class Engine:
             socks = open_bind(fe, bind, reuseport)
         if socks is None:
             return False
+        stats = None
+        if fe.options.get("socket-stats"):
+            # option socket-stats: the bind's own counters (listener rows of show stat)
+            stats = getattr(bind, "counters", None)
+            if stats is None:
+                stats = bind.counters = Counters()
         for kind, sock in socks:
             lst = Listener(sock, kind, bind, fe, self._accepted)
+            lst.stats = stats
             self.listeners.append(lst)
             self.by_frontend.setdefault(id(fe), []).append(lst)
         return True
@@ -232,7 +239,11 @@ class Engine:
         st.cur_conn += 1
         st.cum_conn = getattr(st, "cum_conn", 0) + 1
         account_connection(fe, st.cur_conn)
-        self.bind_conns[id(listener.bind)] = self.bind_conns.get(id(listener.bind), 0) + 1
+        cur = self.bind_conns[id(listener.bind)] = self.bind_conns.get(id(listener.bind), 0) + 1
+        if listener.stats is not None:
+            listener.stats.session()
+            if cur > listener.stats.smax:
+                listener.stats.smax = cur
         lost = proto.connection_lost
 
         def connection_lost(exc: Exception | None) -> None:

@@ -24,6 +24,7 @@ from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ProcState, Session, Stream
 from . import tevents
+from .errcapture import capture
 from .http_txn import FrontendContext, Transaction
 from .timers import timers_of
 
@@ -50,6 +51,9 @@ class ClientConnection(asyncio.Protocol):
     the server side of the current transaction; arming one only moves its deadline.
     Writes made while a server's data is being parsed are gathered (``corked``) and sent
     in one ``write`` when that data is processed."""
+
+    #: the engine's Listener that accepted the connection (set before connection_made)
+    listener: Any = None
 
     def __init__(self, ctx: FrontendContext) -> None:
         self.ctx = ctx
@@ -95,7 +99,7 @@ class ClientConnection(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("peername"))
         dst, dport = _addr(transport.get_extra_info("sockname"))
         self.sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
-                            frontend=self.ctx.frontend, http_major=1,
+                            frontend=self.ctx.frontend, listener=self.listener, http_major=1,
                             ssl=transport.get_extra_info("ssl_object"))
         if (self.ctx.conn_rules or self.ctx.sess_rules) and not self.accept_rules():
             return
@@ -148,6 +152,7 @@ class ClientConnection(asyncio.Protocol):
             self.parser.feed(data)
         except H1Error as exc:
             self.dead_parser = True
+            self.capture_error(data)
             self.bad_request(exc.status)
             return
         if self.head_bytes and self.parsing is None and not self.txns and not self.closing \
@@ -451,6 +456,14 @@ class ClientConnection(asyncio.Protocol):
             self.close()
         elif not self.txns:
             self.request_timeout()
+
+    def capture_error(self, data: bytes) -> None:
+        """Keep the refused bytes for ``show errors`` (the error path only)."""
+        txn = self.parsing
+        capture(self.ctx.frontend, data, response=False, sess=self.sess,
+                other=txn.backend if txn is not None else None,
+                server=txn.server if txn is not None else None,
+                offset=max(self.head_bytes - len(data), 0), bufsize=self.ctx.bufsize)
 
     def bad_request(self, status: int, term: str = "PR") -> None:
         """The request could not be parsed (or came too late): answer and close."""

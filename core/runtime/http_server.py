@@ -12,6 +12,7 @@ from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits, chunk
 from .backend import connect_options, server_target
+from .errcapture import capture
 from .queue import conn_closed, conn_opened
 
 
@@ -73,6 +74,10 @@ class ServerConnection(asyncio.Protocol):
         try:
             self.parser.feed(data)
         except H1Error:
+            if owner.backend is not None:
+                capture(owner.backend, data, response=True, sess=owner.strm.sess,
+                        other=owner.ctx.frontend, server=self.server,
+                        bufsize=owner.ctx.bufsize)
             owner.server_error(self, "bad")
         finally:
             client.uncork()

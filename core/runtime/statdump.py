@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..net.listeners import listener_id
 from ..stats import (
     NATURES,
     OBJ_NAMES,
@@ -56,11 +57,18 @@ class StatObject:
     px: Any
     srv: Any
     ctx: Any
+    #: the bind of a listener row (kind "L")
+    bind: Any = None
 
     def __post_init__(self) -> None:
-        obj = self.srv if self.srv is not None else self.px
-        self.counters = counters_of(obj)
-        self.live = _server_state(self.srv) if self.srv is not None else _proxy_state(self.px)
+        if self.bind is not None:
+            self.counters = counters_of(self.bind)
+            self.live = _proxy_state(self.px)
+        else:
+            obj = self.srv if self.srv is not None else self.px
+            self.counters = counters_of(obj)
+            self.live = (_server_state(self.srv) if self.srv is not None
+                         else _proxy_state(self.px))
         self.http = self.px.mode == "http"
 
     @property
@@ -69,20 +77,33 @@ class StatObject:
             return "FRONTEND"
         if self.kind == "B":
             return "BACKEND"
+        if self.kind == "L":
+            return self.bind.name or f"sock-{self.sid}"
         return self.srv.name
 
     @property
     def sid(self) -> int:
+        if self.kind == "L":
+            return listener_id(self.px, self.bind)
         return self.srv.id if self.srv is not None else 0
+
+    @property
+    def bind_conns(self) -> int:
+        """Connections open on a listener row's bind."""
+        return int(getattr(self.ctx.engine, "bind_conns", {}).get(id(self.bind), 0))
 
     @property
     def scur(self) -> int:
         if self.kind == "F":
             return self.live.cur_conn
+        if self.kind == "L":
+            return self.bind_conns
         return self.live.served
 
     @property
     def slim(self) -> int | None:
+        if self.kind == "L":
+            return self.bind.maxconn
         if self.kind == "F":
             return int(self.px.settings.get("maxconn") or self.ctx.maxconn)
         if self.kind == "B":
@@ -102,8 +123,13 @@ class StatObject:
     def status(self) -> str:
         if self.kind == "F":
             return "STOP" if self.ctx.stopping else "OPEN"
+        if self.kind == "L":
+            if self.bind.maxconn and self.bind_conns >= self.bind.maxconn:
+                return "FULL"
+            return "WAITING" if self.ctx.stopping else "OPEN"
         if self.kind == "B":
-            return "UP" if self._usable() else "DOWN"
+            # HAProxy: UP with usable servers, or with no server at all
+            return "UP" if self._usable() or not self.px.servers else "DOWN"
         srv = self.srv
         # a server's state object (``srv.check_state``, kept by the plugin that owns
         # health and administrative states) knows the column best: MAINT, DRAIN, "UP 1/3"
@@ -152,6 +178,8 @@ class StatObject:
 
     @property
     def addr(self) -> str | None:
+        if self.bind is not None:
+            return _bind_addr(self.bind)
         if self.srv is None:
             return None
         a = self.srv.address
@@ -176,6 +204,17 @@ class StatObject:
     @property
     def proto(self) -> str:
         return "tcp"
+
+
+def _bind_addr(bind: Any) -> str:
+    """A listener's address as HAProxy's stats show it: ip:port, [ipv6]:port, or the
+    address as written for other families (unix sockets ...)."""
+    a = bind.address
+    ip = getattr(a, "ip", None)
+    port = getattr(a, "port", None)
+    if ip is not None and getattr(a, "family", "") in ("inet", "inet6"):
+        return f"[{ip}]:{port}" if a.family == "inet6" else f"{ip}:{port}"
+    return str(getattr(bind, "written", "") or a)
 
 
 def _routes_to(fe: Any, be: Any) -> bool:
@@ -214,13 +253,16 @@ def context(config: Any) -> StatsContext:
 def rows(ctx: StatsContext, *, proxy: Any = None, types: int = -1, sid: int = -1,
          up_only: bool = False, no_maint: bool = False) -> list[StatObject]:
     """The objects of ``show stat``, in HAProxy's order: per proxy, the FRONTEND row, the
-    server rows, the BACKEND row.  ``types`` is the 1/2/4 bitmask; ``sid`` one server."""
+    listener rows (``option socket-stats``), the server rows, the BACKEND row.  ``types``
+    is the 1/2/4/8 bitmask (8: listeners); ``sid`` one server."""
     out: list[StatObject] = []
     for px in ctx.config.proxies:
         if px.kind == "defaults" or (proxy is not None and px is not proxy):
             continue
         if px.is_frontend and types & 1 and px.binds:
             out.append(StatObject("F", px, None, ctx))
+        if px.is_frontend and types & 8 and px.options.get("socket-stats"):
+            out.extend(StatObject("L", px, None, ctx, bind) for bind in px.binds)
         if px.is_backend:
             if types & 4:
                 for srv in px.servers:

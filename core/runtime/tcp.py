@@ -159,6 +159,9 @@ class TcpFrontendContext:
 class TcpClient(asyncio.Protocol):
     """The client side of a TCP stream, and the owner of the whole stream."""
 
+    #: the engine's Listener that accepted the connection (set before connection_made)
+    listener: Any = None
+
     def __init__(self, ctx: TcpFrontendContext) -> None:
         self.ctx = ctx
         self.cli = _Side()
@@ -186,7 +189,8 @@ class TcpClient(asyncio.Protocol):
         src, sport = _addr(transport.get_extra_info("peername"))
         dst, dport = _addr(transport.get_extra_info("sockname"))
         sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
-                       frontend=ctx.frontend, ssl=transport.get_extra_info("ssl_object"))
+                       frontend=ctx.frontend, listener=self.listener,
+                       ssl=transport.get_extra_info("ssl_object"))
         strm = self.strm = Stream(sess=sess, frontend=ctx.frontend, proc=ctx.engine.proc)
         self.cli.strm = self.srv.strm = strm
         strm.timers.update({"Tw": -1, "Tc": -1, "Tt": -1})

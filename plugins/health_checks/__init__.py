@@ -39,6 +39,7 @@ from hapx.core.hookspecs import hookimpl
 from hapx.plugins.servers import SERVER_OPTIONS
 
 from . import cli as _cli
+from . import stats as _stats
 from .directives import directives as check_directives
 from .manager import EXT, HealthManager, kill_sessions
 from .state import CheckResult, ServerHealth, health_of, set_server_state
@@ -61,6 +62,11 @@ def hapx_register_directives(directives: Any) -> None:
 @hookimpl
 def hapx_register_cli_commands(commands: Any) -> None:
     commands.add(*_cli.COMMANDS)
+
+
+@hookimpl
+def hapx_register_stats(stats: Any) -> None:
+    _stats.register(stats)
 
 
 @hookimpl

@@ -61,7 +61,8 @@ FLAGS: tuple[OptionSpec, ...] = (
                "requests that the HTTP parser would reject (see the 3.2 notes)."),
     OptionSpec("accept-unsafe-violations-in-http-response", BE, True, "Accept some invalid "
                "responses that the HTTP parser would reject."),
-    OptionSpec("socket-stats", FE, False, "Report statistics per listener."),
+    OptionSpec("socket-stats", FE, False, "Report statistics per listener (one row per "
+               "bind in show stat and on the statistics page).", active=True),
     OptionSpec("tcp-smart-accept", FE, False, "Delay the accept until data arrives."),
     OptionSpec("tcp-smart-connect", BE, False, "Send the first data with the connection "
                "handshake."),
