@@ -403,12 +403,18 @@ def test_acme_map_lf_string(codec: str) -> None:
 # -- upgrade tunnel ---------------------------------------------------------------------------------
 
 def test_websocket_upgrade_tunnel(codec: str) -> None:
-    with OriginServer({"/ws": Response.upgrade()}) as o:
+    # a WebSocket handshake needs its key and accept headers (RFC 6455; HAProxy refuses
+    # one without them unless option accept-unsafe-violations-in-http-request|response)
+    ws = Response(status=101, action="upgrade", headers=[
+        ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")])
+    with OriginServer({"/ws": ws}) as o:
         port = free_port()
         with proxy(make_cfg(codec, port, o.port, extra_defaults="timeout tunnel 5s"), port):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                          b"Upgrade: websocket\r\n\r\n")
+                          b"Upgrade: websocket\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
                 head = b""
                 while b"\r\n\r\n" not in head:
                     head += s.recv(4096)

@@ -47,7 +47,8 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, ctx: FrontendContext) -> None:
         self.ctx = ctx
         self.transport: Any = None
-        self.parser = ctx.codec(self, response=False, limits=ctx.limits)
+        self.parser = ctx.codec(self, response=False, limits=ctx.limits, relaxed=bool(
+            ctx.frontend.options.get("accept-unsafe-violations-in-http-request")))
         self.txns: deque[Transaction] = deque()
         self.parsing: Transaction | None = None
         self.closed = False

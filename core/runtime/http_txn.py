@@ -587,8 +587,10 @@ class Transaction:
         backend = self.backend
         t_conn = backend.timeouts.get("connect")
 
+        relaxed = bool(backend.options.get("accept-unsafe-violations-in-http-response"))
+
         def factory() -> ServerConnection:
-            return ServerConnection(srv, ctx.codec, ctx.limits)
+            return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
 
         if delay:
             await asyncio.sleep(delay / 1000)
