@@ -903,6 +903,11 @@ class Transaction:
                 self._response_rulesets() or self.ctx.after_sets):
             # rules may have changed the headers: scan them again
             lines = encode_headers(without_hop(res.headers, drop_te=True))
+            if status == 101 or status == 204:
+                # (3.2) no body: a Content-Length: 0 set by configuration is kept for
+                # the peers that want one, any other value is dropped
+                lines = [ln for ln in lines if not ln.startswith("content-length:")
+                         or ln == "content-length: 0\r\n"]
         self.res_started = True
         if status == 101:
             lines.append("connection: upgrade\r\n")

@@ -12,6 +12,8 @@ import h11
 from hapx.core.proto.h1 import H1Error, H1Limits
 from hapx.core.proto.h1stream import H1Stream
 
+#: chunk sizes from 2^64 on are refused
+_MAX_CHUNK = 1 << 64
 _CHUNKED_HEAD = b"POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
@@ -29,6 +31,13 @@ class H11Chunks:
         self.conn.receive_data(_CHUNKED_HEAD)
         self.conn.next_event()  # the Request
 
+    def _check_size(self) -> None:
+        """h11 takes any chunk size: refuse one beyond 64 bits as HAProxy and llhttp do
+        (read from h11's chunked reader, when it has the attribute)."""
+        reader = getattr(self.conn, "_reader", None)
+        if getattr(reader, "_bytes_in_chunk", 0) >= _MAX_CHUNK:
+            raise H1Error(self.bad, "chunk size too large")
+
     def feed(self, data: bytes) -> bytes | None:
         conn = self.conn
         conn.receive_data(data)
@@ -36,9 +45,11 @@ class H11Chunks:
             while True:
                 ev = conn.next_event()
                 if ev is h11.NEED_DATA or ev is h11.PAUSED:
+                    self._check_size()
                     return None
                 if isinstance(ev, h11.Data):
                     self.deliver(bytes(ev.data))
+                    self._check_size()
                 elif isinstance(ev, h11.EndOfMessage):
                     self.trailers = [(n.decode("latin-1"), v.decode("latin-1"))
                                      for n, v in ev.headers.raw_items()]
