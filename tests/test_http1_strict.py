@@ -448,3 +448,20 @@ def test_pipelined_smuggling_attempt_is_parsed_again(proxies: Proxies, codec: st
         assert read_response(s, buffer=buf).status == 400
     got = marker_through(proxies, port, f"pipe-{codec}")
     assert [r.path for r in origin.requests[before:]] == ["/first", got[-1].path]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_old_option_names_are_aliases(codec: str) -> None:
+    """option accept-invalid-http-request|response (the pre-3.0 names) relax as the new
+    ones do."""
+    routes = {"/r/nul": Response(action="raw", close=True, raw=rsp(
+        b"HTTP/1.1 200 OK\r\nx-a: a\x00b\r\ncontent-length: 2\r\n", b"ok"))}
+    with OriginServer(routes) as o:
+        port = free_port()
+        cfg = CFG.format(glob=f"    h1-codec {codec}", opts=RELAX_OLD, port=port,
+                         oport=o.port, be="")
+        with run_hapx(cfg, ready_ports=[port]):
+            resp, _ = exchange(port, req(b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n"))
+            assert resp.status == 200 and o.requests[-1].header("x-a") == "a\x00b"
+            resp, _ = exchange(port, req(b"GET /r/nul HTTP/1.1\r\n" + H))
+            assert resp.status == 200 and resp.header("x-a") == "a\x00b"
