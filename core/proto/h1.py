@@ -3,9 +3,14 @@
 A codec is a :class:`~hapx.core.records.Codec` record (protocol ``"h1"``) whose ``factory``
 builds one parser per connection::
 
-    parser = codec.factory(callbacks, response=False, limits=H1Limits(...))
+    parser = codec.factory(callbacks, response=False, limits=H1Limits(...), relaxed=False)
     parser.feed(data)              # bytes as they arrive; raises H1Error on a bad message
     parser.expect(method, upgrade) # response mode: the request the next response answers
+
+``relaxed`` is ``option accept-unsafe-violations-in-http-request`` (request mode) or
+``...-response`` (response mode).  Both codecs build a
+:class:`~hapx.core.proto.h1stream.H1Stream`: heads are parsed with HAProxy's rules by
+shared code (:mod:`hapx.core.proto.h1head`), the codec decodes chunked bodies.
 
 The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
 
@@ -21,8 +26,9 @@ The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
   parser stops and ``rest`` holds the bytes received after the head.
 
 Interim responses (1xx other than 101) produce on_headers then on_message_complete, and the
-final response follows.  Errors carry the status HAProxy answers: 400 malformed, 414 URI too
-long, 431 header block too large, 400 too many headers, 501 unknown transfer coding.
+final response follows.  Errors carry the status HAProxy answers: 400 malformed (502 for a
+response), 414 URI too long, 431 header block too large, 400 too many headers, 422 a
+transfer coding other than chunked before a final chunked.
 """
 
 from __future__ import annotations
@@ -70,45 +76,6 @@ class H1Callbacks(Protocol):
 class H1Parser(Protocol):
     def feed(self, data: bytes) -> None: ...
     def expect(self, method: str, upgrade: bool = False) -> None: ...
-
-
-# -- checks shared by the codecs -----------------------------------------------------------------
-
-def check_request_headers(headers: list[tuple[str, str]]) -> None:
-    """HAProxy's checks that both codecs share: a transfer coding other than a final
-    ``chunked`` is refused with 501 Not Implemented; several differing Content-Length
-    values are a malformed request (400)."""
-    codings: list[str] = []
-    lengths: set[str] = set()
-    for name, value in headers:
-        if len(name) not in (14, 17):  # cheap filter: content-length, transfer-encoding
-            continue
-        low = name.lower()
-        if low == "transfer-encoding":
-            codings += [c.strip().lower() for c in value.split(",") if c.strip()]
-        elif low == "content-length":
-            lengths.update(v.strip() for v in value.split(","))
-    if codings and (codings[-1] != "chunked" or codings.count("chunked") > 1):
-        raise H1Error(501, "unsupported transfer coding")
-    if len(lengths) > 1 or any(not v.isdigit() for v in lengths):
-        raise H1Error(400, "invalid content-length")
-
-
-def check_head_size(limits: H1Limits, first_line: int, headers: list[tuple[str, str]],
-                    response: bool, headers_size: int | None = None) -> None:
-    """A complete head that would not fit HAProxy's buffer: 414 when the request line
-    alone is too long, else 431 (502 for a response).  ``headers_size``: the size of the
-    header lines (``name: value`` and CRLF each) when the caller counted it."""
-    if headers_size is None:
-        headers_size = sum(len(n) + len(v) + 4 for n, v in headers)
-    size = first_line + 2 + headers_size + 2
-    if size <= limits.head_max:
-        return
-    if response:
-        raise H1Error(502, "response head too large")
-    if first_line + 2 > limits.head_max:
-        raise H1Error(414, "URI too long")
-    raise H1Error(431, "header block too large")
 
 
 class HeadTracker:

@@ -58,7 +58,8 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, ctx: FrontendContext) -> None:
         self.ctx = ctx
         self.transport: Any = None
-        self.parser = ctx.codec(self, response=False, limits=ctx.limits)
+        self.parser = ctx.codec(self, response=False, limits=ctx.limits, relaxed=bool(
+            ctx.frontend.options.get("accept-unsafe-violations-in-http-request")))
         self.txns: deque[Transaction] = deque()
         self.parsing: Transaction | None = None
         self.closed = False
@@ -331,7 +332,9 @@ class ClientConnection(asyncio.Protocol):
         if self.parsing is txn:
             self.parsing = None
         self.idle_since = _monotonic()
-        if not keep_alive or self.dead_parser or self.stop_asked or self.ctx.stopping():
+        if not keep_alive or self.stop_asked or self.ctx.stopping() or (
+                self.dead_parser and not (self.txns and self.txns[0].invalid)):
+            # (a pipelined request refused by the parser still gets its error answer)
             self.close()
             return
         if self.read_paused:

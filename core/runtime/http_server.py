@@ -25,10 +25,12 @@ class ServerConnection(asyncio.Protocol):
     #: ``available()``; its streams have ``release()`` (the response ended).
     multiplexed = False
 
-    def __init__(self, server: Any, codec: Any, limits: H1Limits) -> None:
+    def __init__(self, server: Any, codec: Any, limits: H1Limits,
+                 relaxed: bool = False) -> None:
         self.server = server
         self.transport: Any = None
-        self.parser = codec(self, response=True, limits=limits)
+        #: ``relaxed``: the backend's option accept-unsafe-violations-in-http-response
+        self.parser = codec(self, response=True, limits=limits, relaxed=relaxed)
         self.owner: Any = None
         self.closed = False
         self.tunnel: Any = None

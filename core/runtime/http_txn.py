@@ -642,10 +642,11 @@ class Transaction:
         backend = self.backend
         t_conn = backend.timeouts.get("connect")
 
+        relaxed = bool(backend.options.get("accept-unsafe-violations-in-http-response"))
         mux = ctx.server_mux(srv)
         if mux is None:
             def factory() -> ServerConnection:
-                return ServerConnection(srv, ctx.codec, ctx.limits)
+                return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
         else:
             if delay:
                 await asyncio.sleep(delay / 1000)
@@ -984,6 +985,11 @@ class Transaction:
                 self._response_rulesets() or self.ctx.after_sets):
             # rules may have changed the headers: scan them again
             lines = encode_headers(without_hop(res.headers, drop_te=True))
+            if res.status == 101 or res.status == 204:
+                # (3.2) no body: a Content-Length: 0 set by configuration is kept for
+                # the peers that want one, any other value is dropped
+                lines = [ln for ln in lines if not ln.startswith("content-length:")
+                         or ln == "content-length: 0\r\n"]
         self.res_started = True
         strm.counters["bytes_out"] += self.client.send_head(self, res, chunked, length,
                                                             no_body, lines)

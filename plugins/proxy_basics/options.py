@@ -57,10 +57,18 @@ FLAGS: tuple[OptionSpec, ...] = (
     OptionSpec("splice-request", FB, False, "Use kernel splicing for requests."),
     OptionSpec("splice-response", FB, False, "Use kernel splicing for responses."),
     OptionSpec("splice-auto", FB, False, "Use kernel splicing when it looks useful."),
-    OptionSpec("accept-unsafe-violations-in-http-request", FE, True, "Accept some invalid "
-               "requests that the HTTP parser would reject (see the 3.2 notes)."),
-    OptionSpec("accept-unsafe-violations-in-http-response", BE, True, "Accept some invalid "
-               "responses that the HTTP parser would reject."),
+    OptionSpec("accept-unsafe-violations-in-http-request", FE, True, "Accept requests the "
+               "HTTP/1 parser refuses otherwise (400): invalid characters (NUL included) in "
+               "header names, NUL in header values, any character above 0x20 but DEL in the "
+               "target ('#' included), other version strings and HTTP/0.9 'GET <uri>', a "
+               "CONNECT target other than host:port, an absolute-form authority differing "
+               "from Host, a WebSocket request without a valid Sec-WebSocket-Key (3.2).  "
+               "Old name: accept-invalid-http-request.", active=True),
+    OptionSpec("accept-unsafe-violations-in-http-response", BE, True, "Accept responses the "
+               "HTTP/1 parser refuses otherwise (502): invalid characters in header names, "
+               "NUL in header values, other version strings, an empty or repeated 'chunked' "
+               "transfer coding, a WebSocket 101 without a valid Sec-WebSocket-Accept "
+               "(3.2).  Old name: accept-invalid-http-response.", active=True),
     OptionSpec("socket-stats", FE, False, "Report statistics per listener (one row per "
                "bind in show stat and on the statistics page).", active=True),
     OptionSpec("tcp-smart-accept", FE, False, "Delay the accept until data arrives."),
@@ -276,7 +284,7 @@ def directives() -> list[Directive]:
         spec = next(s for s in FLAGS if s.name == new)
         out.append(Directive(
             f"option {old}", sections=ALL_PROXIES, negatable=True,
-            parse=_flag(spec, new), active=False,
+            parse=_flag(spec, new), active=spec.active,
             doc=f"[no] option {old}\n\nOld name of 'option {new}' (stored under the new "
                 "name)."))
     mode_docs = {
