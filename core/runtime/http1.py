@@ -346,8 +346,13 @@ class ClientConnection(asyncio.Protocol):
         bad.local_error(status, term, close=True)
 
 
-def frontend_factory(engine: Any, frontend: Any) -> Any:
-    """The protocol factory for ``frontend``'s listeners (``mode http``)."""
+def frontend_context(engine: Any, frontend: Any) -> FrontendContext:
+    """What the HTTP connections of ``frontend`` share (rules, timeouts, the HTTP/1 codec
+    used towards servers), whatever their protocol; one per frontend and engine."""
+    contexts = engine.__dict__.setdefault("http_contexts", {}) if engine is not None else {}
+    ctx = contexts.get(id(frontend))
+    if ctx is not None and ctx.frontend is frontend:
+        return ctx
     config = getattr(engine, "config", None)
     gsettings = config.global_.settings if config is not None else {}
     codec = frontend.settings.get("h1_codec")
@@ -364,6 +369,13 @@ def frontend_factory(engine: Any, frontend: Any) -> Any:
         raise RuntimeError("no HTTP/1 codec is registered")
     proc = getattr(engine, "proc", None) or ProcState()
     ctx = FrontendContext(engine, frontend, codec, H1Limits.from_global(gsettings), proc)
+    contexts[id(frontend)] = ctx
+    return ctx
+
+
+def frontend_factory(engine: Any, frontend: Any) -> Any:
+    """The protocol factory for ``frontend``'s listeners (``mode http``)."""
+    ctx = frontend_context(engine, frontend)
 
     def factory() -> ClientConnection:
         return ClientConnection(ctx)

@@ -1,5 +1,13 @@
 """One HTTP request through the proxy: rules, backend and server choice, the server
-connection, the response, and the log data (timers, counters, termination state)."""
+connection, the response, and the log data (timers, counters, termination state).
+
+The transaction talks to its *client* (the object passed as ``client``): an HTTP/1
+connection writes the response in HTTP/1 encoding.  A client of another protocol (HTTP/3
+streams, HTTP/2 streams) encodes the response itself by defining
+``send_head(txn, msg, no_body) -> int``: the transaction then hands it the response head as
+an :class:`~hapx.core.stream.HttpMessage` (interim 1xx heads too) and returns the bytes
+it counted; the body goes through ``client.write(data)`` unframed, and the end of the
+response is ``client.txn_done(txn, keep_alive)`` (trailers in ``txn.strm.res``)."""
 
 from __future__ import annotations
 
@@ -198,7 +206,7 @@ class Transaction:
                  "res_chunked_out", "interim", "t_connect", "t_sent", "server_ms",
                  "res_framed", "res_discard", "keep_alive", "srv_keep", "replay",
                  "replay_len", "logged", "binfo", "lb_wait", "waiting", "wait_handle", "body_wait",
-                 "res_hold", "res_held_end", "res_info", "chain")
+                 "res_hold", "res_held_end", "res_info", "chain", "head_out")
 
     def __init__(self, client: Any, method: str, uri: str, version: str,
                  headers: list[tuple[str, str]], first: bool, idle_since: float,
@@ -259,6 +267,8 @@ class Transaction:
         self.res_info: tuple[Any, ...] | None = None
         #: the stream's filters, when its proxies have some
         self.chain: FilterChain | None = None
+        #: the client's own response encoder (``send_head``), None for HTTP/1
+        self.head_out: Any = getattr(client, "send_head", None)
 
     # -- request side ----------------------------------------------------------------------------
 
@@ -787,6 +797,9 @@ class Transaction:
             return
         if 100 <= status < 200 and status != 101:
             self.interim = True
+            if self.head_out is not None:
+                self.head_out(self, HttpMessage("", "", version, status, reason, headers), True)
+                return
             self.client.write(response_head(status, reason or reason_phrase(status),
                                             [(n, v) for n, v in headers]))
             return
@@ -902,6 +915,12 @@ class Transaction:
             # rules may have changed the headers: scan them again
             lines = encode_headers(without_hop(res.headers, drop_te=True))
         self.res_started = True
+        if self.head_out is not None:
+            strm.counters["bytes_out"] += self.head_out(self, res, no_body)
+            held = self.res_hold
+            if held is not None:
+                self._release_held(held)
+            return
         if status == 101:
             lines.append("connection: upgrade\r\n")
         else:
@@ -1201,6 +1220,21 @@ class Transaction:
             return
         if "close" in connection_tokens(msg.headers) or force_close or not self.req_done:
             self.keep_alive = False
+        if self.head_out is not None:
+            self.res_started = True
+            no_body = self.req.method == "HEAD" or msg.status in (204, 304)
+            head = msg
+            if msg.status not in (204, 304) and msg.get("content-length") is None:
+                # (the message may be a shared errorfile: the length goes on a copy)
+                head = HttpMessage(msg.method, msg.uri, msg.version, msg.status, msg.reason,
+                                   [*msg.headers, ("content-length", str(len(msg.body or b"")))],
+                                   msg.body, True, msg.trailers)
+            strm.counters["bytes_out"] += self.head_out(self, head, no_body)
+            if msg.body and not no_body:
+                strm.counters["bytes_out"] += len(msg.body)
+                self.client.write(msg.body)
+            self.complete()
+            return
         headers = without_hop(msg.headers)
         body = msg.body or b""
         if not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in headers) \
