@@ -66,7 +66,7 @@ def hapx_configure(config: Any) -> None:
                               "'mode http'.", bind.file, bind.line)
             continue
         alpn = bind.opt("alpn")
-        if alpn and "h3" not in alpn:
+        if alpn is not None and "h3" not in alpn:
             config.diag.alert(f"{label} : a QUIC listener speaks HTTP/3 only: 'alpn' must "
                               "include 'h3'.", bind.file, bind.line)
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from typing import Any
 
@@ -53,6 +54,25 @@ def _ip(addr: Any) -> tuple[Any, int]:
         return ipaddress.ip_address(str(addr[0]).split("%")[0]), int(addr[1])
     except (ValueError, IndexError, TypeError):
         return None, 0
+
+
+#: the UDP socket buffers of a QUIC listener: every connection's datagrams queue there
+SOCKET_BUFFER = 4 << 20
+
+
+def _buffers(sock: socket.socket) -> None:
+    """Large socket buffers (a burst of datagrams must not overflow while the process is
+    busy: a drop costs the client a retransmission and its congestion window)."""
+    for force, plain in ((getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
+                         (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF)):
+        for opt in (force, plain):
+            if opt is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+                break
+            except OSError:
+                continue
 
 
 class QuicTLS:
@@ -121,6 +141,8 @@ class H3Connection(QuicConnectionProtocol):
         self.stopping = False
         self.tx_paused: set[H3Stream] = set()
         self.handshake_done = False
+        #: streams with request body data received and not yet forwarded
+        self.body_ready: list[H3Stream] = []
         self.sent_pkts = 0
         self.sent_bytes = 0
         self.max_cwnd = 0
@@ -144,9 +166,13 @@ class H3Connection(QuicConnectionProtocol):
         if self.peer is None:
             self.peer = addr
             self._start_session(addr)
-        super().datagram_received(data, addr)
+        self._quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        self._process_events()
         if self.tx_paused:
             self.check_tx()
+        # what to send (acknowledgements, credit, responses) goes out once the datagrams
+        # ready now were all read, and request bodies are forwarded in one write each
+        self.kick()
 
     def _start_session(self, addr: Any) -> None:
         src, sport = _ip(addr)
@@ -167,6 +193,10 @@ class H3Connection(QuicConnectionProtocol):
         self._transmit_task = None
         if self.ended:
             return
+        if self.body_ready:
+            ready, self.body_ready = self.body_ready, []
+            for strm in ready:
+                strm.flush()
         send = self._transport.sendto
         for data, addr in self._quic.datagrams_to_send(now=self._loop.time()):
             self.sent_pkts += 1
@@ -326,6 +356,7 @@ class QuicListener:
         codecs = [c for c in engine.config.registry.all(Codec) if c.protocol == "h3"]
         self.h3_factory = codecs[0].factory if codecs else AioH3
         sock.setblocking(False)
+        _buffers(sock)
         self.server = _Server(self, configuration=configuration(settings, bind),
                               create_protocol=self._protocol,
                               retry=bool(bind.opt("quic-force-retry")))

@@ -38,7 +38,7 @@ class H3Stream:
 
     __slots__ = ("conn", "sid", "first", "ctx", "sess", "txn", "read_paused", "srv_txn",
                  "srv_timer", "corked", "req_ended", "res_ended", "closed", "tx_paused",
-                 "tx_counted", "__weakref__")
+                 "tx_counted", "body", "__weakref__")
 
     def __init__(self, conn: Any, sid: int, first: bool) -> None:
         self.conn = conn
@@ -57,6 +57,7 @@ class H3Stream:
         self.tx_paused = False
         #: response bytes counted in the process' transmit memory
         self.tx_counted = 0
+        self.body: list[bytes] = []
 
     # -- request side (called by the connection) ----------------------------------------------
     def begin(self, fields: list[tuple[bytes, bytes]], ended: bool) -> None:
@@ -98,18 +99,33 @@ class H3Stream:
         txn.start()
 
     def data(self, data: bytes, ended: bool) -> None:
+        """Request body data: kept until the connection flushes (once the datagrams ready
+        now were read), so that the server gets one write per batch."""
         txn = self.txn
         if txn is None or self.closed:
             return
         if data:
             if self.read_paused:
                 self.conn.quic.hold(self.sid, len(data))
-            if not txn.finished:
-                txn.request_body(data)
+            if not self.body:
+                self.conn.body_ready.append(self)
+            self.body.append(data)
         if ended:
+            self.flush()
             self._request_end()
 
+    def flush(self) -> None:
+        """Forward the request body data received so far."""
+        body = self.body
+        if not body:
+            return
+        self.body = []
+        txn = self.txn
+        if txn is not None and not txn.finished:
+            txn.request_body(body[0] if len(body) == 1 else b"".join(body))
+
     def trailers(self, fields: list[tuple[bytes, bytes]], ended: bool) -> None:
+        self.flush()
         txn = self.txn
         if txn is not None:
             txn.req.trailers = [(_text(n), _text(v)) for n, v in fields]
@@ -129,13 +145,16 @@ class H3Stream:
     def client_reset(self) -> None:
         """The client reset its request stream."""
         txn = self.txn
-        if txn is not None and not txn.res_started:
+        if txn is not None and not txn.res_started and not self.res_ended:
             self.conn.glitch()  # a request cancelled before its response: rapid reset
         self.req_ended = True
         self._abandon()
 
     def client_stop_sending(self) -> None:
         """The client does not want the response any more."""
+        txn = self.txn
+        if txn is not None and not txn.res_started and not self.res_ended:
+            self.conn.glitch()  # a request cancelled before its response: rapid reset
         self._reset(ErrorCode.H3_REQUEST_CANCELLED)
         self._abandon()
 
