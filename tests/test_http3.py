@@ -256,7 +256,8 @@ def test_upload_window_not_capped_at_one_buffer(pki):
     it receives (the kernel here has no netem): with the default stream-data-ratio the
     client keeps far more than one 16 KiB buffer of a 20 MiB upload in flight on its
     single stream; with stream-data-ratio 1 (1% of 100 x 16 KiB: one buffer) it never
-    has more than one buffer in flight, so the window is what governs it."""
+    has more than one buffer in flight (give or take the credit granted during one round
+    trip), so the window is what governs it."""
     port = free_udp_tcp_port()
     with OriginServer(keep_body=0) as origin, run_hapx(cfg(pki, port, origin.port),
                                                        ready_ports=[port], timeout=30):
@@ -275,8 +276,10 @@ def test_upload_window_not_capped_at_one_buffer(pki):
           f"{rate_big / MiB:.1f} MiB/s; ratio 1: window {small.max_window}, in flight up to "
           f"{small.max_in_flight}, {rate_small / MiB:.2f} MiB/s; one buffer per 20 ms "
           f"allows {one_buffer / 0.02 / MiB:.2f} MiB/s")
-    assert small.max_window <= one_buffer + 1024
-    assert small.max_in_flight <= one_buffer + 1024
+    # (the client measures from its acknowledged offset, which lags what hapx had read
+    # when it granted the credit by up to one round trip of data: at most one more buffer)
+    assert small.max_window <= 2 * one_buffer
+    assert small.max_in_flight <= 2 * one_buffer
     assert big.max_window >= 64 * one_buffer
     assert big.max_in_flight >= 8 * one_buffer
 
