@@ -429,3 +429,33 @@ def test_gtlsclient_get_and_post(pki, tmp_path):
                        capture_output=True)
         req = origin.wait_requests(2)[-1]
         assert req.method == "POST" and req.body == pattern(200000)
+
+
+def test_soft_stop_finishes_requests_then_closes(pki):
+    """A graceful stop (SIGUSR1): the request in progress is answered, the connection
+    then closes with H3_NO_ERROR (after a GOAWAY) and hapx exits."""
+    port = free_udp_tcp_port()
+    slow = Response(200, body=b"done", delay_head=1.5)
+    with OriginServer({"/slow": slow}) as origin, run_hapx(cfg(pki, port, origin.port),
+                                                           ready_ports=[port]) as px:
+        async def go():
+            await wait_quic(port, pki["ca"])
+            async with h3_connect(port, pki["ca"]) as c:
+                pending = asyncio.ensure_future(c.request("GET", "/slow"))
+                await asyncio.sleep(0.5)
+                loop = asyncio.get_running_loop()
+                stopping = loop.run_in_executor(None, lambda: px.stop(soft=True, timeout=15))
+                try:
+                    r = await pending
+                except ConnectionError:
+                    await stopping
+                    raise AssertionError((c.terminated, px.output())) from None
+                for _ in range(300):
+                    if c.terminated is not None:
+                        break
+                    await asyncio.sleep(0.02)
+                return r, c.terminated, await stopping
+        r, terminated, status = run(go())
+        assert r.status == 200 and bytes(r.body) == b"done"
+        assert terminated is not None and terminated.error_code == 0x100  # H3_NO_ERROR
+        assert status == 0

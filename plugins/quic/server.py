@@ -18,8 +18,8 @@ from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import QuicServer
-from aioquic.buffer import Buffer
-from aioquic.h3.connection import H3_ALPN, ErrorCode
+from aioquic.buffer import Buffer, encode_uint_var
+from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, encode_frame
 from aioquic.h3.connection import H3Connection as AioH3
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic import events
@@ -143,6 +143,8 @@ class H3Connection(QuicConnectionProtocol):
         self.handshake_done = False
         #: streams with request body data received and not yet forwarded
         self.body_ready: list[H3Stream] = []
+        #: the first request stream id not seen yet (GOAWAY)
+        self.next_sid = 0
         self.sent_pkts = 0
         self.sent_bytes = 0
         self.max_cwnd = 0
@@ -154,8 +156,25 @@ class H3Connection(QuicConnectionProtocol):
     def soft_stop(self) -> None:
         """A graceful stop: no new request (GOAWAY), close once the streams are done."""
         self.stopping = True
-        if self.h3 is not None and not self.streams:
-            self.close_now(ErrorCode.H3_NO_ERROR, "")
+        h3 = self.h3
+        if h3 is not None and not self.ended:
+            # GOAWAY (RFC 9114 5.2): requests on streams from this id on are not processed
+            control = getattr(h3, "_local_control_stream_id", None)
+            if control is not None:
+                self._quic.send_stream_data(
+                    control, encode_frame(FrameType.GOAWAY, encode_uint_var(self.next_sid)))
+                self.kick()
+        self.close_if_done()
+
+    def close_if_done(self) -> None:
+        """Stopping: close once no request is left and every response byte was
+        acknowledged (a CONNECTION_CLOSE would drop what is still queued)."""
+        if not self.stopping or self.streams or self.ended:
+            return
+        for stream in self.quic._streams.values():
+            if stream.sender._buffer or not stream.sender.buffer_is_empty:
+                return
+        self.close_now(ErrorCode.H3_NO_ERROR, "")
 
     def close_now(self, code: int, reason: str) -> None:
         if not self.ended:
@@ -170,6 +189,8 @@ class H3Connection(QuicConnectionProtocol):
         self._process_events()
         if self.tx_paused:
             self.check_tx()
+        if self.stopping:
+            self.close_if_done()
         # what to send (acknowledgements, credit, responses) goes out once the datagrams
         # ready now were all read, and request bodies are forwarded in one write each
         self.kick()
@@ -261,6 +282,7 @@ class H3Connection(QuicConnectionProtocol):
             return
         strm = H3Stream(self, ev.stream_id, self.nreq == 0)
         self.nreq += 1
+        self.next_sid = max(self.next_sid, ev.stream_id + 4)
         self.streams[ev.stream_id] = strm
         strm.begin(ev.headers, ev.stream_ended)
 
@@ -270,8 +292,7 @@ class H3Connection(QuicConnectionProtocol):
         self.quic.release(strm.sid)
         self.idle_since = time.monotonic()
         self.kick()
-        if self.stopping and not self.streams:
-            self.close_now(ErrorCode.H3_NO_ERROR, "")
+        self.close_if_done()
 
     def glitch(self, n: int = 1) -> None:
         """A protocol glitch (a request reset before its response, a malformed request,
