@@ -226,15 +226,23 @@ def test_50mib_upload_and_download_bounded_memory(pki):
 
 
 def test_upload_with_content_length_and_trailers(pki):
+    """A request with a length is forwarded with it; a chunked response's trailers reach
+    the client as an HTTP/3 trailer section."""
     port = free_udp_tcp_port()
-    with OriginServer(keep_body=MiB) as origin, run_hapx(cfg(pki, port, origin.port),
-                                                         ready_ports=[port]):
+    chunked = Response(200, body=100000, chunked=True, trailers=[("grpc-status", "0")])
+    with OriginServer({"/t": chunked}, keep_body=MiB) as origin, run_hapx(
+            cfg(pki, port, origin.port), ready_ports=[port]):
         async def go():
             await wait_quic(port, pki["ca"])
             async with h3_connect(port, pki["ca"]) as c:
-                return await c.request("PUT", "/p", headers=[("content-length", "300000")],
-                                       body=pattern(300000))
-        r = run(go())
+                t = await c.request("GET", "/t")
+                r = await c.request("PUT", "/p", headers=[("content-length", "300000")],
+                                    body=pattern(300000))
+                return t, r
+        t, r = run(go())
+        assert t.status == 200 and bytes(t.body) == pattern(100000)
+        assert t.header("transfer-encoding") is None
+        assert t.trailers == [(b"grpc-status", b"0")]
         assert r.status == 200
         req = origin.last
         assert req.body_len == 300000 and req.body == pattern(300000)

@@ -23,6 +23,7 @@ from typing import Any
 from aioquic.h3.connection import ErrorCode
 from hapx.core.runtime.http_txn import Transaction
 from hapx.core.runtime.timers import timers_of
+from hapx.core.stream import HttpMessage
 
 #: response header fields HTTP/3 forbids (connection-specific) and the pseudo-header prefix
 _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
@@ -176,8 +177,10 @@ class H3Stream:
         self._done()
 
     # -- what the Transaction calls (the HTTP/1 client connection's interface) ------------------
-    def send_head(self, txn: Transaction, msg: Any, no_body: bool) -> int:
-        """Encode a response head (or an interim 1xx one) as an HTTP/3 HEADERS frame."""
+    def send_head(self, txn: Transaction, msg: Any, *_framing: Any) -> int:
+        """Encode a response head (or an interim 1xx one) as an HTTP/3 HEADERS frame.
+        (HTTP/3 frames the body itself: the HTTP/1 framing arguments a transaction may
+        pass after the message are not needed.)"""
         if self.closed or self.conn.h3 is None:
             return 0
         if 100 <= msg.status < 200 and msg.status != 103:
@@ -200,6 +203,32 @@ class H3Stream:
             return 0
         self.kick()
         return size + 17  # (as much as an HTTP/1 status line would count)
+
+    # the client-side interface spelled out (send_interim, send_data, send_end, send_reply)
+    def send_interim(self, txn: Transaction, status: int, reason: str,
+                     headers: list[tuple[str, str]]) -> None:
+        self.send_head(txn, HttpMessage("", "", "3.0", status, reason, list(headers)))
+
+    def send_data(self, txn: Transaction, data: bytes) -> None:
+        self.write(data)
+
+    def send_end(self, txn: Transaction) -> None:
+        """The response ended: end the stream (with the trailers, if any)."""
+        self._end_response(txn)
+
+    def send_reply(self, txn: Transaction, msg: Any) -> int:
+        """A whole response produced by hapx (rules, errors): head and body."""
+        headers = list(msg.headers)
+        body = msg.body or b""
+        if msg.status not in (204, 304) and not any(
+                n.lower() == "content-length" for n, _ in headers):
+            headers.append(("content-length", str(len(body))))
+        size = self.send_head(txn, HttpMessage("", "", "3.0", msg.status, msg.reason,
+                                               headers))
+        if body and txn.req.method != "HEAD" and msg.status not in (204, 304):
+            self.write(body)
+            size += len(body)
+        return size
 
     def write(self, data: bytes) -> None:
         if self.closed or self.res_ended or not data or self.conn.h3 is None:
@@ -248,7 +277,13 @@ class H3Stream:
         self.conn.kick()
 
     def txn_done(self, txn: Transaction, keep_alive: bool) -> None:
-        """The response is complete: end the stream (with the trailers, if any)."""
+        """The transaction is over: the response ends (if not yet) and so does the
+        stream once the request is complete too."""
+        self._end_response(txn)
+        if self.req_ended:
+            self._done()
+
+    def _end_response(self, txn: Transaction) -> None:
         if self.res_ended:
             return
         self.res_ended = True
@@ -269,8 +304,6 @@ class H3Stream:
                 self.conn.quic.stop_stream(self.sid, ErrorCode.H3_NO_ERROR)
                 self.req_ended = True
             self.kick()
-        if self.req_ended:
-            self._done()
 
     def abort(self) -> None:
         self._reset(ErrorCode.H3_INTERNAL_ERROR)
