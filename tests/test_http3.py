@@ -340,6 +340,10 @@ def test_newreno_without_pacing_and_tx_mem_limit(pki):
         r, state, full = run(go())
         assert r.status == 200 and r.body_len == 8 * MiB and state["ok"], px.output()
         assert "cc=newreno pacing=off" in full
+        # the response bytes waiting for acknowledgement stayed near max-tx-mem (one
+        # server read or two over it), far under what a stream window allows
+        peak = int(full.split("txmem_peak=")[1].split()[0])
+        assert 0 < peak <= 768 * 1024, full  # (1.7 MiB were seen without the limit)
 
 
 def test_glitches_threshold_kills_a_resetting_client(pki):

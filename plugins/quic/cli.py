@@ -136,7 +136,9 @@ def full(conn: H3Connection, fields: set[str]) -> str:
     if "mux" in fields and conn.h3 is not None:
         out.append(f"  qcc=0x{id(conn.h3):x} flags=0x0 sc={len(conn.streams)} "
                    f"hreq={conn.nreq} glitches={conn.glitches} cc={conn.settings.cc_name} "
-                   f"pacing={'on' if conn.settings.pacing else 'off'}\n")
+                   f"pacing={'on' if conn.settings.pacing else 'off'} "
+                   f"txmem={conn.listener.txmem.used}/{conn.listener.txmem.limit} "
+                   f"txmem_peak={conn.listener.txmem.peak}\n")
         for line in stream_lines(conn):
             out.append("    " + line)
     out.append("\n")
