@@ -179,14 +179,14 @@ def h3_connect(port: int, cafile: str | None = None, server_name: str = "www.hap
 
 
 async def wait_quic(port: int, cafile: str | None, deadline: float = 10.0,
-                    server_name: str = "www.hapx.test") -> None:
+                    server_name: str = "www.hapx.test", host: str = "127.0.0.1") -> None:
     """UDP has no connection refused: retry a handshake until the listener answers."""
     end = time.monotonic() + deadline
     while True:
         cfg = client_config(cafile, server_name)
         cfg.idle_timeout = 1.0
         try:
-            async with connect("127.0.0.1", port, configuration=cfg,
+            async with connect(host, port, configuration=cfg,
                                create_protocol=H3Client, wait_connected=True):
                 return
         except (TimeoutError, ConnectionError, OSError):

@@ -152,6 +152,23 @@ def test_get_rules_alt_svc_and_logs(pki):
         assert " 200 " in line
 
 
+def test_quic6_bind(pki):
+    """quic6@ listens on IPv6; the log shows the client's IPv6 address."""
+    port = free_udp_tcp_port()
+    text = cfg(pki, port, 0).replace(f"quic4@127.0.0.1:{port}", f"quic6@[::1]:{port}")
+    with OriginServer() as origin, run_hapx(text.replace("127.0.0.1:0", f"127.0.0.1:{origin.port}"),
+                                            ready_ports=[port]) as px:
+        async def go():
+            await wait_quic(port, pki["ca"], host="::1")
+            async with h3_connect(port, pki["ca"], host="::1") as c:
+                return await c.request("GET", "/six")
+        r = run(go())
+        assert r.status == 200 and bytes(r.body) == b"ok\n"
+        wait_until(lambda: "/six" in px.stdout)
+        assert any(ln.startswith("::1:") and '"GET /six HTTP/3.0"' in ln
+                   for ln in px.stdout.splitlines())
+
+
 def test_sni_and_crt_store_ssl_f_use(pki, tmp_path):
     """Certificates for the QUIC bind come from crt-store and ssl-f-use as on TCP binds;
     the client's SNI picks one, checked against the CA."""

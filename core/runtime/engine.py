@@ -164,6 +164,11 @@ class Engine:
                 # a datagram transport (QUIC): served by the plugin that set
                 # bind.datagram_server(engine, frontend, bind, sock) at configure time; the
                 # listener it returns has frontend, bind, closed, pause(), resume(), close()
+                if PROCESS.thread != 0:
+                    # the datagrams of one connection must reach the process holding its
+                    # state: the first worker alone serves datagram transports
+                    sock.close()
+                    continue
                 serve = getattr(bind, "datagram_server", None)
                 if serve is None:
                     _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
