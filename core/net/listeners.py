@@ -39,7 +39,8 @@ class BindError(OSError):
 def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> socket.socket:
     family = socket.AF_INET6 if addr.family == "inet6" else socket.AF_INET
     host = str(addr.ip) if addr.ip is not None else ("::" if family == socket.AF_INET6 else "")
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    dgram = _datagram(addr)
+    sock = socket.socket(family, socket.SOCK_DGRAM if dgram else socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if opts.get("reuseport") and hasattr(socket, "SO_REUSEPORT"):
@@ -51,15 +52,23 @@ def _ip_socket(addr: Any, port: int, opts: dict[str, Any], backlog: int) -> sock
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
         if opts.get("transparent") and hasattr(socket, "IP_TRANSPARENT"):
             sock.setsockopt(socket.SOL_IP, socket.IP_TRANSPARENT, 1)
-        if opts.get("defer-accept") and hasattr(socket, "TCP_DEFER_ACCEPT"):
+        if opts.get("defer-accept") and hasattr(socket, "TCP_DEFER_ACCEPT") and not dgram:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
         sock.bind((host, port))
-        sock.listen(backlog)
+        if not dgram:
+            sock.listen(backlog)
     except OSError as exc:
         sock.close()
         raise BindError(exc.errno, f"cannot bind socket ({exc.strerror}) for [{_show(addr, port)}]"
                         ) from None
     return sock
+
+
+def _datagram(addr: Any) -> bool:
+    """A bind address served over UDP datagrams (``quic4@``/``quic6@``): its sockets are
+    handed to the plugin serving the transport (``bind.datagram_server``) rather than to
+    an accept loop."""
+    return getattr(addr, "transport", "stream") == "quic"
 
 
 def listen_ip(addr: Any, port: int, opts: dict[str, Any], backlog: int = 1024
@@ -140,12 +149,18 @@ def _handed(key: str, backlog: int, bind: Callable[[], socket.socket]) -> socket
 def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
                  ) -> list[tuple[str, socket.socket]]:
     """Listening sockets for one bind address: (kind, socket) pairs where kind is
-    ``listen`` (accept on it) or ``sockpair`` (receive accepted connections over it)."""
+    ``listen`` (accept on it), ``sockpair`` (receive accepted connections over it) or
+    ``dgram`` (a bound UDP socket for the transport's plugin: QUIC)."""
     if addr.family in ("inet", "inet6"):
         out = []
+        dgram = _datagram(addr)
+        kind = "dgram" if dgram else "listen"
         try:
             for port in addr.ports:
-                out.append(("listen", _handed(handover.ip_key(addr, port), backlog,
+                key = handover.ip_key(addr, port)
+                if dgram:
+                    key = "quic" + key[3:]
+                out.append((kind, _handed(key, backlog,
                                               lambda p=port: _ip_socket(addr, p, opts,
                                                                         backlog))))
         except BindError:

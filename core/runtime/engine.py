@@ -166,6 +166,25 @@ class Engine:
             if stats is None:
                 stats = bind.counters = Counters()
         for kind, sock in socks:
+            if kind == "dgram":
+                # a datagram transport (QUIC): served by the plugin that set
+                # bind.datagram_server(engine, frontend, bind, sock) at configure time; the
+                # listener it returns has frontend, bind, closed, pause(), resume(), close()
+                if PROCESS.thread != 0:
+                    # the datagrams of one connection must reach the process holding its
+                    # state: the first worker alone serves datagram transports
+                    sock.close()
+                    continue
+                serve = getattr(bind, "datagram_server", None)
+                if serve is None:
+                    _say("alert", f"Binding [{bind.file}:{bind.line}] for {fe.kind} {fe.name}: "
+                                  f"no plugin serves '{bind.address.text}'")
+                    sock.close()
+                    return False
+                lst = serve(self, fe, bind, sock)
+                self.listeners.append(lst)
+                self.by_frontend.setdefault(id(fe), []).append(lst)
+                continue
             lst = Listener(sock, kind, bind, fe, self._accepted)
             lst.stats = stats
             self.listeners.append(lst)
@@ -226,6 +245,14 @@ class Engine:
         timeout = listener.frontend.timeouts.get("client") or 60000
         return self.loop.connect_accepted_socket(lambda: proto, sock, ssl=ctx,
                                                  ssl_handshake_timeout=timeout / 1000)
+
+    def track(self, proto: Any, listener: Any) -> None:
+        """Count a connection a plugin's listener accepted (a QUIC connection) as an
+        accepted one: maxconn, the frontend's and bind's counters, soft and hard stops.
+        ``proto`` has ``connection_lost(exc)`` (called once when it ends), ``transport``
+        (``abort()`` on a hard stop) and optionally ``soft_stop()``."""
+        self._track(proto, listener)
+        self._update_accepting(listener)
 
     def _adopt_failed(self, task: asyncio.Task, proto: Any) -> None:
         if task.cancelled() or task.exception() is not None:

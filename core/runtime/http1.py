@@ -495,8 +495,13 @@ def _mux_builder(factory: Any) -> Any:
     return build
 
 
-def frontend_factory(engine: Any, frontend: Any) -> Any:
-    """The protocol factory for ``frontend``'s listeners (``mode http``)."""
+def frontend_context(engine: Any, frontend: Any) -> FrontendContext:
+    """What the HTTP connections of ``frontend`` share (rules, timeouts, the HTTP/1 codec
+    used towards servers), whatever their protocol; one per frontend and engine."""
+    contexts = engine.__dict__.setdefault("http_contexts", {}) if engine is not None else {}
+    ctx = contexts.get(id(frontend))
+    if ctx is not None and ctx.frontend is frontend:
+        return ctx
     config = getattr(engine, "config", None)
     gsettings = config.global_.settings if config is not None else {}
     codec = frontend.settings.get("h1_codec")
@@ -523,6 +528,13 @@ def frontend_factory(engine: Any, frontend: Any) -> Any:
                     getattr(rec.factory, "multiplexed", False):
                 ctx.muxes[rec.protocol] = _mux_builder(rec.factory)
                 ctx.mux_codecs[rec.protocol] = rec.factory
+    contexts[id(frontend)] = ctx
+    return ctx
+
+
+def frontend_factory(engine: Any, frontend: Any) -> Any:
+    """The protocol factory for ``frontend``'s listeners (``mode http``)."""
+    ctx = frontend_context(engine, frontend)
 
     def factory() -> ClientConnection:
         return ClientConnection(ctx)

@@ -1,5 +1,10 @@
 """One HTTP request through the proxy: rules, backend and server choice, the server
-connection, the response, and the log data (timers, counters, termination state)."""
+connection, the response, and the log data (timers, counters, termination state).
+
+The transaction talks to its *client* (the object passed as ``client``: an HTTP/1
+connection, an HTTP/2 or HTTP/3 stream) through one interface, each protocol encoding the
+response its own way: ``send_interim``, ``send_head``, ``send_data``, ``send_end``,
+``send_reply``, ``txn_done`` (docs/architecture.md section 6)."""
 
 from __future__ import annotations
 

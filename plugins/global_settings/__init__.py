@@ -224,8 +224,25 @@ _H2_ACTIVE = frozenset({
     "tune.h2.max-concurrent-streams", "tune.h2.fe.max-concurrent-streams",
     "tune.h2.be.max-concurrent-streams", "tune.h2.max-frame-size",
     "tune.h2.fe.glitches-threshold", "tune.h2.be.glitches-threshold"})
+#: the QUIC tuning the quic plugin applies (see plugins/quic)
+_QUIC_ACTIVE = {
+    "tune.quic.disable-tx-pacing": "Send QUIC packets as soon as the congestion window "
+    "allows, without pacing them.",
+    "tune.quic.frontend.glitches-threshold": "Close a QUIC connection once it made this "
+    "many protocol glitches (0: never).",
+    "tune.quic.frontend.max-idle-timeout": "Close a QUIC connection idle for this long.",
+    "tune.quic.frontend.max-streams-bidi": "Request streams a client may open at once; "
+    "also sizes the connection's receive window (this many buffers).",
+    "tune.quic.frontend.max-tx-mem": "Most response bytes sent over QUIC and not yet "
+    "acknowledged, process-wide (0: no limit).",
+    "tune.quic.frontend.stream-data-ratio": "Percentage of the connection's receive "
+    "window one stream may use (default 90).",
+}
 for _name, (_parser, _usage) in _H2.items():
     _what = "HTTP/2" if ".h2." in _name else "QUIC"
+    if _name in _QUIC_ACTIVE:
+        KEYWORDS[_name] = (_parser, True, False, _usage, _QUIC_ACTIVE[_name])
+        continue
     KEYWORDS[_name] = (_parser, _name in _H2_ACTIVE, False, _usage,
                        f"{_what} tuning, with HAProxy's meaning." if _name in _H2_ACTIVE else
                        f"{_what} tuning; HAProxy's meaning, used once {_what} exists.")
