@@ -202,3 +202,37 @@ def test_same_headers_as_haproxy() -> None:
                               if k.lower() not in ("date", "x-origin")},
                              gzip.decompress(r.body))
         assert got["hapx"] == got["haproxy"]
+
+
+def test_br_and_zstd_extensions_stream_and_negotiate() -> None:
+    """br and zstd (hapx extensions, with the brotli and zstandard packages): chosen by
+    q-value like HAProxy's algorithms, streamed piece by piece from a chunked origin."""
+    brotli = pytest.importorskip("brotli")
+    zstandard = pytest.importorskip("zstandard")
+    with OriginServer(routes()) as o:
+        port = free_port()
+        with run_hapx(cfg(port, o.port, "compression algo zstd br gzip",
+                          "compression type text/html"), ready_ports=[port]):
+            r = raw_get(port, "/chunked", "gzip;q=0.5, br")
+            assert r.header("content-encoding") == "br"
+            assert r.header("vary") == "Accept-Encoding"
+            assert brotli.decompress(r.body) == TEXT
+            r = raw_get(port, "/text", "br;q=0.9, zstd")
+            assert r.header("content-encoding") == "zstd"
+            out = zstandard.ZstdDecompressor().decompressobj().decompress(r.body)
+            assert out == TEXT
+            # '*' takes the first configured algorithm
+            r = raw_get(port, "/text", "*")
+            assert r.header("content-encoding") == "zstd"
+
+
+def test_unknown_or_missing_algorithm_is_a_config_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.cfg"
+    path.write_text(cfg(free_port(), 9, "compression algo gzip lzma"))
+    res = subprocess.run([sys.executable, "-m", "hapx.core.cli.main", "-c", "-f", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "'lzma' is not a supported algorithm" in res.stderr

@@ -1,6 +1,7 @@
 """HTTP compression: the ``compression algo|algo-res|algo-req|type|type-res|type-req|
 direction|offload|minsize-res|minsize-req`` settings and the ``compression`` filter
-(codec.py), streamed with zlib (gzip, deflate, raw-deflate, identity).  A proxy with
+(codec.py), streamed (streams.py: gzip, deflate, raw-deflate, identity; br and zstd when
+their packages are installed).  A proxy with
 compression settings gets the filter implicitly, as HAProxy does, unless a ``filter
 compression`` line places it explicitly."""
 
@@ -16,8 +17,8 @@ from hapx.plugins.filters import KEY as FILTERS
 from hapx.plugins.filters import FilterUse
 
 from .codec import CompressionFilter
+from .streams import ALGORITHMS, EXTENSIONS
 
-ALGORITHMS = ("identity", "gzip", "deflate", "raw-deflate")
 KEY = "compression"
 
 
@@ -31,6 +32,9 @@ def _algos(ctx: Any, args: list[str], *, single: bool = False) -> list[str]:
     if single and len(args) > 1:
         raise ctx.error(f"'{ctx.keyword}' : only one algorithm is supported.")
     for algo in args:
+        if algo in EXTENSIONS and algo not in ALGORITHMS:
+            raise ctx.error(f"'{ctx.keyword}' : '{algo}' needs the Python package "
+                            f"'{EXTENSIONS[algo]}', which is not installed.")
         if algo not in ALGORITHMS:
             raise ctx.error(f"'{ctx.keyword}' : '{algo}' is not a supported algorithm "
                             f"(supported: {', '.join(ALGORITHMS)}).")
@@ -84,7 +88,8 @@ def _filter(ctx: Any, args: list[str]) -> dict[str, Any]:
 
 _DOCS = {
     "algo": ("compression algo <algorithm> ...", "Response algorithms (legacy name of "
-             "algo-res): identity, gzip, deflate, raw-deflate.", _algo),
+             "algo-res): identity, gzip, deflate, raw-deflate; br and zstd (hapx "
+             "extensions) when the brotli / zstandard package is installed.", _algo),
     "algo-res": ("compression algo-res <algorithm> ...", "Algorithms for responses, chosen "
                  "by the client's Accept-Encoding.", _algo),
     "algo-req": ("compression algo-req <algorithm>", "The one algorithm for requests.",
@@ -123,7 +128,14 @@ def hapx_register_filters(filters: Any) -> None:
 
 @hookimpl
 def hapx_register_features(features: Any) -> None:
-    features.add(Feature("ZLIB", doc="ZLIB\n\ngzip and deflate through Python's zlib."))
+    features.add(
+        Feature("ZLIB", doc="ZLIB\n\ngzip and deflate through Python's zlib."),
+        Feature("BROTLI", enabled="br" in ALGORITHMS,
+                doc="BROTLI\n\nThe br compression algorithm (hapx extension), with the "
+                    "brotli package."),
+        Feature("ZSTD", enabled="zstd" in ALGORITHMS,
+                doc="ZSTD\n\nThe zstd compression algorithm (hapx extension), with the "
+                    "zstandard package."))
 
 
 @hookimpl

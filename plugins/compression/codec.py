@@ -1,5 +1,5 @@
 """The compressing filter of HTTP bodies: the algorithm choice from Accept-Encoding, the
-rules of what is never compressed, the header rewrites, and streamed zlib compression.
+rules of what is never compressed, the header rewrites; the compressors are streams.py's.
 
 Semantics follow HAProxy (../shared/spec/features-3.2.md, "HTTP compression"); the global
 compression rate limit (``maxcomprate``) is not implemented."""
@@ -7,16 +7,10 @@ compression rate limit (``maxcomprate``) is not implemented."""
 from __future__ import annotations
 
 import re
-import zlib
 from typing import Any
 
-#: algorithm -> (Content-Encoding token, zlib wbits); identity changes nothing
-ALGORITHMS: dict[str, tuple[str, int] | None] = {
-    "identity": None,
-    "gzip": ("gzip", 31),
-    "deflate": ("deflate", 15),
-    "raw-deflate": ("deflate", -15),
-}
+from .streams import ALGORITHMS, Stream
+
 _COMPRESSIBLE_STATUS = frozenset({200, 201, 202, 203})
 _MSIE = re.compile(r"MSIE (\d+)")
 #: the stream's mark that one compression filter already took the stream
@@ -149,22 +143,6 @@ def _etag_valid(msg: Any) -> bool:
     return len(tag) >= 2 and tag[0] == '"' and tag[-1] == '"'
 
 
-class Compressor:
-    """One direction's streamed compressor (sync-flushed after each piece, so a slow
-    stream still flows)."""
-
-    __slots__ = ("z",)
-
-    def __init__(self, wbits: int) -> None:
-        self.z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, wbits)
-
-    def data(self, data: bytes) -> bytes:
-        return self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH)
-
-    def end(self) -> bytes:
-        return self.z.flush(zlib.Z_FINISH)
-
-
 class CompressionFilter:
     """The per-stream ``compression`` filter (core/runtime/filters.py interface)."""
 
@@ -173,8 +151,8 @@ class CompressionFilter:
         strm.ext[_TAKEN] = True
         self.conf = settings_of(strm) if self.active else {}
         self.res_algo: str | None = None
-        self.req_z: Compressor | None = None
-        self.res_z: Compressor | None = None
+        self.req_z: Stream | None = None
+        self.res_z: Stream | None = None
 
     # -- request ------------------------------------------------------------------------------
     def on_request_headers(self, strm: Any) -> bool:
@@ -202,7 +180,7 @@ class CompressionFilter:
                 not _etag_valid(req) or not _type_ok(req, conf.get("type-req")):
             return False
         _rewrite(req, spec[0], chunked)
-        self.req_z = Compressor(spec[1])
+        self.req_z = spec[1]()
         return True
 
     def on_request_data(self, strm: Any, data: bytes) -> bytes:
@@ -228,7 +206,7 @@ class CompressionFilter:
                 not _etag_valid(res) or not _type_ok(res, self.conf.get("type-res")):
             return False
         _rewrite(res, spec[0], chunked)
-        self.res_z = Compressor(spec[1])
+        self.res_z = spec[1]()
         return True
 
     def on_response_data(self, strm: Any, data: bytes) -> bytes:
