@@ -182,6 +182,7 @@ class Engine:
                     sock.close()
                     return False
                 lst = serve(self, fe, bind, sock)
+                lst.stats = stats
                 self.listeners.append(lst)
                 self.by_frontend.setdefault(id(fe), []).append(lst)
                 continue

@@ -372,6 +372,8 @@ class QuicListener:
         self.txmem = txmem
         self.closed = False
         self.accepting = False
+        #: the bind's counters under ``option socket-stats`` (set by the engine), else None
+        self.stats: Any = None
         self.conns: set[H3Connection] = set()
         self.local = _ip(sock.getsockname())
         codecs = [c for c in engine.config.registry.all(Codec) if c.protocol == "h3"]
