@@ -32,7 +32,7 @@ from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import picker_for
 from .filters import FilterChain, filter_specs
-from .http_server import ServerConnection, connect, pool_of, target_key
+from .http_server import AlpnChooser, ServerConnection, connect, pool_of, target_key
 from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, is_direct
 from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
@@ -143,6 +143,20 @@ class FrontendContext:
             mux = self.mux_codecs.get(proto) if proto else None
             srv._hapx_mux = mux
         return mux
+
+    def alpn_muxes(self, srv: Any) -> dict[str, Any]:
+        """For a server without ``proto`` whose transport offers ALPN protocols
+        (``srv.transport.alpn``) some of which are multiplexed codecs (``alpn h2`` or
+        ``alpn h2,http/1.1``): those tokens and their codec factories, the server's
+        choice at the handshake deciding; empty otherwise.  Resolved once per server."""
+        muxes = getattr(srv, "_hapx_alpn_mux", None)
+        if muxes is None:
+            muxes = {}
+            if not srv.options.get("proto"):
+                offered = getattr(getattr(srv, "transport", None), "alpn", None) or ()
+                muxes = {t: self.mux_codecs[t] for t in offered if t in self.mux_codecs}
+            srv._hapx_alpn_mux = muxes
+        return muxes
 
     def backend_info(self, backend: Any) -> BackendInfo:
         info = self.backends.get(id(backend))
@@ -625,6 +639,7 @@ class Transaction:
             return None
         shared = self._reuse_mode() != "never"
         proto = mux("backend", srv).new_connection(shared)
+        proto.target = target_key(srv, self.strm)
         # this transaction's stream, reserved before other streams may fill the connection
         stream = proto.open_stream()
         if shared:
@@ -649,7 +664,16 @@ class Transaction:
 
         relaxed = bool(backend.options.get("accept-unsafe-violations-in-http-response"))
         mux = ctx.server_mux(srv)
-        if mux is None:
+        alpn = ctx.alpn_muxes(srv) if mux is None else None
+        if alpn:
+            shared = self._reuse_mode() != "never"
+
+            def h1() -> ServerConnection:
+                return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
+
+            def factory() -> Any:
+                return AlpnChooser(srv, alpn, h1, shared)
+        elif mux is None:
             def factory() -> ServerConnection:
                 return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
         else:
@@ -693,6 +717,18 @@ class Transaction:
                 tevents.back(self.strm, tevents.SHUTW)
                 self.local_error(503, "sC" if timeout else "SC")
             return
+        if mux is None and conn.multiplexed:
+            # the server chose a multiplexed protocol by ALPN: this transaction's stream
+            # on the new connection, which joins the pool while it can take more
+            stream = conn.open_stream()
+            if conn.shared and conn.available():
+                pool_of(srv).idle.append(conn)
+            if stream is None:
+                conn.close()
+                if not self.finished and not self._retry("conn", refused=True):
+                    self.local_error(503, "SC")
+                return
+            mux = conn
         if mux is not None:
             if self.finished:
                 stream.release()
