@@ -159,7 +159,8 @@ class H2Origin:
     and its bytes echoed when ``/echo``; ``/grpc/...``: a gRPC-like answer (content-type
     application/grpc, one length-prefixed message echoing the request's, then trailers
     grpc-status 0 and grpc-message); other paths: "h2 ok\\n".  Every response has
-    ``x-h2-conn: <n>`` (the connection number).  ``connections``, ``streams`` and
+    ``x-h2-conn: <n>`` (the connection number).  A POST to ``/pattern…`` records in
+    ``pattern_ok`` whether its body is ``netutil.pattern`` (the body is not kept).  ``connections``, ``streams`` and
     ``max_concurrent`` count what it saw, ``open`` the connections open now; ``pings``
     counts PINGs received; ``answer_pings`` False makes it ignore every frame (no PING is
     acknowledged)."""
@@ -227,7 +228,7 @@ class _H2OriginProto:
         self.bodies: dict[int, bytearray] = {}
         self.active = 0
         self.heads: dict[int, dict[str, str]] = {}
-        self.pending: dict[int, bytes] = {}
+        self.pending: dict[int, Any] = {}
         self.transport: Any = None
         self.asyncio = asyncio
 
@@ -295,13 +296,18 @@ class _H2OriginProto:
             self._answer_now(sid)
 
     def _answer_now(self, sid: int) -> None:
-        from netutil import pattern
+        from netutil import check_pattern, pattern
 
         o = self.origin
         head = self.heads.pop(sid, {})
         body = bytes(self.bodies.pop(sid, b""))
         path = head.get(":path", "/")
-        o.requests.append({**head, "body_len": len(body), "conn": self.num})
+        entry = {**head, "body_len": len(body), "conn": self.num}
+        if path.startswith("/pattern"):
+            # a body checked against netutil.pattern (not kept: it may be large)
+            entry["pattern_ok"] = check_pattern(body)
+            body = b""
+        o.requests.append(entry)
         o.active -= 1
         self.active -= 1
         trailers = None
@@ -314,13 +320,13 @@ class _H2OriginProto:
             out = pattern(int(path[6:]))
             hdrs += [("content-length", str(len(out)))]
         elif head.get(":method") == "POST":
-            out = body if path == "/echo" else f"{len(body)}\n".encode()
+            out = body if path == "/echo" else f"{entry['body_len']}\n".encode()
             hdrs += [("content-length", str(len(out)))]
         else:
             out = b"h2 ok\n"
             hdrs += [("content-length", str(len(out)))]
         self.conn.send_headers(sid, [(":status", "200")] + hdrs)
-        self.pending[sid] = out
+        self.pending[sid] = memoryview(out)
         self._trailers = getattr(self, "_trailers", {})
         self._trailers[sid] = trailers
         self._push(sid)
@@ -336,8 +342,8 @@ class _H2OriginProto:
                         self.conn.max_outbound_frame_size, len(data))
                 if n <= 0:
                     break
-                self.conn.send_data(sid, data[:n])
-                data = data[n:]
+                self.conn.send_data(sid, bytes(data[:n]))
+                data = data[n:]  # a memoryview: no copy of the rest
             if data:
                 self.pending[sid] = data
                 return
