@@ -188,6 +188,7 @@ class H2Origin:
         self.pings = 0
         self.answer_pings = True
         self.requests: list[dict[str, Any]] = []
+        self.protos: set[Any] = set()
         self.loop = asyncio.new_event_loop()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -203,6 +204,13 @@ class H2Origin:
     def __exit__(self, *exc: Any) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+    def close_connections(self) -> None:
+        """Close every open connection (as a server ending idle connections does)."""
+        def close() -> None:
+            for p in list(self.protos):
+                p.transport.close()
+        self.loop.call_soon_threadsafe(close)
 
     def _run(self) -> None:
         import asyncio
@@ -234,6 +242,7 @@ class _H2OriginProto:
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        self.origin.protos.add(self)
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self.origin.alpns.append(tls.selected_alpn_protocol())
@@ -245,6 +254,7 @@ class _H2OriginProto:
 
     def connection_lost(self, exc: Any) -> None:
         self.origin.open -= 1
+        self.origin.protos.discard(self)
 
     def eof_received(self) -> bool:
         return False

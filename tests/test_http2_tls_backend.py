@@ -8,11 +8,19 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 
 import httpx
 import pytest
 from h2util import H2Origin
-from netutil import OriginServer, check_pattern, free_port, run_hapx
+from netutil import (
+    OriginServer,
+    check_pattern,
+    free_port,
+    run_haproxy,
+    run_hapx,
+    wait_until,
+)
 from tlspki import CA, write
 
 MiB = 1 << 20
@@ -173,3 +181,88 @@ def test_alpn_h2_server_without_alpn_is_spoken_http11(pki):
         assert "x-bc-alpn" not in r.headers or r.headers["x-bc-alpn"] == ""
         assert origin.alpns == [None]
         assert origin.requests[0].version == "HTTP/1.1"
+
+
+@pytest.mark.parametrize("runner", [run_hapx, run_haproxy])
+@pytest.mark.parametrize("origin_alpn", [["h2"], ["http/1.1"]], ids=["h2", "http1.1"])
+def test_alpn_choice_matches_haproxy(pki, runner, origin_alpn):
+    """hapx and Debian's haproxy (the oracle) alike: on `alpn h2,http/1.1` an origin
+    choosing h2 is spoken to in HTTP/2, one choosing http/1.1 in HTTP/1.1, and
+    ssl_bc_alpn says which."""
+    port = free_port()
+    ctx = origin_ctx(pki, origin_alpn)
+    origin = H2Origin(ssl_ctx=ctx) if origin_alpn == ["h2"] else TlsH1Origin(ctx)
+    srv = f"ssl verify required ca-file {pki['ca.pem']} alpn h2,http/1.1"
+    with origin, runner(_cfg(port, origin.port, srv), ready_ports=[port]):
+        r = httpx.get(f"http://127.0.0.1:{port}/oracle", timeout=10)
+        assert r.status_code == 200
+        assert r.headers["x-bc-alpn"] == origin_alpn[0]
+        assert r.text == ("h2 ok\n" if origin_alpn == ["h2"] else "ok\n")
+        assert origin.alpns == origin_alpn
+
+
+def test_alpn_h2_server_new_connection_shared_while_being_established(pki):
+    """Once a server chose h2 by ALPN, a new connection to it is expected to be h2 again:
+    a burst of streams arriving while it is being established shares it (one handshake,
+    not one per stream)."""
+    port = free_port()
+    srv = f"ssl verify required ca-file {pki['ca.pem']} alpn h2,http/1.1"
+    with H2Origin(ssl_ctx=origin_ctx(pki, ["h2", "http/1.1"])) as origin, \
+            run_hapx(_cfg(port, origin.port, srv, bind="proto h2"), ready_ports=[port]) as px:
+        async def run() -> list[httpx.Response]:
+            tr = httpx.AsyncHTTPTransport(http1=False, http2=True)
+            async with httpx.AsyncClient(transport=tr, timeout=30,
+                                         base_url=f"http://127.0.0.1:{port}") as c:
+                assert (await c.get("/first")).headers["x-bc-alpn"] == "h2"
+                origin.close_connections()
+                for _ in range(100):
+                    if origin.open == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)  # hapx saw the close
+                return await asyncio.gather(*(c.get(f"/b{i}") for i in range(30)))
+        res = asyncio.run(run())
+        assert [r.status_code for r in res] == [200] * 30, px.stdout
+        assert all(r.headers["x-bc-alpn"] == "h2" for r in res)
+        assert origin.connections == 2 and origin.alpns == ["h2", "h2"]
+
+
+def _cli(path: str, line: str) -> str:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()
+
+
+def test_alpn_server_changing_its_choice_to_http11(pki, tmp_path):
+    """A server that chose h2 and now chooses http/1.1 (another origin behind the same
+    server after `set server … addr`): the connection expected to be h2 is given up and
+    the request is spoken in HTTP/1.1 on the negotiated one."""
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    srv = f"ssl verify required ca-file {pki['ca.pem']} alpn h2,http/1.1"
+    with H2Origin(ssl_ctx=origin_ctx(pki, ["h2"])) as h2o, \
+            TlsH1Origin(origin_ctx(pki, ["http/1.1"])) as h1o:
+        text = _cfg(port, h2o.port, srv, bind="proto h2").replace(
+            "global\n", f"global\n    stats socket {sock} level admin\n", 1)
+        with run_hapx(text, ready_ports=[port]):
+            tr = httpx.HTTPTransport(http1=False, http2=True)
+            with httpx.Client(transport=tr, timeout=10) as c:
+                assert c.get(f"http://127.0.0.1:{port}/a").headers["x-bc-alpn"] == "h2"
+            h2o.close_connections()
+            wait_until(lambda: h2o.open == 0)
+            out = _cli(sock, f"set server be/s1 addr 127.0.0.1 port {h1o.port}")
+            assert "changed" in out.lower() or out.strip() == "", out
+            time.sleep(0.2)  # hapx saw the server's close
+            with httpx.Client(transport=httpx.HTTPTransport(http1=False, http2=True),
+                              timeout=10) as c:
+                r = c.get(f"http://127.0.0.1:{port}/b")
+                assert r.status_code == 200 and r.text == "ok\n"
+                assert r.headers["x-bc-alpn"] == "http/1.1"
+        assert h2o.requests[-1][":path"] == "/a"
+        assert [q.path for q in h1o.requests] == ["/b"]
+        assert h1o.alpns == ["http/1.1"]

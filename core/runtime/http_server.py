@@ -178,21 +178,34 @@ class AlpnChooser(asyncio.Protocol):
     ALPN (``server … ssl alpn h2,http/1.1``): once the handshake is done it reads the
     negotiated protocol, builds the connection object speaking it (a multiplexed codec's
     connection from ``muxes[alpn]``, else ``h1()``: HTTP/1.1, as when no ALPN is agreed)
-    and hands it the transport.  ``chosen`` is that object."""
+    and hands it the transport.  ``chosen`` is that object.  ``expect`` is a connection
+    object made in advance for the protocol ``token`` the server chose last time (so that
+    streams could share it while it was being established): it is chosen when the server
+    chooses ``token`` again, else it fails (its streams are retried).  The server's
+    choice is remembered as ``server._hapx_alpn_seen``."""
 
-    def __init__(self, server: Any, muxes: dict[str, Any], h1: Any, shared: bool) -> None:
+    def __init__(self, server: Any, muxes: dict[str, Any], h1: Any, shared: bool,
+                 expect: Any = None, token: str | None = None) -> None:
         self.server = server
         self.muxes = muxes
         self.h1 = h1
         self.shared = shared
+        self.expect = expect
+        self.token = token
         self.chosen: Any = None
 
     def connection_made(self, transport: Any) -> None:
         tls = transport.get_extra_info("ssl_object")
         alpn = tls.selected_alpn_protocol() if tls is not None else None
-        mux = self.muxes.get(alpn) if alpn else None
-        proto = mux("backend", self.server).new_connection(self.shared) if mux is not None \
-            else self.h1()
+        self.server._hapx_alpn_seen = alpn
+        if self.expect is not None and alpn == self.token:
+            proto = self.expect
+        else:
+            if self.expect is not None:
+                self.expect.failed()
+            mux = self.muxes.get(alpn) if alpn else None
+            proto = mux("backend", self.server).new_connection(self.shared) \
+                if mux is not None else self.h1()
         self.chosen = proto
         transport.set_protocol(proto)
         proto.connection_made(transport)
