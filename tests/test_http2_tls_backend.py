@@ -199,6 +199,12 @@ def test_alpn_choice_matches_haproxy(pki, runner, origin_alpn):
         assert r.headers["x-bc-alpn"] == origin_alpn[0]
         assert r.text == ("h2 ok\n" if origin_alpn == ["h2"] else "ok\n")
         assert origin.alpns == origin_alpn
+        if origin_alpn == ["h2"]:
+            # an origin-form request converted to HTTP/2: :scheme https, no :authority,
+            # the Host header kept
+            req = origin.requests[0]
+            assert req[":scheme"] == "https" and ":authority" not in req
+            assert req["host"] == f"127.0.0.1:{port}"
 
 
 def test_alpn_h2_server_new_connection_shared_while_being_established(pki):

@@ -535,7 +535,8 @@ def test_h3_to_h2_server_get_50mib_upload_and_download(pki, tls):
         assert get.status == 200 and bytes(get.body) == b"h2 ok\n"
         assert (get.header("x-bc-alpn") or "") == ("h2" if tls else "")
         first = origin.requests[0]
-        assert first[":path"] == "/hello?x=1" and first[":authority"] == "www.hapx.test"
+        assert first[":path"] == "/hello?x=1"
+        assert (first.get(":authority") or first.get("host")) == "www.hapx.test"
         assert up.status == 200 and bytes(up.body) == f"{size}\n".encode()
         assert origin.requests[1]["body_len"] == size and origin.requests[1]["pattern_ok"]
         assert down.status == 200 and down.body_len == size and state["ok"]
