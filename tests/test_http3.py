@@ -1,6 +1,7 @@
 """HTTP/3 over QUIC (plugins/quic): quic4@ binds with certificates from crt, crt-store and
 ssl-f-use; requests through rules, backends (HTTP/1.1 servers) and logs; 50 MiB uploads and
-downloads streamed with bounded memory; the 3.2 upload window (stream-data-ratio) measured
+downloads streamed with bounded memory, to HTTP/1.1 servers and to HTTP/2 servers (clear
+and TLS); the 3.2 upload window (stream-data-ratio) measured
 by the client; quic-cc-algo, glitches, show quic; an independent client (ngtcp2's
 gtlsclient) as a smoke test.  Clients: aioquic (tests/h3client.py)."""
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
+from h2util import H2Origin
 from h3client import h3_connect, wait_quic
 from netutil import (
     OriginServer,
@@ -488,3 +491,93 @@ def test_soft_stop_finishes_requests_then_closes(pki):
         assert r.status == 200 and bytes(r.body) == b"done"
         assert terminated is not None and terminated.error_code == 0x100  # H3_NO_ERROR
         assert status == 0
+
+
+# -- towards HTTP/2 servers ---------------------------------------------------------------------
+
+def _h2_server_ctx(pki) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["www"])
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
+def test_h3_to_h2_server_get_50mib_upload_and_download(pki, tls):
+    """HTTP/3 clients through hapx to an HTTP/2 server (clear `proto h2`, and TLS with
+    `alpn h2`): a GET, a 50 MiB POST upload and a 50 MiB download, checked byte for byte,
+    while hapx's peak memory grows far less than a body."""
+    port = free_udp_tcp_port()
+    size = 50 * MiB
+    srv = f"ssl verify required ca-file {pki['ca']} alpn h2" if tls else "proto h2"
+    text = cfg(pki, port, 0).replace("server s1 127.0.0.1:0", "server s1 127.0.0.1:{}")
+    text = text.replace("    default_backend be\n",
+                        "    http-response set-header x-bc-alpn %[ssl_bc_alpn]\n"
+                        "    default_backend be\n")
+    with H2Origin(ssl_ctx=_h2_server_ctx(pki) if tls else None) as origin, \
+            run_hapx(text.format(origin.port).rstrip() + f" {srv}\n", ready_ports=[port],
+                     timeout=30) as px:
+        async def go():
+            await wait_quic(port, pki["ca"])
+            base = peak_rss(px.pid)
+            async with h3_connect(port, pki["ca"]) as c:
+                get = await c.request("GET", "/hello?x=1")
+                up = await c.request("POST", "/pattern", body_iter=iter_pattern(size, 65536),
+                                     timeout=120)
+                state = {"off": 0, "ok": True}
+
+                def sink(data: bytes) -> None:
+                    state["ok"] = state["ok"] and check_pattern(data, state["off"])
+                    state["off"] += len(data)
+                down = await c.request("GET", f"/size/{size}", sink=sink, timeout=120)
+            return base, get, up, down, state
+        base, get, up, down, state = run(go())
+        assert get.status == 200 and bytes(get.body) == b"h2 ok\n"
+        assert (get.header("x-bc-alpn") or "") == ("h2" if tls else "")
+        first = origin.requests[0]
+        assert first[":path"] == "/hello?x=1"
+        assert (first.get(":authority") or first.get("host")) == "www.hapx.test"
+        assert up.status == 200 and bytes(up.body) == f"{size}\n".encode()
+        assert origin.requests[1]["body_len"] == size and origin.requests[1]["pattern_ok"]
+        assert down.status == 200 and down.body_len == size and state["ok"]
+        assert down.header("content-length") == str(size)
+        assert origin.connections == 1
+        if tls:
+            assert origin.alpns == ["h2"]
+        grown = peak_rss(px.pid) - base
+        assert grown < 25 * MiB, f"hapx grew by {grown} bytes for 50 MiB bodies"
+        wait_until(lambda: "/pattern HTTP/3.0" in px.stdout)
+
+
+def test_fc_glitches_counts_quic_glitches(pki):
+    """fc_glitches reads the QUIC connection's glitch count: requests reset before their
+    response are counted, and a later request on the same connection sees them."""
+    port = free_udp_tcp_port()
+    slow = Response(200, body=b"late", delay_head=2.0)
+    front = "    http-response set-header x-glitches %[fc_glitches]\n"
+    with OriginServer({"/slow": slow}) as origin, run_hapx(
+            cfg(pki, port, origin.port, front=front), ready_ports=[port]):
+        async def go():
+            await wait_quic(port, pki["ca"])
+            async with h3_connect(port, pki["ca"]) as c:
+                before = await c.request("GET", "/ok")
+                for _ in range(3):
+                    sid = c._quic.get_next_available_stream_id()
+                    c.h3.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"https"),
+                                            (b":authority", b"www.hapx.test"),
+                                            (b":path", b"/slow")], end_stream=True)
+                    c.transmit()
+                    await asyncio.sleep(0.05)
+                    c.reset(sid)
+                    await asyncio.sleep(0.05)
+                seen = None
+                for _ in range(100):
+                    r = await c.request("GET", "/ok")
+                    seen = r.header("x-glitches")
+                    if seen == "3":
+                        break
+                    await asyncio.sleep(0.05)
+                return before, seen
+        before, seen = run(go())
+        assert before.header("x-glitches") == "0"
+        assert seen == "3"

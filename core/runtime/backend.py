@@ -20,8 +20,10 @@ A server's *transport* (``srv.transport``, set at configuration time by a plugin
 is an object with ``options(strm) -> dict``: keyword arguments added to asyncio's
 ``create_connection``/``create_unix_connection`` for every connection to the server
 (``ssl``, ``server_hostname``, ``ssl_handshake_timeout``), and ``pool_key(strm)``: what,
-besides the address, an idle connection must match to be reused (None: anything).  A failed handshake is a failed
-connection (an ``OSError``), as for HAProxy.
+besides the address, an idle connection must match to be reused (None: anything); an
+optional ``alpn`` list (the ALPN protocols offered) lets the server's choice pick the HTTP
+version of a server without ``proto`` (``http_server.AlpnChooser``).  A failed handshake
+is a failed connection (an ``OSError``), as for HAProxy.
 
 Server live counters (``cur_conn``) are the protocols' business: ``queue.conn_opened`` in
 ``connection_made``, ``queue.conn_closed`` in ``connection_lost``.  Server slots, queues and

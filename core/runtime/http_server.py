@@ -173,6 +173,48 @@ class ServerConnection(asyncio.Protocol):
             self.transport.close()
 
 
+class AlpnChooser(asyncio.Protocol):
+    """The protocol of a TLS server connection whose HTTP version the server chooses by
+    ALPN (``server … ssl alpn h2,http/1.1``): once the handshake is done it reads the
+    negotiated protocol, builds the connection object speaking it (a multiplexed codec's
+    connection from ``muxes[alpn]``, else ``h1()``: HTTP/1.1, as when no ALPN is agreed)
+    and hands it the transport.  ``chosen`` is that object.  ``expect`` is a connection
+    object made in advance for the protocol ``token`` the server chose last time (so that
+    streams could share it while it was being established): it is chosen when the server
+    chooses ``token`` again, else it fails (its streams are retried).  The server's
+    choice is remembered as ``server._hapx_alpn_seen``."""
+
+    def __init__(self, server: Any, muxes: dict[str, Any], h1: Any, shared: bool,
+                 expect: Any = None, token: str | None = None) -> None:
+        self.server = server
+        self.muxes = muxes
+        self.h1 = h1
+        self.shared = shared
+        self.expect = expect
+        self.token = token
+        self.chosen: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        tls = transport.get_extra_info("ssl_object")
+        alpn = tls.selected_alpn_protocol() if tls is not None else None
+        self.server._hapx_alpn_seen = alpn
+        if self.expect is not None and alpn == self.token:
+            proto = self.expect
+        else:
+            if self.expect is not None:
+                self.expect.failed()
+            mux = self.muxes.get(alpn) if alpn else None
+            proto = mux("backend", self.server).new_connection(self.shared) \
+                if mux is not None else self.h1()
+        self.chosen = proto
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.chosen is not None:
+            self.chosen.connection_lost(exc)
+
+
 class ServerPool:
     """Idle connections of one server, shared by every client (http-reuse)."""
 
@@ -275,6 +317,8 @@ async def connect(srv: Any, factory: Any, timeout_ms: int | None,
         _tr, proto = await asyncio.wait_for(coro, timeout_ms / 1000)
     else:
         _tr, proto = await coro
+    # an ALPN-chosen connection: the object speaking the negotiated protocol
+    proto = getattr(proto, "chosen", None) or proto
     proto.connect_ms = int((time.monotonic() - t0) * 1000)
     proto.target = target_key(srv, strm) if strm is not None else target
     return proto

@@ -32,7 +32,7 @@ from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import picker_for
 from .filters import FilterChain, filter_specs
-from .http_server import ServerConnection, connect, pool_of, target_key
+from .http_server import AlpnChooser, ServerConnection, connect, pool_of, target_key
 from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, is_direct
 from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
@@ -143,6 +143,20 @@ class FrontendContext:
             mux = self.mux_codecs.get(proto) if proto else None
             srv._hapx_mux = mux
         return mux
+
+    def alpn_muxes(self, srv: Any) -> dict[str, Any]:
+        """For a server without ``proto`` whose transport offers ALPN protocols
+        (``srv.transport.alpn``) some of which are multiplexed codecs (``alpn h2`` or
+        ``alpn h2,http/1.1``): those tokens and their codec factories, the server's
+        choice at the handshake deciding; empty otherwise.  Resolved once per server."""
+        muxes = getattr(srv, "_hapx_alpn_mux", None)
+        if muxes is None:
+            muxes = {}
+            if not srv.options.get("proto"):
+                offered = getattr(getattr(srv, "transport", None), "alpn", None) or ()
+                muxes = {t: self.mux_codecs[t] for t in offered if t in self.mux_codecs}
+            srv._hapx_alpn_mux = muxes
+        return muxes
 
     def backend_info(self, backend: Any) -> BackendInfo:
         info = self.backends.get(id(backend))
@@ -619,17 +633,25 @@ class Transaction:
         """For a multiplexed server (HTTP/2): a new connection object and this
         transaction's stream on it; the connection is in the pool at once (unless
         http-reuse never) so that the streams arriving while it is being established
-        share it.  None for an HTTP/1 server."""
+        share it.  A server whose ALPN choice decides (``alpn h2,http/1.1``) is expected
+        to choose what it chose last time (HAProxy keeps the negotiated ALPN of a server
+        the same way); the AlpnChooser fails that connection if it does not.  Returns
+        (connection, stream, expected ALPN token or None), or None for HTTP/1."""
         mux = self.ctx.server_mux(srv)
+        token = None
         if mux is None:
-            return None
+            token = getattr(srv, "_hapx_alpn_seen", None)
+            mux = self.ctx.alpn_muxes(srv).get(token) if token else None
+            if mux is None:
+                return None
         shared = self._reuse_mode() != "never"
         proto = mux("backend", srv).new_connection(shared)
+        proto.target = target_key(srv, self.strm)
         # this transaction's stream, reserved before other streams may fill the connection
         stream = proto.open_stream()
         if shared:
             pool_of(srv).idle.append(proto)
-        return proto, stream
+        return proto, stream, token
 
     def _private_conn(self, srv: Any) -> ServerConnection | None:
         lst = self.ctx.private.get(id(self.client))
@@ -649,16 +671,33 @@ class Transaction:
 
         relaxed = bool(backend.options.get("accept-unsafe-violations-in-http-response"))
         mux = ctx.server_mux(srv)
-        if mux is None:
+        alpn = ctx.alpn_muxes(srv) if mux is None else None
+        expect = proto = stream = token = None
+        if delay and (alpn or mux is not None):
+            # a multiplexed connection joins the pool when made: only after the delay
+            await asyncio.sleep(delay / 1000)
+            delay = 0
+            if self.finished:
+                return
+        if alpn:
+            shared = self._reuse_mode() != "never"
+            if mux_conn is None:
+                mux_conn = self._new_mux_conn(srv)
+            if mux_conn is not None:
+                # the server is expected to choose the multiplexed protocol again
+                expect, stream, token = mux_conn
+
+            def h1() -> ServerConnection:
+                return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
+
+            def factory() -> Any:
+                return AlpnChooser(srv, alpn, h1, shared, expect, token)
+        elif mux is None:
             def factory() -> ServerConnection:
                 return ServerConnection(srv, ctx.codec, ctx.limits, relaxed)
         else:
-            if delay:
-                await asyncio.sleep(delay / 1000)
-                delay = 0
-                if self.finished:
-                    return
-            proto, stream = mux_conn if mux_conn is not None else self._new_mux_conn(srv)
+            proto, stream, _token = mux_conn if mux_conn is not None else \
+                self._new_mux_conn(srv)
 
             def factory() -> Any:
                 return proto
@@ -681,6 +720,8 @@ class Transaction:
         except (TimeoutError, OSError) as exc:
             if mux is not None:
                 proto.failed()
+            elif expect is not None:
+                expect.failed()
             if self.finished:
                 return
             conn_error(self.strm, srv, backend)
@@ -693,6 +734,24 @@ class Transaction:
                 tevents.back(self.strm, tevents.SHUTW)
                 self.local_error(503, "sC" if timeout else "SC")
             return
+        if expect is not None and conn is expect:
+            mux = conn  # the server chose by ALPN what was expected: the stream is ready
+        elif expect is not None:
+            # it chose otherwise: the expected connection failed (its other streams are
+            # retried), this transaction uses what was negotiated
+            stream.release()
+        if mux is None and conn.multiplexed:
+            # the server chose a multiplexed protocol by ALPN: this transaction's stream
+            # on the new connection, which joins the pool while it can take more
+            stream = conn.open_stream()
+            if conn.shared and conn.available():
+                pool_of(srv).idle.append(conn)
+            if stream is None:
+                conn.close()
+                if not self.finished and not self._retry("conn", refused=True):
+                    self.local_error(503, "SC")
+                return
+            mux = conn
         if mux is not None:
             if self.finished:
                 stream.release()
@@ -881,6 +940,15 @@ class Transaction:
             self.client.send_interim(self, status, reason, headers)
             return
         strm = self.strm
+        sc = strm.srv_conn
+        if sc is not None and not sc.dst_port:
+            # a stream attached to a multiplexed connection still being established: its
+            # port and TLS object are known now
+            sconn = self.sconn
+            transport = getattr(sconn, "transport", None)
+            if transport is not None:
+                sc.dst_port = sconn.peer_port
+                sc.ssl = transport.get_extra_info("ssl_object")
         if self.replay is not None:
             binfo = self.binfo
             if binfo is not None and status in binfo.retry.statuses and self._retry_status():

@@ -3,7 +3,9 @@
 - Frontend: a bind with ``ssl … alpn h2,http/1.1`` (ALPN chooses h2) or ``proto h2``
   (clear text, prior knowledge): each stream is a Transaction through the same rules,
   switching, backends, filters and logs as HTTP/1 (``req.ver`` 2.0, logs ``HTTP/2.0``).
-- Backend: ``server … proto h2``: streams multiplexed on shared server connections.
+- Backend: ``server … proto h2``, or ``server … ssl alpn h2[,http/1.1]`` when the server
+  chooses h2 by ALPN (the kernel's AlpnChooser): streams multiplexed on shared server
+  connections, over the server's transport (TLS) with its pool key.
 - ``idle-ping`` on bind and server lines, the ``tune.h2.*`` settings, protocol glitches
   (``tune.h2.fe/be.glitches-threshold``, ``tune.glitches.kill.cpu-usage``, ``fc_glitches``).
 
@@ -87,7 +89,9 @@ def hapx_register_fetches(fetches: Any) -> None:
         "fc_glitches", process=_fc_glitches, out_type=SmpType.SINT, uses=Use.L4CLI,
         doc="fc_glitches\n\nReturns the number of protocol glitches counted on the client "
             "connection so far (HTTP/2: requests reset before their response, empty DATA "
-            "frames, protocol errors); 0 on HTTP/1."))
+            "frames, protocol errors; QUIC/HTTP/3: requests reset before their response, "
+            "malformed requests, data for unknown streams); 0 on HTTP/1. Any protocol "
+            "counts through the client session's conn_glitches."))
 
 
 @hookimpl

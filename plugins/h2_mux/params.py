@@ -99,12 +99,15 @@ def response_headers(status: int, headers: list[tuple[str, str]]
 
 
 def request_headers(method: str, uri: str, headers: list[tuple[str, str]],
-                    scheme: str = "http") -> list[tuple[bytes, bytes]]:
-    """A request head as an HTTP/2 block: the pseudo-headers from the request line (an
-    absolute URI gives ``:scheme`` and ``:authority``, else the Host header does)."""
+                    scheme: str = "https") -> list[tuple[bytes, bytes]]:
+    """A request head as an HTTP/2 block: the pseudo-headers from the request line.  An
+    absolute URI gives ``:scheme`` and ``:authority`` (the Host header is dropped); an
+    origin-form one (an HTTP/1 request) has no ``:authority`` and keeps its Host header,
+    with ``:scheme`` https, as HAProxy sends them."""
     authority = None
     path = uri
-    if not uri.startswith("/") and "://" in uri:
+    absolute = not uri.startswith("/") and "://" in uri
+    if absolute:
         scheme, rest = uri.split("://", 1)
         slash = rest.find("/")
         authority, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
@@ -114,13 +117,15 @@ def request_headers(method: str, uri: str, headers: list[tuple[str, str]],
         low = n.lower()
         if low == "host":
             host = v
+            if not absolute and method != "CONNECT":
+                fields.append((b"host", v.encode("latin-1", "replace")))
             continue
         if low in _DROP:
             continue
         if low == "te" and v.strip().lower() != "trailers":
             continue
         fields.append((low.encode("latin-1"), v.encode("latin-1", "replace")))
-    if authority is None:
+    if authority is None and method == "CONNECT":
         authority = host
     out = [(b":method", method.encode()), (b":scheme", scheme.encode())]
     if method == "CONNECT":

@@ -201,6 +201,7 @@ class H3Connection(QuicConnectionProtocol):
         self.sess = Session(src=src, src_port=sport, dst=dst, dst_port=dport,
                             frontend=self.listener.frontend, listener=self.listener,
                             http_major=3, ssl=QuicTLS(self))
+        self.sess.conn_glitches = self.glitches
         CONNECTIONS[id(self)] = self
         self.listener.engine.track(self, self.listener)
 
@@ -297,8 +298,11 @@ class H3Connection(QuicConnectionProtocol):
     def glitch(self, n: int = 1) -> None:
         """A protocol glitch (a request reset before its response, a malformed request,
         data for an unknown stream): past tune.quic.frontend.glitches-threshold, the
-        connection is closed (H3_EXCESSIVE_LOAD)."""
+        connection is closed (H3_EXCESSIVE_LOAD).  The count is also the session's
+        ``conn_glitches`` (what ``fc_glitches`` reads)."""
         self.glitches += n
+        if self.sess is not None:
+            self.sess.conn_glitches = self.glitches
         limit = self.settings.glitches_threshold
         if limit and self.glitches >= limit and not self.ended:
             for strm in list(self.streams.values()):

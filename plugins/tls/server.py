@@ -97,10 +97,14 @@ class ClientContext(ssl.SSLContext):
 class ServerTLS:
     """The kernel's server transport for a TLS server (see ``connect_options``)."""
 
-    def __init__(self, context: ClientContext, sni: Any, handshake_timeout: float) -> None:
+    def __init__(self, context: ClientContext, sni: Any, handshake_timeout: float,
+                 alpn: list[str] | None = None) -> None:
         self.context = context
         self.sni = sni  # a compiled sample expression or None
         self.handshake_timeout = handshake_timeout
+        #: the ALPN protocols offered (the kernel lets the server's choice pick the HTTP
+        #: version when some are multiplexed protocols, e.g. h2)
+        self.alpn = list(alpn or ())
 
     def server_name(self, strm: Any) -> str:
         if self.sni is None or strm is None:
@@ -277,7 +281,7 @@ def configure_server(config: Any, proxy: Any, srv: Any, cache: CertCache) -> Non
                                    Point.BE_SRV_CON, want=SmpType.STR)
             timeout = proxy.timeouts.get("connect")
             srv.transport = ServerTLS(ctx, sni, timeout / 1000 if timeout else
-                                      HANDSHAKE_TIMEOUT)
+                                      HANDSHAKE_TIMEOUT, srv.opt("alpn"))
         if checks:
             srv.check_transport = CheckTLS(cctx, srv.opt("check-sni"))
         srv.tls_cert = cert
