@@ -13,7 +13,10 @@ handler runs: ``Permission denied``.  An unknown command gets HAProxy's help lis
 the best fuzzy matches when some words matched.
 
 Handlers are ``handler(cli, args)`` returning the output text (or None); they may be
-coroutine functions.  They raise :class:`CliError` for a message reply.
+coroutine functions.  They raise :class:`CliError` for a message reply.  A handler that
+streams (``show events -w``) returns an async iterator of text chunks: the output so far is
+sent, then each chunk as it comes, through the session's ``send`` (set by the server),
+until the iterator ends or the client goes away.
 """
 
 from __future__ import annotations
@@ -216,6 +219,8 @@ class CliSession:
         self.closing = False
         #: per-session state handlers may keep (keyed by plugin)
         self.ext: dict[str, Any] = {}
+        #: ``async send(text)`` writing to the client now (streamed outputs)
+        self.send: Any = None
 
     # -- what handlers use -------------------------------------------------------------------
     def has_level(self, level: str) -> bool:
@@ -241,8 +246,9 @@ class CliSession:
     def command_set(self) -> Commands:
         return self.commands if self.commands is not None else commands_of(self.config)
 
-    async def run(self, args: list[str]) -> str:
-        """Run one command; its output (without the framing)."""
+    async def run(self, args: list[str]) -> Any:
+        """Run one command; its output (without the framing): text, or an async iterator
+        of text chunks for streamed outputs."""
         cmds = self.command_set()
         rec = cmds.find(args)
         if rec is None:
@@ -260,9 +266,20 @@ class CliSession:
 
     async def run_line(self, line: str) -> str:
         """Run every command of a line; the output with the framing after each."""
-        out = []
+        out: list[str] = []
         for args in split_commands(line):
-            out.append(await self.run(args))
+            res = await self.run(args)
+            if hasattr(res, "__aiter__"):
+                if self.send is not None:
+                    await self.send("".join(out))
+                    out = []
+                async for chunk in res:
+                    if self.send is not None:
+                        await self.send(chunk)
+                    else:
+                        out.append(chunk)
+            else:
+                out.append(res)
             if self.closing:
                 return "".join(out)
             out.append("\n")

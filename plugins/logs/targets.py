@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from hapx.core.config.model import Config, GlobalSettings
 from hapx.core.config.parser import ParseContext
 from hapx.core.errors import ConfigError
+from hapx.core.sinks import sinks_of
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp",
               "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1",
@@ -156,6 +157,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
         raise ctx.error(f"log : cannot handle unexpected argument '{rest[3]}'.")
     if target.kind in ("ring", "backend"):
         ctx.defer(_check_reference(target))
+    if target.kind == "backend":
         ctx.mark_inactive(f"log {args[0]}", "log target", "logs")
     return target
 
@@ -163,7 +165,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
 def _check_reference(target: LogTarget):  # noqa: ANN202 - a deferred callback
     def check(config: Config) -> None:
         if target.kind == "ring":
-            if target.name not in BUILTIN_RINGS and \
+            if sinks_of(config).get(target.name) is None and \
                     target.name not in config.sections.get("ring", {}):
                 raise ConfigError(f"log : unable to find sink '{target.name}'.")
             return

@@ -103,6 +103,11 @@ class StatsServer:
         async with self.limiter, stream:
             level = bind.options.get("level", "operator") if bind is not None else "admin"
             cli = CliSession(self.config, self.runtime, level, bind=bind)
+
+            async def send(text: str) -> None:
+                if text:
+                    await stream.send(text.encode("latin-1", "replace"))
+            cli.send = send
             reader = BufferedByteReceiveStream(stream)
             try:
                 await self._loop(cli, reader, stream)
