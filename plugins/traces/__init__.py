@@ -10,6 +10,7 @@ from typing import Any
 from hapx.core.errors import ConfigError, did_you_mean
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import CliCommand, Directive
+from hapx.core.runtime import ktraces  # noqa: F401 - registers the kernel's h1/stream sources
 from hapx.core.runtime.cli_api import CliError
 from hapx.core.trace import SOURCES, reset_all
 from hapx.plugins.confkit import declare_section
