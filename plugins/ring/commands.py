@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 from hapx.core.records import CliCommand
-from hapx.core.runtime.cli_api import PERMISSION_DENIED, CliError
+from hapx.core.runtime.cli_api import PERMISSION_DENIED
 from hapx.core.sinks import RingSink, sinks_of
 
 HEADER = ("Supported events sinks are listed below. Add -w(wait), -n(new). Any key to "
@@ -61,9 +61,9 @@ def show_events(cli: Any, args: list[str]) -> Any:
         return PERMISSION_DENIED
     sink = sinks_of(cli.config).get(words[0])
     if sink is None:
-        raise CliError("No such event sink")
+        return "No such event sink"  # HAProxy: no LF of its own
     if not isinstance(sink, RingSink):
-        return "Nothing to report for this sink\n"
+        return "Nothing to report for this sink"
     wait = seek_new = False
     end = b"\n"
     for opt in words[1:]:
@@ -73,7 +73,7 @@ def show_events(cli: Any, args: list[str]) -> Any:
             if "0" in opt:
                 end = b"\0"
         else:
-            raise CliError("unknown option")
+            return "unknown option"
     ring = sink
     seq = ring.seq if seek_new else 0
     if wait:

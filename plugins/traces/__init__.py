@@ -11,7 +11,6 @@ from hapx.core.errors import ConfigError, did_you_mean
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import CliCommand, Directive
 from hapx.core.runtime import ktraces  # noqa: F401 - registers the kernel's h1/stream sources
-from hapx.core.runtime.cli_api import CliError
 from hapx.core.trace import SOURCES, reset_all
 from hapx.plugins.confkit import declare_section
 
@@ -66,14 +65,14 @@ def _cli_trace(cli: Any, args: list[str]) -> str:
     try:
         return run_trace(args[1:], cli.config)
     except TraceError as exc:
-        raise CliError(str(exc)) from None
+        return str(exc)  # HAProxy prints these messages without a LF of their own
 
 
 def _cli_show_trace(cli: Any, args: list[str]) -> str:
     try:
         return show_trace(args[2:])
     except TraceError as exc:
-        raise CliError(str(exc)) from None
+        return str(exc)  # HAProxy prints these messages without a LF of their own
 
 
 @hookimpl
