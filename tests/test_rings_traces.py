@@ -277,3 +277,22 @@ def test_show_events_in_help(tmp_path, line):
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
         assert "show events [<sink>] [-w] [-n] [-0]" in cli(sock, "help")
         assert cli(sock, line).endswith("\n\n") or cli(sock, line) == "\n"
+
+
+def test_debug_counters(tmp_path):
+    port, sock = free_port(), str(tmp_path / "h.sock")
+    with run_hapx(config(port, sock), ready_ports=[port, sock]):
+        header = 'Count     Type Location function(): "condition" [comment]\n'
+        assert cli(sock, "debug counters") == header + "\n"
+        listed = cli(sock, "debug counters all")
+        assert re.search(r"^0 +GLT http1\.py:\d+ <module>\(\): invalid HTTP/1 request$",
+                         listed, re.M), listed
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nbad header line\r\n\r\n")
+            s.settimeout(5)
+            assert s.recv(100).startswith(b"HTTP/1.1 400")
+        assert re.search(r"^1 +GLT http1\.py:\d+ <module>\(\): invalid HTTP/1 request\n",
+                         cli(sock, "debug counters glt"), re.M)
+        assert cli(sock, "debug counters reset") == "\n"
+        assert cli(sock, "debug counters") == header + "\n"
+        assert cli(sock, "debug counters nope").startswith("Expects an optional action")

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from typing import Any
 
+from ..debugcount import debug_counter
 from ..proto.h1 import H1Error, H1Limits, chunk, response_head, without_hop
 from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
@@ -34,6 +35,8 @@ from .timers import timers_of
 _REJECT = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 _monotonic = time.monotonic
+#: requests refused as invalid (``debug counters``)
+_INVALID_REQUEST = debug_counter("GLT", "invalid HTTP/1 request")
 
 
 def _addr(info: Any) -> tuple[Any, int]:
@@ -495,6 +498,11 @@ class ClientConnection(asyncio.Protocol):
 
     def bad_request(self, status: int, term: str = "PR") -> None:
         """The request could not be parsed (or came too late): answer and close."""
+        if status == 400:
+            _INVALID_REQUEST.hit()
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "h1c_err", "parsing error", f"[F] status={status}",
+                           self._lock())
         if self.sess is not None:
             tevents.fmux(self.sess, tevents.TOUT if status == 408 else tevents.PROTO_ERR)
         txn = self.parsing

@@ -92,6 +92,8 @@ def hapx_register_directives(directives: Any) -> None:
 
 @hookimpl
 def hapx_register_cli_commands(commands: Any) -> None:
+    from .debugcmd import COMMANDS as DEBUG_COMMANDS
+    commands.add(*DEBUG_COMMANDS)
     commands.add(
         CliCommand("trace", words=("trace",), level="operator", handler=_cli_trace,
                    usage="trace [<module>|0] [cmd [args...]]",
