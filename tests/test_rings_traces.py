@@ -11,7 +11,7 @@ import subprocess
 
 import httpx
 import pytest
-from netutil import OriginServer, free_port, run_haproxy, run_hapx, wait_until
+from netutil import OriginServer, TcpSyslog, free_port, run_haproxy, run_hapx, wait_until
 from tlspki import CA
 
 SOCAT = shutil.which("socat")
@@ -296,3 +296,27 @@ def test_debug_counters(tmp_path):
         assert cli(sock, "debug counters reset") == "\n"
         assert cli(sock, "debug counters") == header + "\n"
         assert cli(sock, "debug counters nope").startswith("Expects an optional action")
+
+
+@pytest.mark.parametrize("proto", ["legacy", "octet-count"])
+def test_ring_forwards_to_tcp_syslog_like_haproxy(tmp_path, proto):
+    got = {}
+    for name, runner in (("hapx", run_hapx), ("haproxy", run_haproxy)):
+        with TcpSyslog() as syslog:
+            port, sock = free_port(), str(tmp_path / f"{name}.sock")
+            extra = (f"ring fwd\n    format rfc5424\n    size 32764\n"
+                     f"    timeout connect 2s\n    timeout server 10s\n"
+                     f"    server s1 {syslog.address} log-proto {proto}\n")
+            cfg = config(port, sock, extra=extra).replace("log ring@myring local0",
+                                                          "log ring@fwd local0 info")
+            with runner(cfg, ready_ports=[port, sock]):
+                _get(port, "/one")
+                _get(port, "/two")
+                msgs = syslog.wait_for(2, timeout=10)
+            got[name] = (syslog.framing[:2], [_normalize(m) for m in msgs[:2]])
+    assert got["hapx"][0] == ["octet" if proto == "octet-count" else "lf"] * 2
+    norm = [re.sub(r"\d{4}-\d\d-\d\dT\S+ \S+ ", "TIME HOST ", m) for m in got["hapx"][1]]
+    ref = [re.sub(r"\d{4}-\d\d-\d\dT\S+ \S+ ", "TIME HOST ", m) for m in got["haproxy"][1]]
+    assert got["hapx"][0] == got["haproxy"][0]
+    assert [re.sub(r"(haproxy|hapx) \d+", "PROG PID", m) for m in norm] == \
+        [re.sub(r"(haproxy|hapx) \d+", "PROG PID", m) for m in ref]

@@ -22,9 +22,14 @@ from hapx.plugins.confkit import (
     v_time,
     v_words,
 )
+from hapx.plugins.servers import SERVER_OPTIONS
 from hapx.plugins.servers.model import make_server
 
+from .forward import Forwarder
+
 KIND = "ring"
+# the framing of the ring servers (see .forward)
+SERVER_OPTIONS.activate("log-proto")
 FORMATS = ("iso", "local", "raw", "rfc3164", "rfc5424", "short", "priority", "timed")
 
 
@@ -44,6 +49,12 @@ def _post(ctx: Any, sec: Any) -> None:
     ring = RingSink(sec.name, st.get("description") or sec.name, size=int(st["size"]),
                     fmt=st["format"], maxlen=int(st.get("maxlen") or DEFAULT_MAXLEN))
     sinks_of(ctx.config).add(ring)
+    ring_servers = [e for e in sec.entries if hasattr(e, "address")]
+    if ring_servers:
+        connect = (st.get("timeout connect") or 5000) / 1000
+        send = (st.get("timeout server") or 0) / 1000 or None
+        ctx.config.ext.setdefault("ring.forwarders", []).extend(
+            Forwarder(ring, srv, connect, send) for srv in ring_servers)
 
 
 def _description(ctx: Any, values: list[Any]) -> str:
@@ -72,10 +83,10 @@ def hapx_register_directives(directives: Any) -> None:
         simple_directive("backing-file", sec, "backing-file <path>\n\nKeep the ring in a "
                          "file mapped in memory.", [v_str]),
         simple_directive("timeout connect", sec, "timeout connect <timeout>\n\nConnect "
-                         "timeout towards the servers.", [v_time()]),
+                         "timeout towards the servers.", [v_time()], active=True),
         simple_directive("timeout server", sec, "timeout server <timeout>\n\nSend timeout "
-                         "towards the servers.", [v_time()]),
-        Directive("server", sections=sec, parse=_server, active=False,
+                         "towards the servers.", [v_time()], active=True),
+        Directive("server", sections=sec, parse=_server, active=True,
                   doc="server <name> <address> [param*]\n\nA TCP syslog server events are "
                       "forwarded to (server options apply)."),
     )
@@ -85,3 +96,16 @@ def hapx_register_directives(directives: Any) -> None:
 def hapx_register_cli_commands(commands: Any) -> None:
     from .commands import COMMANDS
     commands.add(*COMMANDS)
+
+
+@hookimpl
+def hapx_startup(config: Any, runtime: Any) -> None:
+    """Start forwarding the rings that have servers."""
+    for fwd in config.ext.get("ring.forwarders", []):
+        fwd.start()
+
+
+@hookimpl
+def hapx_shutdown(config: Any, runtime: Any) -> None:
+    for fwd in config.ext.get("ring.forwarders", []):
+        fwd.stop()
