@@ -320,3 +320,25 @@ def test_ring_forwards_to_tcp_syslog_like_haproxy(tmp_path, proto):
     assert got["hapx"][0] == got["haproxy"][0]
     assert [re.sub(r"(haproxy|hapx) \d+", "PROG PID", m) for m in norm] == \
         [re.sub(r"(haproxy|hapx) \d+", "PROG PID", m) for m in ref]
+
+
+def test_wait_ends_on_client_input_or_half_close(tmp_path):
+    port, sock = free_port(), str(tmp_path / "h.sock")
+    with run_hapx(config(port, sock), ready_ports=[port, sock]):
+        # half-close right after the command: the dump ends (as haproxy 2.6 does)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock)
+            s.sendall(b"show events myring -nw\n")
+            s.shutdown(socket.SHUT_WR)
+            assert _recv_until(s, lambda b: False) == b"\n"
+        # interactive: a key stops the streaming, the session goes on
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock)
+            s.sendall(b"prompt\n")
+            assert _recv_until(s, lambda b: b.endswith(b"> ")) == b"\n> "
+            s.sendall(b"show events myring -w\n")
+            _get(port, "/streamed")
+            assert b"Connect from" in _recv_until(s, lambda b: b"Connect from" in b)
+            s.sendall(b"show cli level\n")
+            tail = _recv_until(s, lambda b: b.endswith(b"admin\n\n> "))
+            assert tail == b"\n> admin\n\n> "

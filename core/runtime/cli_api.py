@@ -16,7 +16,8 @@ Handlers are ``handler(cli, args)`` returning the output text (or None); they ma
 coroutine functions.  They raise :class:`CliError` for a message reply.  A handler that
 streams (``show events -w``) returns an async iterator of text chunks: the output so far is
 sent, then each chunk as it comes, through the session's ``send`` (set by the server),
-until the iterator ends or the client goes away.
+until the iterator ends, the client goes away, or the client sends anything or closes its
+side (``wait_input``, set by the server: HAProxy's "any key to stop").
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import inspect
 import time
 from collections.abc import Iterable
 from typing import Any
+
+import anyio
 
 from ..hookspecs import hookimpl
 from ..records import CliCommand
@@ -221,6 +224,8 @@ class CliSession:
         self.ext: dict[str, Any] = {}
         #: ``async send(text)`` writing to the client now (streamed outputs)
         self.send: Any = None
+        #: ``async wait_input()`` returning when the client sends something or closes
+        self.wait_input: Any = None
 
     # -- what handlers use -------------------------------------------------------------------
     def has_level(self, level: str) -> bool:
@@ -264,6 +269,23 @@ class CliSession:
             return text if text.endswith("\n") or not text else text + "\n"
         return out or ""
 
+    async def _stream(self, res: Any) -> None:
+        """Send a streamed output until it ends or the client's input stops it."""
+        async with anyio.create_task_group() as tg:
+            async def pump() -> None:
+                try:
+                    async for chunk in res:
+                        await self.send(chunk)
+                finally:
+                    tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await self.wait_input()
+                tg.cancel_scope.cancel()
+            tg.start_soon(pump)
+            if self.wait_input is not None:
+                tg.start_soon(watch)
+
     async def run_line(self, line: str) -> str:
         """Run every command of a line; the output with the framing after each."""
         out: list[str] = []
@@ -273,10 +295,9 @@ class CliSession:
                 if self.send is not None:
                     await self.send("".join(out))
                     out = []
-                async for chunk in res:
-                    if self.send is not None:
-                        await self.send(chunk)
-                    else:
+                    await self._stream(res)
+                else:
+                    async for chunk in res:
                         out.append(chunk)
             else:
                 out.append(res)
