@@ -17,8 +17,6 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
               "local2", "local3", "local4", "local5", "local6", "local7")
 LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FORMATS = ("rfc3164", "rfc5424", "local", "short", "priority", "timed", "iso", "raw")
-#: built-in sinks usable as ring@<name> without a ring section
-BUILTIN_RINGS = ("buf0", "dpapi")
 _NET_PREFIXES = {"udp@": "udp", "udp4@": "udp", "udp6@": "udp", "ipv4@": "udp",
                  "ipv6@": "udp", "tcp@": "tcp", "tcp4@": "tcp", "tcp6@": "tcp"}
 
