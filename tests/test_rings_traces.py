@@ -342,3 +342,21 @@ def test_wait_ends_on_client_input_or_half_close(tmp_path):
             s.sendall(b"show cli level\n")
             tail = _recv_until(s, lambda b: b.endswith(b"admin\n\n> "))
             assert tail == b"\n> admin\n\n> "
+
+
+def test_trace_h1_server_side(tmp_path):
+    with OriginServer() as origin:
+        port, sock = free_port(), str(tmp_path / "h.sock")
+        front = (f"listen li\n    bind 127.0.0.1:{free_port()}\n"
+                 f"    server s1 127.0.0.1:{origin.port}\n")
+        li_port = int(re.search(r"bind 127\.0\.0\.1:(\d+)", front).group(1))
+        with run_hapx(config(port, sock, front=front), ready_ports=[li_port, sock]):
+            cli(sock, "trace h1 sink raw level user verbosity advanced lock server start now")
+            assert httpx.get(f"http://127.0.0.1:{li_port}/to-origin").status_code == 200
+            wait_until(lambda: "rcvd H1 response headers" in cli(sock, "show events raw"))
+            text = cli(sock, "show events raw")
+            assert re.search(r'\] sending request headers : \[B\] "GET /to-origin HTTP/1\.1"'
+                             r" Host: 127\.0\.0\.1:\d+", text), text
+            assert re.search(r'\] rcvd H1 response headers : \[B\] "HTTP/1\.1 200 ', text)
+            # locked on the server: client-side events (no server) are left out
+            assert "rcvd H1 request headers" not in text
