@@ -344,8 +344,11 @@ fcgi-app php
     assert secs["resolvers"]["dns"].settings["nameservers"]["ns1"].port == 53
     assert secs["ring"]["logs"].settings["description"] == "request logs"
     assert secs["ring"]["logs"].entries[0].opt("log-proto") == "octet-count"
-    assert secs["traces"][""].settings["trace"] == [("h2", {"sink": "stderr",
-                                                             "level": "developer"})]
+    assert [words for words, _file, _line in config.global_.settings["traces"]] == \
+        [["h2", "sink", "stderr", "level", "developer"]]
+    # h2 has no trace source in hapx: refused at start, named
+    assert [u.keyword for u in config.inactive if u.keyword.startswith("trace")] == \
+        ["trace h2"]
     assert secs["program"]["api"].settings["option start-on-reload"] is False
     assert any("deprecated" in m.text for m in diag.warnings)
     errors = {

@@ -13,7 +13,11 @@ handler runs: ``Permission denied``.  An unknown command gets HAProxy's help lis
 the best fuzzy matches when some words matched.
 
 Handlers are ``handler(cli, args)`` returning the output text (or None); they may be
-coroutine functions.  They raise :class:`CliError` for a message reply.
+coroutine functions.  They raise :class:`CliError` for a message reply.  A handler that
+streams (``show events -w``) returns an async iterator of text chunks: the output so far is
+sent, then each chunk as it comes, through the session's ``send`` (set by the server),
+until the iterator ends, the client goes away, or the client sends anything or closes its
+side (``wait_input``, set by the server: HAProxy's "any key to stop").
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import inspect
 import time
 from collections.abc import Iterable
 from typing import Any
+
+import anyio
 
 from ..hookspecs import hookimpl
 from ..records import CliCommand
@@ -216,6 +222,10 @@ class CliSession:
         self.closing = False
         #: per-session state handlers may keep (keyed by plugin)
         self.ext: dict[str, Any] = {}
+        #: ``async send(text)`` writing to the client now (streamed outputs)
+        self.send: Any = None
+        #: ``async wait_input()`` returning when the client sends something or closes
+        self.wait_input: Any = None
 
     # -- what handlers use -------------------------------------------------------------------
     def has_level(self, level: str) -> bool:
@@ -241,8 +251,9 @@ class CliSession:
     def command_set(self) -> Commands:
         return self.commands if self.commands is not None else commands_of(self.config)
 
-    async def run(self, args: list[str]) -> str:
-        """Run one command; its output (without the framing)."""
+    async def run(self, args: list[str]) -> Any:
+        """Run one command; its output (without the framing): text, or an async iterator
+        of text chunks for streamed outputs."""
         cmds = self.command_set()
         rec = cmds.find(args)
         if rec is None:
@@ -258,11 +269,38 @@ class CliSession:
             return text if text.endswith("\n") or not text else text + "\n"
         return out or ""
 
+    async def _stream(self, res: Any) -> None:
+        """Send a streamed output until it ends or the client's input stops it."""
+        async with anyio.create_task_group() as tg:
+            async def pump() -> None:
+                try:
+                    async for chunk in res:
+                        await self.send(chunk)
+                finally:
+                    tg.cancel_scope.cancel()
+
+            async def watch() -> None:
+                await self.wait_input()
+                tg.cancel_scope.cancel()
+            tg.start_soon(pump)
+            if self.wait_input is not None:
+                tg.start_soon(watch)
+
     async def run_line(self, line: str) -> str:
         """Run every command of a line; the output with the framing after each."""
-        out = []
+        out: list[str] = []
         for args in split_commands(line):
-            out.append(await self.run(args))
+            res = await self.run(args)
+            if hasattr(res, "__aiter__"):
+                if self.send is not None:
+                    await self.send("".join(out))
+                    out = []
+                    await self._stream(res)
+                else:
+                    async for chunk in res:
+                        out.append(chunk)
+            else:
+                out.append(res)
             if self.closing:
                 return "".join(out)
             out.append("\n")

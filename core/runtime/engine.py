@@ -244,8 +244,26 @@ class Engine:
         if ctx is None:
             return self.loop.connect_accepted_socket(lambda: proto, sock)
         timeout = listener.frontend.timeouts.get("client") or 60000
-        return self.loop.connect_accepted_socket(lambda: proto, sock, ssl=ctx,
-                                                 ssl_handshake_timeout=timeout / 1000)
+        adopt = self.loop.connect_accepted_socket(lambda: proto, sock, ssl=ctx,
+                                                  ssl_handshake_timeout=timeout / 1000)
+        observers = getattr(listener.bind, "tls_observers", None)
+        if not observers:
+            return adopt
+        return self._observed_handshake(adopt, observers, listener)
+
+    @staticmethod
+    async def _observed_handshake(adopt: Any, observers: list[Any], listener: Listener) -> Any:
+        """Tell the bind's ``tls_observers`` (``fn(transport, exc, listener)``, set by the
+        plugin that owns TLS) how the handshake of an accepted connection ended."""
+        try:
+            transport, proto = await adopt
+        except Exception as exc:
+            for fn in observers:
+                fn(None, exc, listener)
+            raise
+        for fn in observers:
+            fn(transport, None, listener)
+        return transport, proto
 
     def track(self, proto: Any, listener: Any) -> None:
         """Count a connection a plugin's listener accepted (a QUIC connection) as an

@@ -18,20 +18,25 @@ import time
 from collections import deque
 from typing import Any
 
+from ..debugcount import debug_counter
 from ..proto.h1 import H1Error, H1Limits, chunk, response_head, without_hop
 from ..proto.pages import reason as reason_phrase
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ProcState, Session, Stream
+from ..trace import PROTO, USER
 from . import tevents
 from .errcapture import capture
 from .http_txn import FrontendContext, Transaction
+from .ktraces import H1_TRACE, h1_head_detail
 from .timers import timers_of
 
 #: tcp-request connection/session verdicts that close the connection
 _REJECT = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 _monotonic = time.monotonic
+#: requests refused as invalid (``debug counters``)
+_INVALID_REQUEST = debug_counter("GLT", "invalid HTTP/1 request")
 
 
 def _addr(info: Any) -> tuple[Any, int]:
@@ -111,7 +116,14 @@ class ClientConnection(asyncio.Protocol):
                 self.mux = self.ctx.muxes[proto](self)
                 self.mux.connection_made(transport)
                 return
+        if H1_TRACE.on:
+            H1_TRACE.trace(PROTO, "h1c_new", "new H1 connection", "[F]", self._lock())
         self.arm(self.ctx.t_request, self.request_timeout)
+
+    def _lock(self) -> dict[str, Any]:
+        """The lock-on objects of this connection's trace events."""
+        return {"frontend": self.ctx.frontend, "connection": self, "session": self.sess,
+                "listener": self.listener}
 
     def accept_rules(self) -> bool:
         """The tcp-request connection then session rules; False when they reject the
@@ -214,6 +226,10 @@ class ClientConnection(asyncio.Protocol):
     def on_headers(self, method: str, uri: str, version: str,
                    headers: list[tuple[str, str]]) -> None:
         assert self.sess is not None
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "rx_headers", "rcvd H1 request headers",
+                           h1_head_detail("F", f"{method} {uri} HTTP/{version}", headers),
+                           self._lock())
         txn = Transaction(self, method, uri, version, headers, self.nreq == 0,
                           self.idle_since, self.head_bytes)
         self.head_bytes = 0
@@ -237,6 +253,8 @@ class ClientConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         txn = self.parsing
         self.parsing = None
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "rx_eoi", "H1 request fully rcvd", "[F]", self._lock())
         if txn is not None:
             txn.request_complete()
 
@@ -297,6 +315,10 @@ class ClientConnection(asyncio.Protocol):
         ver = res.version if res.version in ("1.0", "1.1") else "1.1"
         data = (f"HTTP/{ver} {status} {res.reason or reason_phrase(status)}\r\n"
                 f"{''.join(lines)}\r\n").encode("latin-1", "replace")
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "tx_headers", "sending response headers", h1_head_detail(
+                "F", f"HTTP/{ver} {status} {res.reason or reason_phrase(status)}",
+                [tuple(ln.rstrip("\r\n").split(": ", 1)) for ln in lines]), self._lock())
         self.write(data)
         return len(data)
 
@@ -320,6 +342,10 @@ class ClientConnection(asyncio.Protocol):
         elif txn.req.version == "1.0":
             headers.append(("connection", "keep-alive"))
         data = response_head(msg.status, msg.reason or reason_phrase(msg.status), headers)
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "tx_headers", "sending response headers", h1_head_detail(
+                "F", f"HTTP/1.1 {msg.status} {msg.reason or reason_phrase(msg.status)}",
+                headers), self._lock())
         if txn.req.method != "HEAD":
             data += body
         self.write(data)
@@ -327,6 +353,8 @@ class ClientConnection(asyncio.Protocol):
 
     def txn_done(self, txn: Transaction, keep_alive: bool) -> None:
         """A transaction finished its response: start the next one or wait for one."""
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "tx_eoi", "H1 response fully xferred", "[F]", self._lock())
         if self.txns and self.txns[0] is txn:
             self.txns.popleft()
         if self.parsing is txn:
@@ -470,6 +498,11 @@ class ClientConnection(asyncio.Protocol):
 
     def bad_request(self, status: int, term: str = "PR") -> None:
         """The request could not be parsed (or came too late): answer and close."""
+        if status == 400:
+            _INVALID_REQUEST.hit()
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "h1c_err", "parsing error", f"[F] status={status}",
+                           self._lock())
         if self.sess is not None:
             tevents.fmux(self.sess, tevents.TOUT if status == 408 else tevents.PROTO_ERR)
         txn = self.parsing

@@ -11,8 +11,10 @@ import time
 from typing import Any
 
 from ..proto.h1 import H1Error, H1Limits, chunk
+from ..trace import USER
 from .backend import connect_options, server_target
 from .errcapture import capture
+from .ktraces import H1_TRACE, h1_head_detail
 from .queue import conn_closed, conn_opened
 
 
@@ -120,6 +122,9 @@ class ServerConnection(asyncio.Protocol):
 
     def on_headers(self, status: Any, reason: str, version: str,
                    headers: list[tuple[str, str]]) -> None:
+        if H1_TRACE.on:
+            H1_TRACE.trace(USER, "rx_headers", "rcvd H1 response headers", h1_head_detail(
+                "B", f"HTTP/{version} {status} {reason}", headers), self._lock())
         self.owner.on_response_headers(status, reason, version, headers)
 
     def on_body(self, chunk: bytes) -> None:
@@ -144,8 +149,19 @@ class ServerConnection(asyncio.Protocol):
         """Send the request head of ``txn``; returns its size."""
         self.parser.expect(txn.req.method, upgrade)
         head = txn._request_head(upgrade)
+        if H1_TRACE.on:
+            req = txn.req
+            H1_TRACE.trace(USER, "tx_headers", "sending request headers", h1_head_detail(
+                "B", f"{req.method} {req.uri} HTTP/{req.version}", req.headers), self._lock())
         self.write(head)
         return len(head)
+
+    def _lock(self) -> dict[str, Any]:
+        """The lock-on objects of this connection's trace events."""
+        strm = getattr(self.owner, "strm", None)
+        return {"server": self.server, "connection": self,
+                "backend": getattr(strm, "backend", None),
+                "frontend": getattr(strm, "frontend", None)}
 
     def send_data(self, txn: Any, data: bytes) -> None:
         self.write(chunk(data) if txn.req_chunked else data)

@@ -28,11 +28,13 @@ from ..proto.h1 import (
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import HttpMessage, ServerConn, Stream
+from ..trace import DEVELOPER, PROTO
 from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import picker_for
 from .filters import FilterChain, filter_specs
 from .http_server import AlpnChooser, ServerConnection, connect, pool_of, target_key
+from .ktraces import STREAM_TRACE, stream_detail, stream_lock
 from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, is_direct
 from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
@@ -398,6 +400,9 @@ class Transaction:
             return
         self.started = True
         strm = self.strm
+        if STREAM_TRACE.on:
+            STREAM_TRACE.trace(DEVELOPER, "strm_new", "new stream", stream_detail(strm),
+                               stream_lock(strm))
         if self.pending_error is not None:
             status, term = self.pending_error
             self.local_error(status, term, close=True)
@@ -1410,6 +1415,9 @@ class Transaction:
             t["Td"] = -1
         release(strm)
         live.discard(self)
+        if STREAM_TRACE.on:
+            STREAM_TRACE.trace(PROTO, "strm_free", "releasing stream", stream_detail(strm),
+                               stream_lock(strm))
         for fn in self.ctx.frontend.stream_end:
             try:
                 fn(strm)

@@ -36,9 +36,11 @@ from typing import Any
 from ..records import ActResult
 from ..rules import run_rules
 from ..stream import ServerConn, Session, Stream
+from ..trace import PROTO
 from . import live, tevents
 from .accounting import assign_backend, release
 from .backend import ConnectError, choose_backend, connect_server
+from .ktraces import STREAM_TRACE, stream_detail, stream_lock
 from .queue import (
     NoSlot,
     Pending,
@@ -677,6 +679,9 @@ class TcpClient(asyncio.Protocol):
         strm.term_state = self.term
         release(strm)
         live.discard(self)
+        if STREAM_TRACE.on:
+            STREAM_TRACE.trace(PROTO, "strm_free", "releasing stream", stream_detail(strm),
+                               stream_lock(strm))
         for observer in self.ctx.frontend.stream_end:
             observer(strm)
         strm.sess.ext.clear()  # the session ends with its one stream

@@ -25,6 +25,7 @@ from .state import (
     set_server_state,
 )
 from .status import result_of
+from .tracing import CHECK_TRACE, trace_result, trace_start
 
 EXT = "health_checks"
 INIT_HEALTH = {"fully-up": lambda r, f: r + f - 1, "up": lambda r, f: r,
@@ -137,10 +138,14 @@ class HealthManager:
                 await anyio.sleep(plan.inter / 1000)
                 continue
             st.check.in_progress = True
+            if CHECK_TRACE.on:
+                trace_start(srv)
             try:
                 result = await Probe(plan, srv, st.op == "DOWN").run()
             finally:
                 st.check.in_progress = False
+            if CHECK_TRACE.on:
+                trace_result(srv, result, result_of(result.status) == "failed")
             if "MAINT" not in st.admin:
                 self.report(srv, plan, result)
             await anyio.sleep(plan.interval(st.check, st.op == "DOWN") / 1000)

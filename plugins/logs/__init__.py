@@ -17,7 +17,9 @@ At ``hapx_post_check`` every frontend and listen proxy with loggers gets a
 :class:`~.emit.StreamLogger` in its ``stream_end`` list; ``hapx_startup`` starts the senders
 (:mod:`.senders`: UDP, TCP, unix datagram, file descriptors), ``hapx_stopping`` (soft stop)
 logs HAProxy's "Proxy <name> stopped" lines and ``hapx_shutdown`` flushes and closes.
-``log ring@...`` and ``log backend@...`` are parsed and validated only (not active yet).
+``log ring@<name>`` writes to the event sink of that name (:mod:`hapx.core.sinks`, which
+builds the header of its own format); ``log backend@...`` is parsed and validated only (not
+active yet).
 
 The built-in formats are exported as HAPROXY_HTTP_LOG_FMT, HAPROXY_HTTPS_LOG_FMT,
 HAPROXY_HTTP_CLF_LOG_FMT, HAPROXY_TCP_LOG_FMT and HAPROXY_TCP_CLF_LOG_FMT when the plugin

@@ -37,12 +37,14 @@ from hapx.core.config.parser import ParseContext
 from hapx.core.config.reader import SourceLine
 from hapx.core.errors import ConfigError
 from hapx.core.runtime.process import PROCESS
+from hapx.core.sinks import sinks_of
 from hapx.plugins.proxy_basics.lfsource import LogFormatSource, compile_in
 
 from .senders import (
     FdSender,
     Sampler,
     Sender,
+    SinkSender,
     TcpSender,
     _alert,
     build_header,
@@ -93,6 +95,8 @@ class LogRuntime:
     senders: dict[tuple[Any, ...], Sender] = field(default_factory=dict)
     started: bool = False
     loop: asyncio.AbstractEventLoop | None = None
+    #: the configuration's event sinks (``ring@<name>`` targets)
+    sinks: Any = None
 
     def sender_for(self, t: LogTarget) -> Sender | None:
         if t.kind == "udp":
@@ -103,8 +107,16 @@ class LogRuntime:
             key = ("unix", t.path)
         elif t.kind == "fd":
             key = ("fd", t.fd)
+        elif t.kind == "ring":
+            sink = self.sinks.get(t.name) if self.sinks is not None else None
+            if sink is None:
+                return None
+            key = ("ring", t.name)
+            if key not in self.senders:
+                self.senders[key] = SinkSender(sink)
+            return self.senders[key]
         else:
-            return None  # ring@ and backend@ are refused at start (not active yet)
+            return None  # backend@ is refused at start (not active yet)
         sender = self.senders.get(key)
         if sender is None:
             name = f"{t.file}:{t.line}" if t.file else key[0]
@@ -172,6 +184,11 @@ class ProxyLog:
             if lg.sampler is not None and not lg.sampler.take():
                 continue
             lvl = max(level, t.minlevel)
+            if lg.sender.takes_events:
+                lg.sender.send_event(message[:t.maxlen - 1], lvl, t.facility, tag=self.tag,
+                                     pid=str(pid), host=self.host or "", now=now)
+                count += 1
+                continue
             if t.format in _SECOND_FORMATS:
                 key = (i, lvl)
                 hit = self._headers.get(key)
@@ -321,7 +338,7 @@ def _tag(config: Config, px: Proxy | None) -> str:
 def runtime_of(config: Config) -> LogRuntime:
     rt = config.ext.get("logs")
     if rt is None:
-        rt = config.ext["logs"] = LogRuntime()
+        rt = config.ext["logs"] = LogRuntime(sinks=sinks_of(config))
     return rt
 
 

@@ -152,6 +152,8 @@ class Sender(ABC):
     ``dropped``."""
 
     name = "sender"
+    #: True for senders that take events (``send_event``) rather than framed lines
+    takes_events = False
 
     def __init__(self) -> None:
         self.dropped = 0
@@ -180,6 +182,27 @@ class Sender(ABC):
             self._alerted = True
             _alert(f"sendmsg()/writev() failed in logger {self.name}: "
                    f"{os.strerror(exc.errno or 0)} (errno={exc.errno})")
+
+
+class SinkSender(Sender):
+    """``ring@<name>``: events go to a kernel event sink (:mod:`hapx.core.sinks`), which
+    puts the header of its own format (HAProxy's ``sink_write``)."""
+
+    takes_events = True
+
+    def __init__(self, sink: Any) -> None:
+        super().__init__()
+        self.sink = sink
+        self.name = f"ring@{sink.name}"
+
+    def send(self, data: bytes) -> None:
+        self.send_event(data, 6, 1)
+
+    def send_event(self, message: bytes, level: int, facility: int, **fields: Any) -> None:
+        if self.sink.write(message, level, facility, **fields):
+            self.sent += 1
+        else:
+            self.dropped += 1
 
 
 class DgramSender(Sender):

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from hapx.core.config.model import Config, GlobalSettings
 from hapx.core.config.parser import ParseContext
 from hapx.core.errors import ConfigError
+from hapx.core.sinks import sinks_of
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp",
               "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1",
               "local2", "local3", "local4", "local5", "local6", "local7")
 LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FORMATS = ("rfc3164", "rfc5424", "local", "short", "priority", "timed", "iso", "raw")
-#: built-in sinks usable as ring@<name> without a ring section
-BUILTIN_RINGS = ("buf0", "dpapi")
 _NET_PREFIXES = {"udp@": "udp", "udp4@": "udp", "udp6@": "udp", "ipv4@": "udp",
                  "ipv6@": "udp", "tcp@": "tcp", "tcp4@": "tcp", "tcp6@": "tcp"}
 
@@ -156,6 +155,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
         raise ctx.error(f"log : cannot handle unexpected argument '{rest[3]}'.")
     if target.kind in ("ring", "backend"):
         ctx.defer(_check_reference(target))
+    if target.kind == "backend":
         ctx.mark_inactive(f"log {args[0]}", "log target", "logs")
     return target
 
@@ -163,7 +163,7 @@ def parse_target(ctx: ParseContext, args: list[str]) -> LogTarget:
 def _check_reference(target: LogTarget):  # noqa: ANN202 - a deferred callback
     def check(config: Config) -> None:
         if target.kind == "ring":
-            if target.name not in BUILTIN_RINGS and \
+            if sinks_of(config).get(target.name) is None and \
                     target.name not in config.sections.get("ring", {}):
                 raise ConfigError(f"log : unable to find sink '{target.name}'.")
             return

@@ -1,6 +1,9 @@
-"""``ring`` sections: in-memory event buffers that logs and traces write to and that may
-forward to TCP syslog servers.  The rings come in a later issue: parse and validate only
-(inactive).  ``log ring@<name>`` checks that the ring is declared."""
+"""``ring`` sections: in-memory event buffers that logs (``log ring@<name>``) and traces
+(``trace <src> sink <name>``) write to, read with the runtime API's ``show events``.
+
+Each section becomes a :class:`hapx.core.sinks.RingSink` of the configuration's sinks when
+it ends: ``size`` bytes (default 16384), ``format`` of the stored events (default raw),
+``maxlen`` (longest event, default 16384), ``description`` (default the ring's name)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive
+from hapx.core.sinks import DEFAULT_MAXLEN, RingSink, sinks_of
 from hapx.plugins.confkit import (
     declare_section,
     simple_directive,
@@ -18,9 +22,14 @@ from hapx.plugins.confkit import (
     v_time,
     v_words,
 )
+from hapx.plugins.servers import SERVER_OPTIONS
 from hapx.plugins.servers.model import make_server
 
+from .forward import Forwarder
+
 KIND = "ring"
+# the framing of the ring servers (see .forward)
+SERVER_OPTIONS.activate("log-proto")
 FORMATS = ("iso", "local", "raw", "rfc3164", "rfc5424", "short", "priority", "timed")
 
 
@@ -34,8 +43,18 @@ def _server(ctx: Any, args: list[str]) -> None:
 
 
 def _post(ctx: Any, sec: Any) -> None:
-    sec.settings.setdefault("format", "raw")
-    sec.settings.setdefault("size", 16384)
+    st = sec.settings
+    st.setdefault("format", "raw")
+    st.setdefault("size", 16384)
+    ring = RingSink(sec.name, st.get("description") or sec.name, size=int(st["size"]),
+                    fmt=st["format"], maxlen=int(st.get("maxlen") or DEFAULT_MAXLEN))
+    sinks_of(ctx.config).add(ring)
+    ring_servers = [e for e in sec.entries if hasattr(e, "address")]
+    if ring_servers:
+        connect = (st.get("timeout connect") or 5000) / 1000
+        send = (st.get("timeout server") or 0) / 1000 or None
+        ctx.config.ext.setdefault("ring.forwarders", []).extend(
+            Forwarder(ring, srv, connect, send) for srv in ring_servers)
 
 
 def _description(ctx: Any, values: list[Any]) -> str:
@@ -44,7 +63,7 @@ def _description(ctx: Any, values: list[Any]) -> str:
 
 @hookimpl
 def hapx_register_sections(sections: Any) -> None:
-    sections.add(declare_section(KIND, post=_post, doc="ring <ringname>\n\nA ring buffer of "
+    sections.add(declare_section(KIND, post=_post, active=True, doc="ring <ringname>\n\nA ring buffer of "
                                  "events (logs, traces) that may be forwarded to syslog "
                                  "servers over TCP."))
 
@@ -54,20 +73,39 @@ def hapx_register_directives(directives: Any) -> None:
     sec = frozenset({KIND})
     directives.add(
         simple_directive("description", sec, "description <text>\n\nDescription of the "
-                         "ring.", [v_words], rest=v_words, check=_description),
+                         "ring.", [v_words], rest=v_words, check=_description, active=True),
         simple_directive("format", sec, "format <format>\n\nFormat of the stored events: "
-                         + ", ".join(FORMATS) + ".", [v_choice(*FORMATS)]),
+                         + ", ".join(FORMATS) + ".", [v_choice(*FORMATS)], active=True),
         simple_directive("maxlen", sec, "maxlen <length>\n\nLongest event kept; longer ones "
-                         "are truncated.", [v_int(1)]),
+                         "are truncated.", [v_int(1)], active=True),
         simple_directive("size", sec, "size <size>\n\nSize of the ring buffer (default "
-                         "16384).", [v_size]),
+                         "16384).", [v_size], active=True),
         simple_directive("backing-file", sec, "backing-file <path>\n\nKeep the ring in a "
                          "file mapped in memory.", [v_str]),
         simple_directive("timeout connect", sec, "timeout connect <timeout>\n\nConnect "
-                         "timeout towards the servers.", [v_time()]),
+                         "timeout towards the servers.", [v_time()], active=True),
         simple_directive("timeout server", sec, "timeout server <timeout>\n\nSend timeout "
-                         "towards the servers.", [v_time()]),
-        Directive("server", sections=sec, parse=_server, active=False,
+                         "towards the servers.", [v_time()], active=True),
+        Directive("server", sections=sec, parse=_server, active=True,
                   doc="server <name> <address> [param*]\n\nA TCP syslog server events are "
                       "forwarded to (server options apply)."),
     )
+
+
+@hookimpl
+def hapx_register_cli_commands(commands: Any) -> None:
+    from .commands import COMMANDS
+    commands.add(*COMMANDS)
+
+
+@hookimpl
+def hapx_startup(config: Any, runtime: Any) -> None:
+    """Start forwarding the rings that have servers."""
+    for fwd in config.ext.get("ring.forwarders", []):
+        fwd.start()
+
+
+@hookimpl
+def hapx_shutdown(config: Any, runtime: Any) -> None:
+    for fwd in config.ext.get("ring.forwarders", []):
+        fwd.stop()

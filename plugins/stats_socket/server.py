@@ -104,6 +104,24 @@ class StatsServer:
             level = bind.options.get("level", "operator") if bind is not None else "admin"
             cli = CliSession(self.config, self.runtime, level, bind=bind)
             reader = BufferedByteReceiveStream(stream)
+
+            async def send(text: str) -> None:
+                if text:
+                    await stream.send(text.encode("latin-1", "replace"))
+            cli.send = send
+
+            async def wait_input() -> None:
+                """Data or the end of the client's side (what stops a streamed output);
+                what was sent stays for the next command."""
+                if reader.buffer:
+                    return
+                try:
+                    data = await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError,
+                        anyio.ClosedResourceError):
+                    return
+                reader._buffer.extend(data)  # noqa: SLF001
+            cli.wait_input = wait_input
             try:
                 await self._loop(cli, reader, stream)
             except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError,

@@ -22,7 +22,7 @@ from hapx.core.runtime.cli_api import CliError
 from hapx.plugins.binds import BIND_OPTIONS
 from hapx.plugins.servers import SERVER_OPTIONS
 
-from . import certcli, ossl
+from . import certcli, ossl, tracing
 from .build import CertCache, build_bind
 from .server import ACTIVE_OPTIONS as SERVER_ACTIVE
 from .server import configure_server, rule_checks
@@ -122,6 +122,7 @@ def hapx_configure(config: Any) -> None:
             continue
         bind.tls = tls
         bind.ssl_context = tls.context
+        bind.tls_observers = [tracing.handshake_observer]
         tls.users.append(bind)
         built.append(tls)
     servers = _configure_servers(config, cache)

@@ -27,6 +27,7 @@ from .contexts import (
     version_range,
 )
 from .pki import CertKey
+from .tracing import SSL_TRACE, trace_sni
 
 
 @dataclass
@@ -138,6 +139,8 @@ class BindTLS:
 
     def _sni(self, obj: Any, name: str | None, _ctx: ssl.SSLContext) -> int | None:
         entry = self.select(name)
+        if SSL_TRACE.on:
+            trace_sni(obj, name, entry is None)
         if entry is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         obj.hapx_entry = entry
