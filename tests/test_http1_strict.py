@@ -285,13 +285,17 @@ def proxies() -> Iterator[Proxies]:
 
 def exchange(port: int, data: bytes, *, head_request: bool = False,
              upgrade: bool = False) -> tuple[RawResponse, bool]:
-    """Send ``data``, read one response; whether the proxy then closed the connection
-    (checked only for non-101 responses)."""
+    """Send ``data``, read one response; whether the proxy then closed the connection.
+    The close is waited for only where it is due (an error status, or ``Connection:
+    close``): a kept-alive connection reads as not closed without idling until the
+    timeout, as no assertion asks for it to stay open."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(data)
         buf = bytearray()
         resp = read_response(s, buffer=buf, head_request=head_request)
         if upgrade or resp.status == 101:
+            return resp, False
+        if resp.status < 400 and (resp.header("connection") or "").lower() != "close":
             return resp, False
         s.settimeout(5)
         try:
