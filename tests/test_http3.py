@@ -403,7 +403,8 @@ def test_glitches_threshold_kills_a_resetting_client(pki):
 def test_show_quic(pki):
     port = free_udp_tcp_port()
     sock = f"/tmp/hapx-h3s-{port}.sock"
-    slow = Response(200, body=b"x" * 10, delay_head=1.5)
+    # in flight during every command below, whatever the machine's load
+    slow = Response(200, body=b"x" * 10, delay_head=6.0)
     with OriginServer({"/slow": slow}) as origin, run_hapx(
             cfg(pki, port, origin.port, sock=sock), ready_ports=[port, sock]):
         async def go():
