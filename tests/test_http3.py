@@ -18,6 +18,7 @@ import pytest
 from h2util import H2Origin
 from h3client import h3_connect, wait_quic
 from netutil import (
+    HAPX_CMD,
     OriginServer,
     Response,
     _process_tree,
@@ -31,7 +32,7 @@ from netutil import (
 from tlspki import CA, write
 
 MiB = 1 << 20
-HAPX = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "hapx")
+HAPX_CHECK = [*HAPX_CMD, "-c", "-f"]
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +318,7 @@ def test_upload_window_not_capped_at_one_buffer(pki):
 def _check(cfg_text: str, tmp_path: Path) -> subprocess.CompletedProcess:
     path = tmp_path / "h.cfg"
     path.write_text(cfg_text)
-    return subprocess.run([HAPX, "-c", "-f", str(path)], capture_output=True, text=True,
+    return subprocess.run([*HAPX_CHECK, str(path)], capture_output=True, text=True,
                           timeout=60)
 
 
