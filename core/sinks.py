@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +77,7 @@ def _varint_len(n: int) -> int:
     return size
 
 
-class Sink:
+class Sink(ABC):
     """One sink: ``name``, ``desc``, ``type`` (``fd`` or ``buffer``), ``fmt``, ``maxlen``
     and the number of events it ``dropped``."""
 
@@ -99,9 +100,9 @@ class Sink:
         data = head.encode("latin-1", "replace") + msg.rstrip(b"\n")
         return data[:self.maxlen]
 
+    @abstractmethod
     def write(self, msg: bytes, level: int = 0, facility: int = 0, **fields: Any) -> bool:
         """Store or write one event; False when it was dropped."""
-        raise NotImplementedError
 
 
 class FdSink(Sink):
