@@ -50,7 +50,8 @@ __all__ = ["CheckResult", "HealthManager", "ServerHealth", "health_of", "kill_se
 #: the server options whose runtime this plugin brings
 ACTIVE_OPTIONS = ("check", "no-check", "inter", "fastinter", "downinter", "rise", "fall",
                   "port", "addr", "check-reuse-pool", "no-check-reuse-pool", "init-state",
-                  "slowstart", "on-marked-down", "on-marked-up")
+                  "slowstart", "on-marked-down", "on-marked-up", "agent-check",
+                  "no-agent-check", "agent-port", "agent-addr", "agent-inter", "agent-send")
 
 
 @hookimpl
@@ -84,8 +85,11 @@ def hapx_configure(config: Any) -> None:
 @hookimpl
 def hapx_post_check(config: Any) -> None:
     manager = HealthManager(config)
-    for error in manager.prepare():
-        config.diag.alert(error)
+    for error, srv in manager.prepare():
+        if srv is None:
+            config.diag.alert(error)
+        else:
+            config.diag.alert(error, srv.file, srv.line)
     config.ext[EXT] = manager
 
 

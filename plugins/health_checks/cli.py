@@ -23,10 +23,14 @@ from hapx.core.runtime.backend import picker_for, server_state, servers_changed
 from hapx.core.runtime.cli_api import CliError, CliSession
 from hapx.plugins.servers import SERVER_OPTIONS, Server
 
+from .agent import allows_up, build_agent_plan, check_allows_up
 from .manager import EXT
 from .plan import build_plan
-from .state import health_of, set_server_state
+from .state import health_of, set_server_state, still_draining
 from .status import result_of
+
+#: the reason of state changes forced with the runtime API
+BY_CLI = "changed from CLI"
 
 UPDATER = "stats socket command"
 SET_SERVER_USAGE = ("usage: set server <backend>/<server> addr | agent | agent-addr | "
@@ -126,6 +130,7 @@ def apply_weight(backend: Any, srv: Any, w: int) -> None:
     if set_weight is not None:
         set_weight(srv, w)
     srv.uweight = w
+    still_draining(srv)
 
 
 def _set_weight_words(cli: CliSession, target: str, text: str) -> str:
@@ -174,12 +179,13 @@ def _set_health(srv: Any, word: str) -> None:
     st = health_of(srv)
     if word == "up":
         st.check.health = st.check.rise
-        set_server_state(srv, op="UP")
+        if allows_up(st):
+            set_server_state(srv, op="UP", why=BY_CLI)
     elif word == "stopping":
-        set_server_state(srv, op="STOPPING")
+        set_server_state(srv, op="STOPPING", why=BY_CLI)
     elif word == "down":
         st.check.health = 0
-        set_server_state(srv, op="DOWN")
+        set_server_state(srv, op="DOWN", why=BY_CLI)
     else:
         raise CliError("'set server <srv> health' expects 'up', 'stopping', or 'down'.")
 
@@ -190,10 +196,11 @@ def _set_agent(srv: Any, word: str) -> None:
         raise CliError("agent checks are not enabled on this server.")
     if word == "up":
         st.agent.health = st.agent.rise + st.agent.fall - 1
-        set_server_state(srv, op="UP")
+        if check_allows_up(st):
+            set_server_state(srv, op="UP", why=BY_CLI)
     elif word == "down":
         st.agent.health = 0
-        set_server_state(srv, op="DOWN")
+        set_server_state(srv, op="DOWN", why=BY_CLI)
     else:
         raise CliError("'set server <srv> agent' expects 'up' or 'down'.")
 
@@ -487,6 +494,16 @@ def _add_server(cli: CliSession, args: list[str]) -> str:
         c.health = c.rise
         if manager is not None:
             manager.add_plan(srv, plan)
+    if srv.opt("agent-check"):
+        try:
+            agent_plan = build_agent_plan(srv, backend)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        a = st.agent
+        a.configured, a.enabled = True, False  # "enable agent" starts it, as in HAProxy
+        a.rise = a.fall = a.health = 1
+        if manager is not None:
+            manager.add_agent(srv, agent_plan)
     backend.servers.append(srv)
     servers_changed(backend)
     return "New server registered.\n"

@@ -14,6 +14,7 @@ import anyio
 from hapx.core.cli.check import say
 from hapx.core.runtime.backend import picker_for, server_state
 
+from .agent import AgentPlan, allows_up, apply_reply, ask, build_agent_plan
 from .plan import CheckPlan, build_plan
 from .probe import Probe
 from .state import (
@@ -38,15 +39,18 @@ class HealthManager:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.plans: list[tuple[Any, CheckPlan]] = []
+        self.agents: list[tuple[Any, AgentPlan]] = []
         self.scope: anyio.CancelScope | None = None
         self.ramps: dict[int, anyio.CancelScope] = {}
         #: the check loops of servers added at run time, by id(server)
         self.loops: dict[int, anyio.CancelScope] = {}
+        self.agent_loops: dict[int, anyio.CancelScope] = {}
 
     # -- setting up --------------------------------------------------------------------------
-    def prepare(self) -> list[str]:
+    def prepare(self) -> list[tuple[str, Any]]:
         """Give every server of every backend its :class:`ServerHealth` and build the plans
-        of checked servers; returns the errors (HAProxy's messages)."""
+        of checked servers; returns the errors (HAProxy's messages), each with the server
+        whose line it is about (None: no line to name)."""
         errors = []
         for px in self.config.backends:
             for srv in px.servers:
@@ -57,12 +61,21 @@ class HealthManager:
                 st.on_change = self.on_change
                 if srv.disabled:
                     st.admin.add("MAINT")
+                if srv.opt("agent-check"):
+                    try:
+                        self.agents.append((srv, build_agent_plan(srv, px)))
+                    except ValueError as exc:
+                        errors.append((str(exc), srv))
+                    else:
+                        a = st.agent
+                        a.enabled = a.configured = True
+                        a.rise = a.fall = a.health = 1
                 if not srv.check:
                     continue
                 try:
                     plan = build_plan(srv, px)
                 except ValueError as exc:
-                    errors.append(str(exc))
+                    errors.append((str(exc), None))
                     continue
                 self._init_counters(srv, st)
                 self.plans.append((srv, plan))
@@ -104,6 +117,10 @@ class HealthManager:
                 spread = max((p.inter for _s, p in self.plans), default=0)
                 for pos, (srv, plan) in enumerate(self.plans):
                     tg.start_soon(self._loop, srv, plan, spread * pos / max(count, 1))
+                count = len(self.agents)
+                spread = max((p.inter for _s, p in self.agents), default=0)
+                for pos, (srv, agent) in enumerate(self.agents):
+                    tg.start_soon(self._agent_loop, srv, agent, spread * pos / max(count, 1))
 
     def add_plan(self, srv: Any, plan: CheckPlan) -> None:
         """Check a server added at run time (``add server ... check``)."""
@@ -114,12 +131,28 @@ class HealthManager:
             self.loops[id(srv)] = scope
             tg.start_soon(self._scoped_loop, srv, plan, scope)
 
+    def add_agent(self, srv: Any, plan: AgentPlan) -> None:
+        """Ask the agent of a server added at run time (``add server ... agent-check``)."""
+        self.agents.append((srv, plan))
+        tg = getattr(self, "tg", None)
+        if tg is not None:
+            scope = anyio.CancelScope()
+            self.agent_loops[id(srv)] = scope
+            tg.start_soon(self._scoped_agent_loop, srv, plan, scope)
+
+    async def _scoped_agent_loop(self, srv: Any, plan: AgentPlan, scope: anyio.CancelScope
+                                 ) -> None:
+        with scope:
+            await self._agent_loop(srv, plan, 0)
+
     def remove_plan(self, srv: Any) -> None:
-        """Stop checking a server deleted at run time."""
+        """Stop checking a server deleted at run time (its agent too)."""
         self.plans = [(s, p) for s, p in self.plans if s is not srv]
-        scope = self.loops.pop(id(srv), None)
-        if scope is not None:
-            scope.cancel()
+        self.agents = [(s, p) for s, p in self.agents if s is not srv]
+        for loops in (self.loops, self.agent_loops):
+            scope = loops.pop(id(srv), None)
+            if scope is not None:
+                scope.cancel()
 
     async def _scoped_loop(self, srv: Any, plan: CheckPlan, scope: anyio.CancelScope
                            ) -> None:
@@ -150,6 +183,21 @@ class HealthManager:
                 self.report(srv, plan, result)
             await anyio.sleep(plan.interval(st.check, st.op == "DOWN") / 1000)
 
+    async def _agent_loop(self, srv: Any, plan: AgentPlan, delay_ms: float) -> None:
+        """Ask the server's agent every ``agent-inter`` (also in maintenance: the agent
+        may say ``ready``), while ``disable agent`` has not paused it."""
+        st = health_of(srv)
+        await anyio.sleep(delay_ms / 1000)
+        while True:
+            if st.agent.enabled:
+                st.agent.in_progress = True
+                try:
+                    res, line = await ask(plan)
+                finally:
+                    st.agent.in_progress = False
+                apply_reply(srv, res, line)
+            await anyio.sleep(plan.inter / 1000)
+
     def report(self, srv: Any, plan: CheckPlan, res: CheckResult) -> None:
         """What HAProxy's ``set_server_check_status`` and the check notifications do."""
         st = health_of(srv)
@@ -174,7 +222,8 @@ class HealthManager:
             set_server_state(srv, op="DOWN", check=res, log_check=detail)
         elif result == "condpass" and c.health >= c.rise:
             set_server_state(srv, op="STOPPING", check=res, log_check=detail)
-        elif result == "passed" and c.health >= c.rise and st.op not in ("UP", "STARTING"):
+        elif result == "passed" and c.health >= c.rise and st.op not in ("UP", "STARTING") \
+                and allows_up(st):
             op = "STARTING" if plan.slowstart and st.op == "DOWN" else "UP"
             set_server_state(srv, op=op, check=res, log_check=detail)
 

@@ -130,8 +130,11 @@ class ServerHealth:
         """The stats ``status`` column: UP, DOWN, NOLB, MAINT, DRAIN, "UP 1/3" ..."""
         if "MAINT" in self.admin:
             return "MAINT"
+        agent = self.agent.configured and self.agent.enabled
+        if self.op == "DOWN" and agent and not self.agent.health:
+            return "DOWN (agent)"
         if "DRAIN" in self.admin:
-            return "DRAIN"
+            return "DRAIN (agent)" if agent and self.op != "DOWN" else "DRAIN"
         if not self.check.enabled:
             return "no check" if self.op != "DOWN" else "DOWN"
         word = {"UP": "UP", "STARTING": "UP", "STOPPING": "NOLB", "DOWN": "DOWN"}[self.op]
@@ -193,6 +196,14 @@ def server_label(srv: Any) -> str:
     return f"{'Backup ' if srv.backup else ''}Server {srv.proxy}/{srv.name}"
 
 
+def still_draining(srv: Any) -> None:
+    """HAProxy's line when a server in forced drain mode has its weight set or its
+    operational state changed."""
+    st = health_of(srv)
+    if "DRAIN" in st.admin:
+        _emit(st, LOG_NOTICE, f"{server_label(srv)} remains in forced drain mode.")
+
+
 def _emit(st: ServerHealth, level: int, text: str, label: str = "warning") -> None:
     if st.notify is not None:
         st.notify(st.backend, level, text, label)
@@ -204,11 +215,11 @@ def _emit(st: ServerHealth, level: int, text: str, label: str = "warning") -> No
 
 def set_server_state(srv: Any, *, op: str | None = None, add_admin: str | None = None,
                      del_admin: str | None = None, check: CheckResult | None = None,
-                     log_check: bool = True) -> bool:
+                     log_check: bool = True, why: str = "") -> bool:
     """Change ``srv``'s operational state to ``op`` and/or set or clear an administrative
     flag; log the change (with ``check``'s details unless ``log_check`` is False, as with
-    ``option log-health-checks`` which logs them on their own line).  Returns True when
-    something changed."""
+    ``option log-health-checks`` which logs them on their own line; ``why`` instead of a
+    check, such as "changed from CLI").  Returns True when something changed."""
     st = health_of(srv)
     backend = st.backend
     old_op, old_admin = st.op, set(st.admin)
@@ -233,9 +244,13 @@ def set_server_state(srv: Any, *, op: str | None = None, add_admin: str | None =
     _commit(srv, st)
     if backend is None:
         return True
-    text, level, down = _message(srv, st, old_op, old_admin, check if log_check else None)
+    detail = check_part(check) if check is not None and log_check else \
+        (f", {why}" if why else "")
+    text, level, down = _message(srv, st, old_op, old_admin, detail)
     if text:
         _emit(st, level, text + ".")
+    if new_op != old_op and "DRAIN" in old_admin and "DRAIN" in new_admin:
+        still_draining(srv)
     if down and prev_count and not sum(counts(backend)):
         from hapx.plugins.proxy_basics.common import proxy_type_str
         kind = proxy_type_str(backend)
@@ -272,11 +287,11 @@ def _commit(srv: Any, st: ServerHealth) -> None:
 
 
 def _message(srv: Any, st: ServerHealth, old_op: str, old_admin: set[str],
-             check: CheckResult | None) -> tuple[str, int, bool]:
-    """(line, syslog level, whether the server left the pool) for a change."""
+             detail: str) -> tuple[str, int, bool]:
+    """(line, syslog level, whether the server left the pool) for a change; ``detail`` is
+    what follows "is DOWN" (the check's reason, or why)."""
     label = server_label(srv)
     backend = st.backend
-    detail = check_part(check) if check is not None else ""
     if "MAINT" in st.admin and "MAINT" not in old_admin:
         if old_op == "DOWN":
             return f"{label} was DOWN and now enters maintenance", LOG_NOTICE, True

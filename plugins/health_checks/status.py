@@ -25,6 +25,7 @@ STATUSES: dict[str, tuple[str, str, bool]] = {
     "PROCTOUT": ("External check timeout", FAILED, True),
     "PROCOK": ("External check passed", PASSED, True),
     "HANA": ("Health analyze", FAILED, False),
+    "CHECKED": ("No status change", NEUTRAL, False),
 }
 
 

@@ -104,7 +104,10 @@ _NEGATABLE = ("agent-check", "backup", "check", "check-send-proxy", "check-ssl",
 NEGATIONS = {f"no-{name}": name for name in _NEGATABLE}
 
 _FLAGS = {
-    "agent-check": "Enable the agent check (a TCP connection reading a status word).",
+    "agent-check": "Enable the agent check: every agent-inter, connect to agent-addr:"
+                   "agent-port, send agent-send and read one line of words (up, down, "
+                   "stopped, fail, ready, drain, maint, <n>%, maxconn:<n>, #description) "
+                   "that set the server's state, weight and maxconn.",
     "allow-0rtt": "Send early data (TLS 1.3 0-RTT) to the server.",
     "backup": "A backup server: used only when no active server is up.",
     "check": "Enable health checks.",
