@@ -289,3 +289,87 @@ def test_haproxy_takes_hapx_listeners(tmp_path):
     if not have_haproxy():
         pytest.skip("haproxy is not installed")
     _switch(tmp_path, run_hapx, run_haproxy)
+
+
+# -- more than one batch (253 sockets per sendmsg, acknowledged) ---------------------------------
+
+def free_range(n: int) -> int:
+    """The first of ``n`` consecutive ports free on 127.0.0.1 right now."""
+    for base in range(21000, 60000 - n, 997):
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port range")
+
+
+RANGE_CFG = """\
+global
+    maxconn 100
+    stats socket {dir}/range.sock level admin expose-fd listeners
+defaults
+    mode http
+    timeout client 10s
+    timeout server 10s
+    timeout connect 5s
+frontend web
+    bind 127.0.0.1:{first}-{last}
+    http-request return status 200 content-type text/plain string "{version}"
+"""
+
+RANGE = 300  # more than MAX_SEND_FD: two batches and an acknowledgement
+
+
+def _range_cfg(d: Path, first: int, version: str) -> str:
+    return RANGE_CFG.format(dir=d, first=first, last=first + RANGE - 1, version=version)
+
+
+def test_many_sockets_from_haproxy(tmp_path):
+    if not have_haproxy():
+        pytest.skip("haproxy is not installed")
+    first = free_range(RANGE)
+    with run_haproxy(_range_cfg(tmp_path, first, "v1"), workdir=tmp_path,
+                     ready_ports=[first, first + RANGE - 1], timeout=60):
+        socks = sockxfer.fetch(str(tmp_path / "range.sock"))
+        try:
+            keys = set(fds_keys(socks))
+            assert {f"tcp4@127.0.0.1:{p}" for p in range(first, first + RANGE)} <= keys
+            assert len(socks) == RANGE + 1
+        finally:
+            close_all(socks)
+
+
+def test_many_sockets_hapx_to_haproxy(tmp_path):
+    """hapx sends 301 sockets in two batches (waiting for the acknowledgement); haproxy's
+    -x adopts every one of them."""
+    if not have_haproxy():
+        pytest.skip("haproxy is not installed")
+    first = free_range(RANGE)
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    with run_hapx(_range_cfg(old_dir, first, "v1"), workdir=old_dir,
+                  ready_ports=[first, first + RANGE - 1], timeout=60) as old:
+        socks = sockxfer.fetch(str(old_dir / "range.sock"))
+        try:
+            assert len(socks) == RANGE + 1
+        finally:
+            close_all(socks)
+        held = _socket_inodes([old.pid])
+        inodes = {p: _listen_inodes(p) & held for p in (first, first + 150, first + RANGE - 1)}
+        with run_haproxy(_range_cfg(old_dir, first, "v2"), workdir=new_dir,
+                         args=["-x", str(old_dir / "range.sock")],
+                         ready_ports=[first], timeout=60) as new:
+            wait_until(lambda: all(ino and ino <= _socket_inodes([new.pid])
+                                   for ino in inodes.values()), 30,
+                       message="haproxy did not take hapx's sockets")
+            old.stop(soft=True, timeout=30)
+            assert get(first + RANGE - 1) == "v2"
