@@ -15,6 +15,7 @@ import socket
 import sys
 
 import anyio
+import anyio.abc
 from hapx.core.net import sockxfer
 from hapx.core.records import CliCommand
 from hapx.core.runtime import handover
