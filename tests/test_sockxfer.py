@@ -5,6 +5,7 @@ taking haproxy's sockets and haproxy taking hapx's (its parser checks our encode
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -373,3 +374,9 @@ def test_many_sockets_hapx_to_haproxy(tmp_path):
                        message="haproxy did not take hapx's sockets")
             old.stop(soft=True, timeout=30)
             assert get(first + RANGE - 1) == "v2"
+
+
+def test_hapx_master_worker_old_process(tmp_path):
+    """The old process runs under a master: its worker answers _getsocks with the
+    generation's sockets (those the master keeps), and a standalone hapx takes them."""
+    _switch(tmp_path, functools.partial(run_hapx, args=["-W"]), run_hapx)
