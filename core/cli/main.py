@@ -119,18 +119,38 @@ def run_haproxy(argv: list[str]) -> int:
         return 0
     if refuse_inactive(loaded):
         return 1
-    if opts.old_unixsocket:
-        say("warning", f"-x {opts.old_unixsocket}: hapx cannot take listening sockets over from "
-                       "another process yet; its listeners are opened afresh.")
-    if handover.load().active:
+    under_master = handover.load().active
+    master_mode = opts.master_worker or "master-worker" in loaded.config.global_.settings
+    if opts.old_unixsocket and not under_master and \
+            not take_old_sockets(opts.old_unixsocket) and not master_mode:
+        return 1
+    if under_master:
         pass  # a generation of workers started by the master
-    elif opts.master_worker or "master-worker" in loaded.config.global_.settings:
+    elif master_mode:
         from .master import run_master
 
         return run_master(opts, loaded)
     from .runner import run_worker
 
     return run_worker(loaded, opts, extra)
+
+
+def take_old_sockets(path: str) -> bool:
+    """``-x <socket>``: receive the old process's listening sockets (``_getsocks``) for the
+    binds to adopt; False when that failed (reported in HAProxy's words: standalone, the
+    start then fails; under a master it goes on and binds afresh).  ``/dev/null`` asks for
+    nothing."""
+    from ..net import sockxfer
+
+    if path == "/dev/null":
+        return True
+    try:
+        handover.HANDOVER.xfer.extend(sockxfer.fetch(path))
+    except sockxfer.XferError as exc:
+        say("warning", str(exc))
+        say("alert", "Failed to get the sockets from the old process!")
+        return False
+    return True
 
 
 def dump_keywords(opts: Options, plugins: object) -> int:

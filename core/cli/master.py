@@ -8,6 +8,9 @@ new generation with the configuration as the files say now:
 * the new generation is handed the listening sockets the master keeps from the previous one
   (:mod:`hapx.core.runtime.handover`): it accepts on the very sockets the old generation
   still holds, so no connection is refused and none waiting in an accept queue is lost;
+* the first generation is handed the sockets taken from an old process with ``-x`` (the
+  master asks for them at start-up, :mod:`hapx.core.net.sockxfer`); it adopts those whose
+  address and options match a bind of its own;
 * a configuration that does not load makes the new generation exit before it is ready:
   the reload is refused ("Loading failure!"), the old generation keeps serving and the
   master's prompt becomes ``master[ReloadFailed]>``;
@@ -158,11 +161,15 @@ class Master:
         env[handover.CHAN_ENV] = str(chan_w.fileno())
         env[handover.CLI_ENV] = str(cli_w.fileno())
         env[handover.FDS_ENV] = ";".join(f"{k}={fd}" for k, fd in self.pool.items())
+        # the old process's sockets (-x) go to the first generation, once
+        xfer, handover.HANDOVER.xfer = handover.HANDOVER.xfer, []
+        if xfer:
+            env[handover.XFER_ENV] = handover.encode_xfer_env(xfer)
         try:
             proc = subprocess.Popen(worker_argv(self.opts.argv), env=env,
                                     stderr=subprocess.PIPE,
                                     pass_fds=(chan_w.fileno(), cli_w.fileno(),
-                                              *self.pool.values()))
+                                              *self.pool.values(), *(x.fd for x in xfer)))
         except OSError as exc:
             self.say("alert", f"Cannot fork: {exc.strerror}")
             for s in (chan_m, chan_w, cli_m, cli_w):
@@ -171,6 +178,8 @@ class Master:
         finally:
             chan_w.close()
             cli_w.close()
+            for xs in xfer:
+                xs.close()  # the generation has its copies; those it takes come back
         self._capturing.add(proc.pid)
         threading.Thread(target=self._tee, args=(proc,), daemon=True).start()
         worker = Worker(proc, cli_m)

@@ -3,7 +3,9 @@
 :func:`open_sockets` turns one bind address into listening sockets: IPv4/IPv6 (one socket
 per port of a range), unix paths (with mode/uid/gid), abstract sockets, an inherited
 listening descriptor (``fd@<n>``, adopted as is, never bound again) and ``sockpair@<n>``
-(a unix socket over which another process sends accepted connections).  :func:`listen_ip`
+(a unix socket over which another process sends accepted connections).  A socket the
+previous generation (master-worker) or the old process (``-x``) hands over is used instead
+of binding again.  :func:`listen_ip`
 binds one more socket on an IP address already listened on (SO_REUSEPORT), for the other
 worker processes.
 
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..runtime import handover
+from . import sockxfer
 
 #: connections accepted per readiness event before giving the loop back
 ACCEPT_BURST = 64
@@ -75,7 +78,9 @@ def listen_ip(addr: Any, port: int, opts: dict[str, Any], backlog: int = 1024
               ) -> socket.socket:
     """One listening IP socket of ``addr`` on ``port`` (a worker binding again, with
     SO_REUSEPORT, the address the first worker listens on)."""
-    return _ip_socket(addr, port, opts, backlog)
+    sock = _ip_socket(addr, port, opts, backlog)
+    handover.register(sock, opts)
+    return sock
 
 
 def _show(addr: Any, port: int | None) -> str:
@@ -133,13 +138,16 @@ def _inherited(addr: Any) -> socket.socket:
     return sock
 
 
-def _handed(key: str, backlog: int, bind: Callable[[], socket.socket]) -> socket.socket:
-    """The previous generation's socket for ``key`` (master-worker reload) or a new one;
-    either way the master is handed it for the next generation."""
-    sock = handover.take(key)
+def _handed(key: str, backlog: int, bind: Callable[[], socket.socket],
+            want: tuple[int, str, str]) -> socket.socket:
+    """The previous generation's socket for ``key`` (master-worker reload), the old
+    process's one with the same address and options (``-x``), or a new one; either way the
+    master is handed it for the next generation, and ``_getsocks`` may send it."""
+    sock = handover.take(key, want)
     if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.listen(backlog)
+        if sock.type != socket.SOCK_DGRAM:
+            with contextlib.suppress(OSError):
+                sock.listen(backlog)
     else:
         sock = bind()
     handover.expose(key, sock)
@@ -160,9 +168,11 @@ def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
                 key = handover.ip_key(addr, port)
                 if dgram:
                     key = "quic" + key[3:]
-                out.append((kind, _handed(key, backlog,
-                                              lambda p=port: _ip_socket(addr, p, opts,
-                                                                        backlog))))
+                sock = _handed(key, backlog,
+                               lambda p=port: _ip_socket(addr, p, opts, backlog),
+                               sockxfer.wanted(addr.family, opts, dgram=dgram, ip=addr.ip))
+                handover.register(sock, opts)
+                out.append((kind, sock))
         except BindError:
             for _kind, sock in out:
                 sock.close()
@@ -170,7 +180,9 @@ def open_sockets(addr: Any, opts: dict[str, Any], backlog: int = 1024
         return out
     if addr.family in ("unix", "abns", "abnsz"):
         sock = _handed(handover.path_key(addr), backlog,
-                       lambda: _unix_socket(addr, opts, backlog))
+                       lambda: _unix_socket(addr, opts, backlog),
+                       sockxfer.wanted(addr.family, opts))
+        handover.register(sock, opts)
         if addr.family == "unix" and handover.under_master():
             with contextlib.suppress(OSError, KeyError):
                 _unix_perms(addr.path, opts)
@@ -254,9 +266,10 @@ class Listener:
                     name = self.sock.getsockname()
                     path = name if isinstance(name, str) and name else None
             self.sock.close()
-            # under a master the next generation accepts on this socket: its path stays
+            # under a master the next generation accepts on this socket, and after
+            # _getsocks the new process does: its path stays
             if path and getattr(self.bind.address, "family", "") == "unix" and \
-                    not handover.under_master():
+                    not handover.keeps_paths():
                 with contextlib.suppress(OSError):
                     os.unlink(path)
 

@@ -21,6 +21,14 @@ with three descriptors, named in its environment:
 
 Keys are ``<proto>@<address>`` strings built from the bind address (``tcp4@1.2.3.4:80``,
 ``tcp6@[::1]:80``, ``unix@/path``, ``abns@name``).  Nothing here runs per request.
+
+Between independent processes (HAProxy's ``-x``, :mod:`hapx.core.net.sockxfer`) the same
+object holds the sockets received from the old process (:attr:`Handover.xfer`, handed by a
+master to its first generation in ``HAPX_XFER_FDS``), which :func:`take` matches on the
+bind's address *and* options, and every listening socket this process opened
+(:func:`register`), which the ``_getsocks`` runtime command sends to a new process
+(:func:`exported`).  Once they were sent (:func:`mark_handed_over`) this process no
+longer removes its unix socket files when it stops: the new process listens on them.
 """
 
 from __future__ import annotations
@@ -29,10 +37,14 @@ import contextlib
 import os
 import socket
 from typing import Any
+from urllib.parse import quote, unquote
+
+from ..net.sockxfer import XferSocket
 
 CHAN_ENV = "HAPX_MWORKER_CHAN"
 FDS_ENV = "HAPX_MWORKER_FDS"
 CLI_ENV = "HAPX_MWORKER_CLI"
+XFER_ENV = "HAPX_XFER_FDS"
 READY = b"R"
 
 
@@ -58,26 +70,43 @@ class Handover:
         self.inherited: dict[str, int] = {}
         self.cli_fd: int | None = None
         self.active = False
+        #: sockets received from an old process (``-x``), not taken yet
+        self.xfer: list[XferSocket] = []
+        #: this process's listening sockets: (socket, namespace, interface)
+        self.exports: list[tuple[socket.socket, str, str]] = []
+        #: its sockets were sent to another process (``_getsocks``)
+        self.handed_over = False
 
     def load_env(self) -> None:
         chan = _env_fd(CHAN_ENV)
         self.inherited = _env_fds()
         self.cli_fd = _env_fd(CLI_ENV)
+        self.xfer.extend(decode_xfer_env(os.environ.pop(XFER_ENV, "")))
         if chan is not None:
             self.chan = socket.socket(fileno=chan)
             self.active = True
 
     # -- in a generation --------------------------------------------------------------------
-    def take(self, key: str) -> socket.socket | None:
-        """The previous generation's listening socket for ``key``, if there is one."""
+    def take(self, key: str, want: tuple[int, str, str] | None = None
+             ) -> socket.socket | None:
+        """The previous generation's listening socket for ``key``, or else the old
+        process's (``-x``) whose address is ``key`` and whose (options, namespace,
+        interface) are ``want``; None when there is none."""
         fd = self.inherited.pop(key, None)
+        if fd is None and want is not None:
+            for xs in self.xfer:
+                if xs.matches(key, want):
+                    self.xfer.remove(xs)
+                    fd = xs.fd
+                    break
         if fd is None:
             return None
         try:
             sock = socket.socket(fileno=fd)
         except OSError:
             return None
-        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        if sock.type != socket.SOCK_DGRAM and \
+                not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
             sock.close()
             return None
         return sock
@@ -100,11 +129,25 @@ class Handover:
         self.chan = None
 
     def release_untaken(self) -> None:
-        """Close the inherited sockets no bind line took."""
+        """Close the inherited (and ``-x``) sockets no bind line took."""
         for fd in self.inherited.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.inherited.clear()
+        for xs in self.xfer:
+            xs.close()
+        self.xfer.clear()
+
+    def register(self, sock: socket.socket, opts: dict[str, Any]) -> None:
+        """A listening socket of this process, for ``_getsocks``."""
+        self.exports.append((sock, str(opts.get("namespace") or ""),
+                             str(opts.get("interface") or "")))
+
+    def exported(self) -> list[tuple[int, str, str]]:
+        """The open listening sockets of this process: (fd, namespace, interface), in
+        descriptor order (as HAProxy lists them)."""
+        self.exports = [e for e in self.exports if e[0].fileno() >= 0]
+        return sorted((s.fileno(), ns, iface) for s, ns, iface in self.exports)
 
 
 #: this process's handover state (filled from the environment by :func:`load`)
@@ -122,12 +165,49 @@ def under_master() -> bool:
     return HANDOVER.active
 
 
-def take(key: str) -> socket.socket | None:
-    return HANDOVER.take(key)
+def take(key: str, want: tuple[int, str, str] | None = None) -> socket.socket | None:
+    return HANDOVER.take(key, want)
 
 
 def expose(key: str, sock: socket.socket) -> None:
     HANDOVER.expose(key, sock)
+
+
+def register(sock: socket.socket, opts: dict[str, Any]) -> None:
+    HANDOVER.register(sock, opts)
+
+
+def exported() -> list[tuple[int, str, str]]:
+    return HANDOVER.exported()
+
+
+def mark_handed_over() -> None:
+    HANDOVER.handed_over = True
+
+
+def keeps_paths() -> bool:
+    """Unix socket files stay when this process closes its listeners: the next generation
+    (master-worker) or the process that took them over (``-x``) listens on them."""
+    return HANDOVER.active or HANDOVER.handed_over
+
+
+def encode_xfer_env(socks: list[XferSocket]) -> str:
+    """``HAPX_XFER_FDS``: ``fd,namespace,interface`` items (``;``-separated, quoted)."""
+    return ";".join(f"{xs.fd},{quote(xs.namespace, safe='')},{quote(xs.interface, safe='')}"
+                    for xs in socks)
+
+
+def decode_xfer_env(text: str) -> list[XferSocket]:
+    out = []
+    for item in text.split(";"):
+        parts = item.split(",")
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        try:
+            out.append(XferSocket.from_fd(int(parts[0]), unquote(parts[1]), unquote(parts[2])))
+        except OSError:
+            continue
+    return out
 
 
 def master_cli_fd() -> int | None:

@@ -4,9 +4,11 @@ statistics, streams, errors) and :mod:`.patterns` (ACL and map lists).  The prox
 keywords of the statistics page belong to the ``stats_page`` plugin.
 
 A stats socket counts as a listener, as in HAProxy (a configuration with only a stats
-socket is valid with ``haproxy -c``, exit 0).  ``expose-fd listeners`` is accepted: under
-the master (``-W``) every generation hands its listening sockets to the next through the
-master (:mod:`hapx.core.runtime.handover`), whatever the stats socket says.
+socket is valid with ``haproxy -c``, exit 0).  ``expose-fd listeners`` lets the socket
+answer ``_getsocks`` (:mod:`.getsocks`): a new process started with ``-x <socket>`` takes
+this one's listening sockets over.  Under the master (``-W``) every generation hands its
+listening sockets to the next through the master (:mod:`hapx.core.runtime.handover`),
+whatever the stats socket says.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from hapx.plugins.confkit import simple_directive, v_int, v_time
 
 from . import commands as _commands
 from . import errors as _errors
+from . import getsocks as _getsocks
 from . import patterns
 from .server import StatsServer
 
 SOCKETS = "stats socket"
-# the runtime API enforces levels; expose-fd is accepted (fd passing: master-worker reloads)
+# the runtime API enforces levels; expose-fd lets the socket answer _getsocks (-x)
 BIND_OPTIONS.activate("level", "expose-fd")
 EXT = "stats_socket"
 
@@ -49,8 +52,9 @@ def hapx_register_directives(directives: Any) -> None:
                       "(unix path, ipv4@ip:port, ipv6@[ip]:port, abns@name) with bind "
                       "parameters: level user|operator|admin (default operator; each command "
                       "declares the level it needs), mode, uid, gid, user, group (unix "
-                      "sockets), name.  expose-fd listeners is accepted; passing the "
-                      "listening sockets to a new process comes with master-worker reloads."),
+                      "sockets), name, expose-fd listeners (the socket answers '_getsocks': a "
+                      "new process started with '-x <socket>' takes the listening sockets "
+                      "over instead of binding again)."),
         simple_directive("stats timeout", GLOBAL, "stats timeout <timeout, in milliseconds>"
                          "\n\nIdle timeout of runtime API sessions (default 10s).",
                          [v_time()], active=True),
@@ -62,7 +66,8 @@ def hapx_register_directives(directives: Any) -> None:
 
 @hookimpl
 def hapx_register_cli_commands(commands: Any) -> None:
-    commands.add(*_commands.COMMANDS, *patterns.COMMANDS, *_errors.COMMANDS)
+    commands.add(*_commands.COMMANDS, *patterns.COMMANDS, *_errors.COMMANDS,
+                 *_getsocks.COMMANDS)
 
 
 @hookimpl

@@ -23,6 +23,8 @@ from hapx.core.net.listeners import BindError, open_sockets
 from hapx.core.runtime import handover
 from hapx.core.runtime.cli_api import CliSession
 
+#: the session's key in ``cli.ext`` for its connection (an anyio socket stream)
+STREAM = "stats_socket.stream"
 #: longest accepted command line (HAProxy's buffer size)
 MAX_LINE = 16384
 DEFAULT_TIMEOUT_MS = 10000
@@ -93,8 +95,8 @@ class StatsServer:
 
     def stop(self) -> None:
         self.scope.cancel()
-        if handover.under_master():
-            return  # the next generation serves these sockets (their paths stay)
+        if handover.keeps_paths():
+            return  # the next generation or process serves these sockets (their paths stay)
         for path in self.paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -103,6 +105,7 @@ class StatsServer:
         async with self.limiter, stream:
             level = bind.options.get("level", "operator") if bind is not None else "admin"
             cli = CliSession(self.config, self.runtime, level, bind=bind)
+            cli.ext[STREAM] = stream  # the connection itself (_getsocks sends over it)
             reader = BufferedByteReceiveStream(stream)
 
             async def send(text: str) -> None:
