@@ -174,6 +174,44 @@ def _listening(port: int, pids: Iterable[int]) -> bool:
     return False
 
 
+def cgroup_of(text: str, controller: str) -> str | None:
+    """The cgroup path of ``controller`` ("cpu" for cgroup v1, "" for the v2 hierarchy) in
+    the text of /proc/<pid>/cgroup, None when absent."""
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        names = parts[1].split(",") if parts[1] else [""]
+        if controller in names:
+            return parts[2]
+    return None
+
+
+def tree_outside(pid: int, quota: CpuQuota | None, cpus: set[int]) -> str:
+    """Which processes of ``pid``'s tree run outside ``cpus`` or outside ``quota``'s
+    cgroup ("" when none): a worker escaping the pinning or the quota would falsify the
+    figures."""
+    problems = []
+    want = None
+    controller = ""
+    if quota is not None and quota.path is not None:
+        v1 = quota.kind.startswith("cgroup v1")
+        mount = Path("/sys/fs/cgroup/cpu" if v1 else "/sys/fs/cgroup")
+        want = "/" + str(quota.path.relative_to(mount))
+        controller = "cpu" if v1 else ""
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            allowed = os.sched_getaffinity(p)
+            if not allowed <= cpus:
+                problems.append(f"pid {p} may run on CPUs {sorted(allowed)}")
+            if want is not None:
+                with open(f"/proc/{p}/cgroup") as fh:
+                    got = cgroup_of(fh.read(), controller)
+                if got != want:
+                    problems.append(f"pid {p} is in cgroup {got}, not {want}")
+    return "; ".join(problems)
+
+
 @dataclass
 class Proc:
     name: str

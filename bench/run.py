@@ -49,7 +49,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import CpuQuota, Proc, cpu_layout, cpu_model, free_ports, start  # noqa: E402
+from procs import (  # noqa: E402
+    CpuQuota,
+    Proc,
+    cpu_layout,
+    cpu_model,
+    free_ports,
+    start,
+    tree_outside,
+)
 from scenarios import SCENARIOS, Scenario, Variant, render  # noqa: E402
 
 NGINX_CONF = """\
@@ -93,6 +101,10 @@ class WrkResult:
     errors: int
     non2xx: int
     mib_per_s: float = 0.0
+    p999_ms: float = 0.0
+
+
+FIXED_RATE_LUA = Path(__file__).resolve().parent / "fixed_rate.lua"
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -125,15 +137,51 @@ def parse_wrk(out: str) -> WrkResult:
                      int(nm.group(1)) if nm else 0, mib)
 
 
+def parse_fixed_rate(out: str) -> dict[str, float]:
+    """The ``fixed-rate:`` line bench/fixed_rate.lua's done() prints: requests,
+    duration_us and the latency percentiles in µs (p50_us, p90_us, p99_us, p999_us,
+    max_us)."""
+    m = re.search(r"^fixed-rate: (.*)$", out, re.M)
+    if not m:
+        raise ValueError(f"no fixed-rate line in wrk's output:\n{out}")
+    words = m.group(1).split()
+    if len(words) % 2:
+        raise ValueError(f"fixed-rate line not understood: {m.group(0)}")
+    return {k: float(v) for k, v in zip(words[::2], words[1::2], strict=True)}
+
+
+def fixed_rate_argv(rate: float, threads: int) -> list[str]:
+    """wrk arguments making it send ``rate`` requests per second in all (a Lua script:
+    wrk 4.1 has no rate option)."""
+    return ["-s", str(FIXED_RATE_LUA), "--", f"{rate:g}", str(threads)]
+
+
 def run_wrk(url: str, *, duration: int, connections: int, threads: int, cpus: set[int],
-            extra: tuple[str, ...]) -> WrkResult:
+            extra: tuple[str, ...], rate: float | None = None) -> WrkResult:
+    """wrk at full speed, or at ``rate`` requests per second in all (bench/fixed_rate.lua;
+    the result's p99/p99.9 then come from the script's own percentiles)."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
             "--timeout", "5s", *extra, url]
+    if rate:
+        argv += fixed_rate_argv(rate, threads)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr}{out.stdout}")
-    return parse_wrk(out.stdout)
+    res = parse_wrk(out.stdout)
+    if rate:
+        fr = parse_fixed_rate(out.stdout)
+        res.p50_ms, res.p99_ms = fr["p50_us"] / 1000, fr["p99_us"] / 1000
+        res.p999_ms = fr["p999_us"] / 1000
+    return res
+
+
+def choose_rate(capacities: list[float], fraction: float, step: int = 100) -> int:
+    """The fixed rate offered to every proxy: ``fraction`` of the lowest measured capacity
+    (requests per second), rounded down to ``step`` (at least ``step``)."""
+    if not capacities or min(capacities) <= 0:
+        raise ValueError("no capacity measured")
+    return max(step, int(min(capacities) * fraction) // step * step)
 
 
 def parse_h2load(out: str) -> WrkResult:
@@ -243,6 +291,8 @@ class Run:
     cpu_us_per_req: float = 0.0
     cpu_share: float = 0.0     # proxy CPU time / wall time of the measured run
     mib_per_s: float = 0.0     # what wrk read, MiB per second
+    p999_ms: float = 0.0       # fixed-rate scenarios only
+    offered_rps: float = 0.0   # fixed-rate scenarios: the rate wrk was asked for
     requests: int = 0
     errors: int = 0
     non2xx: int = 0
@@ -260,11 +310,13 @@ def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
 
 def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, workdir: Path,
             be_port: int, proxy_cpus: set[int], load_cpus: set[int],
-            quota: CpuQuota | None, variant: Variant | None = None) -> Run:
-    """One measured run of ``proxy`` (or of ``variant``, named ``proxy`` in the results)."""
+            quota: CpuQuota | None, variant: Variant | None = None,
+            rate: float | None = None) -> Run:
+    """One measured run of ``proxy`` (or of ``variant``, named ``proxy`` in the results);
+    at full speed, or at ``rate`` requests per second when given."""
     if scn.uncapped:
         quota = None
-    run = Run(scn.name, proxy, rnd)
+    run = Run(scn.name, proxy, rnd, offered_rps=rate or 0.0)
     sink = UdpSink() if scn.log_sink else None
     fe = free_ports(1)[0]
     cfg = workdir / f"{scn.name}-{proxy}.cfg"
@@ -287,9 +339,16 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
         else:
             def load(duration: int) -> WrkResult:
                 return run_wrk(url, duration=duration, connections=args.connections,
-                               threads=args.threads, cpus=load_cpus, extra=scn.wrk_args)
+                               threads=args.threads, cpus=load_cpus, extra=scn.wrk_args,
+                               rate=rate)
         if args.warmup > 0:
             load(args.warmup)
+        # every process of the proxy (a supervisor and its workers, forked by now) runs on
+        # the proxy's CPUs and inside the quota's cgroup
+        stray = tree_outside(proc.pid, quota, proxy_cpus)
+        if stray:
+            run.failed = f"the proxy's process tree escapes its limits: {stray}"
+            return run
         if sink:
             sink.count = 0
         cpu0 = proc.cpu_seconds()
@@ -299,6 +358,7 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
             run.failed = f"died during the run:\n{proc.output()}"
             return run
         run.rps, run.p50_ms, run.p99_ms = res.rps, res.p50_ms, res.p99_ms
+        run.p999_ms = res.p999_ms
         run.requests, run.errors, run.non2xx = res.requests, res.errors, res.non2xx
         run.mib_per_s = res.mib_per_s
         run.cpu_us_per_req = (cpu1 - cpu0) * 1e6 / max(1, res.requests)
@@ -318,6 +378,26 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
             sink.close()
 
 
+def calibrate(scn: Scenario, proxies: list[str], *, args: argparse.Namespace, workdir: Path,
+              be_port: int, proxy_cpus: set[int], load_cpus: set[int]) -> int | None:
+    """The fixed rate of ``scn``: each proxy is first run uncapped at full speed for
+    ``--calibrate`` seconds; the rate is ``--rate-fraction`` of the lower requests per
+    second.  None (and why, printed) when a proxy cannot run."""
+    short = argparse.Namespace(**{**vars(args), "duration": args.calibrate})
+    capacities = []
+    for proxy in proxies:
+        run = one_run(scn, proxy, 0, args=short, workdir=workdir, be_port=be_port,
+                      proxy_cpus=proxy_cpus, load_cpus=load_cpus, quota=None)
+        if run.failed:
+            print(f"  capacity of {proxy}: FAILED, the scenario is skipped: "
+                  f"{run.failed.strip().splitlines()[-1] if run.failed.strip() else ''}")
+            return None
+        print(f"  capacity of {proxy}, uncapped, full speed: {run.rps:.0f} req/s "
+              f"({run.cpu_share * 100:.0f}% of a CPU)", flush=True)
+        capacities.append(run.rps)
+    return choose_rate(capacities, args.rate_fraction)
+
+
 def fmt_run(run: Run) -> str:
     if run.failed:
         first = run.failed.strip().splitlines()
@@ -329,6 +409,8 @@ def fmt_run(run: Run) -> str:
         extra += f"  logs {run.logs}"
     if run.mib_per_s >= 100:
         extra += f"  {run.mib_per_s:.0f} MiB/s"
+    if run.offered_rps:
+        extra += f"  p99.9 {run.p999_ms:.2f} ms (offered {run.offered_rps:g} req/s)"
     return (f"  round {run.round} {run.proxy:8} {run.rps:10.0f} req/s  p50 {run.p50_ms:7.2f} ms"
             f"  p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_us_per_req:7.1f} µs/req"
             f" ({run.cpu_share * 100:3.0f}% of a CPU){extra}")
@@ -348,17 +430,24 @@ def summarize(scn: Scenario, runs: list[Run], proxies: list[str], *, num: str = 
             "rps": statistics.median(r.rps for r in ok),
             "p50_ms": statistics.median(r.p50_ms for r in ok),
             "p99_ms": statistics.median(r.p99_ms for r in ok),
+            "p999_ms": statistics.median(r.p999_ms for r in ok),
+            "offered_rps": statistics.median(r.offered_rps for r in ok),
             "cpu_us_per_req": statistics.median(r.cpu_us_per_req for r in ok),
             "cpu_share": statistics.median(r.cpu_share for r in ok),
             "rounds": len(ok),
         }
-    ratios = []
+    ratios, p99_ratios = [], []
     rounds = sorted({r.round for r in runs})
     for rnd in rounds:
         by = {r.proxy: r for r in runs if r.round == rnd and not r.failed}
         if num in by and den in by and by[den].rps > 0:
             ratios.append(by[num].rps / by[den].rps)
+        if num in by and den in by and by[den].p99_ms > 0:
+            p99_ratios.append(by[num].p99_ms / by[den].p99_ms)
     out["ratios"] = ratios
+    out["p99_ratios"] = p99_ratios
+    out["median_p99_ratio"] = statistics.median(p99_ratios) if p99_ratios else None
+    out["fixed_rate"] = scn.fixed_rate
     h, x = out.get(den), out.get(num)
     out["cpu_ratio"] = (h["cpu_us_per_req"] / x["cpu_us_per_req"]
                         if h and x and x["cpu_us_per_req"] > 0 else None)
@@ -371,6 +460,8 @@ def markdown_table(summaries: list[dict]) -> str:
              "| req/s ratio (median of rounds) | per-core ratio (µs/req) |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
+        if s.get("fixed_rate"):
+            continue
         ratio = f"{s['median_ratio']:.2f}" if s["median_ratio"] is not None else "n/a"
         cpu_ratio = f"{s['cpu_ratio']:.2f}" if s["cpu_ratio"] is not None else "n/a"
         label = f"{s['num']}/{s['den']} "
@@ -386,7 +477,34 @@ def markdown_table(summaries: list[dict]) -> str:
                          f"{fig['cpu_share'] * 100:.0f}% | "
                          f"{label + ratio if proxy == s['num'] else ''} | "
                          f"{label + cpu_ratio if proxy == s['num'] else ''} |")
-    return "\n".join(lines)
+    latency = latency_table(summaries)
+    return "\n".join(lines) + ("\n\n" + latency if latency else "")
+
+
+def latency_table(summaries: list[dict]) -> str:
+    """The fixed-rate scenarios: latency of each proxy at the same offered rate and the
+    per-round p99 ratios ("" when none ran)."""
+    lines = ["| scenario | proxy | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms "
+             "| CPU used | p99 ratio per round | p99 ratio (median) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for s in summaries:
+        if not s.get("fixed_rate"):
+            continue
+        for proxy in s["names"]:
+            fig = s.get(proxy)
+            if fig is None:
+                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | | |")
+                continue
+            mine = proxy == s["num"]
+            per_round = ", ".join(f"{r:.2f}" for r in s["p99_ratios"]) if mine else ""
+            med = s["median_p99_ratio"]
+            median = (f"{s['num']}/{s['den']} {med:.2f}" if med is not None else "n/a") \
+                if mine else ""
+            lines.append(f"| {s['title']} | {proxy} | {fig['offered_rps']:.0f} | "
+                         f"{fig['rps']:.0f} | {fig['p50_ms']:.2f} | {fig['p99_ms']:.2f} | "
+                         f"{fig['p999_ms']:.2f} | {fig['cpu_share'] * 100:.0f}% | "
+                         f"{per_round} | {median} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def check_tools(args: argparse.Namespace, proxies: list[str]) -> None:
@@ -415,6 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hapx", default=HAPX_DEFAULT,
                     help="command starting hapx: '-db -f <cfg>' is appended, or replaces "
                          "a {cfg} in it")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="fixed-rate scenarios (http-p99): requests per second offered to "
+                         "every proxy (0: --rate-fraction of the lower capacity, measured)")
+    ap.add_argument("--rate-fraction", type=float, default=0.5,
+                    help="fixed-rate scenarios without --rate: the rate offered is this "
+                         "fraction of the lower proxy's requests per second, measured "
+                         "uncapped with --calibrate seconds of wrk at full speed")
+    ap.add_argument("--calibrate", type=int, default=3,
+                    help="seconds of full-speed wrk per proxy measuring the capacities")
     ap.add_argument("--json", help="write every run and summary to this file")
     ap.add_argument("--markdown", help="write the summary table to this file")
     args = ap.parse_args(argv)
@@ -460,6 +587,15 @@ def main(argv: list[str] | None = None) -> int:
             dead: dict[str, str] = {}
             variants = {v.name: v for v in scn.variants}
             names_here = list(variants) if variants else proxies
+            rate = None
+            if scn.fixed_rate:
+                rate = args.rate or calibrate(scn, names_here, args=args, workdir=workdir,
+                                              be_port=be_port, proxy_cpus=proxy_cpus,
+                                              load_cpus=load_cpus)
+                if rate is None:
+                    continue
+                print(f"  offered to every proxy: {rate:g} req/s on {args.connections} "
+                      f"connections (wrk -s bench/fixed_rate.lua)", flush=True)
             for rnd in range(1, args.rounds + 1):
                 order = names_here if rnd % 2 else list(reversed(names_here))
                 for proxy in order:
@@ -472,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
                                                       CpuQuota(variant.quota, variant.name))
                     run = one_run(scn, proxy, rnd, args=args, workdir=workdir,
                                   be_port=be_port, proxy_cpus=proxy_cpus,
-                                  load_cpus=load_cpus, quota=run_quota, variant=variant)
+                                  load_cpus=load_cpus, quota=run_quota, variant=variant,
+                                  rate=rate)
                     print(fmt_run(run), flush=True)
                     runs.append(run)
                     if run.failed:      # a proxy that cannot run once is not retried
@@ -495,11 +632,29 @@ def main(argv: list[str] | None = None) -> int:
             if ratio is not None:
                 print(f"  {s['num']}/{s['den']} req/s per round: "
                       f"{', '.join(f'{r:.2f}' for r in s['ratios'])}; median {ratio:.2f}")
-            if s["cpu_ratio"] is not None:
+            if s["median_p99_ratio"] is not None and scn.fixed_rate:
+                print(f"  {s['num']}/{s['den']} p99 per round: "
+                      f"{', '.join(f'{r:.2f}' for r in s['p99_ratios'])}; "
+                      f"median {s['median_p99_ratio']:.2f}")
+                for proxy in names_here:
+                    fig = s.get(proxy)
+                    if fig:
+                        print(f"  {proxy}: p50 {fig['p50_ms']:.2f} ms, p99 {fig['p99_ms']:.2f}"
+                              f" ms, p99.9 {fig['p999_ms']:.2f} ms (medians)")
+                        if fig["rps"] < 0.95 * rate:
+                            print(f"  note: {proxy} did not sustain the offered rate "
+                                  f"({fig['rps']:.0f} of {rate:g} req/s)")
+            if s["cpu_ratio"] is not None and not scn.fixed_rate:
                 print(f"  per-core capacity {s['num']}/{s['den']} ({s['den']} µs/req ÷ "
                       f"{s['num']} µs/req): {s['cpu_ratio']:.2f}")
+            if variants and s["cpu_ratio"] is not None:
+                first, last = variants[names_here[0]], variants[names_here[-1]]
+                s["quota_estimate"] = s["cpu_ratio"] * last.quota / first.quota
+                print(f"  if each variant used all of its quota: {s['num']}/{s['den']} "
+                      f"{s['quota_estimate']:.2f} (per-core ratio × {last.quota:g}% / "
+                      f"{first.quota:g}%)")
             capped = quota is not None and quota.active and not scn.uncapped
-            for proxy in names_here:
+            for proxy in ([] if scn.fixed_rate else names_here):
                 fig = s.get(proxy)
                 limit = (variants[proxy].quota if proxy in variants else quota.percent) / 100 \
                     if capped else 1.0

@@ -7,7 +7,11 @@ both proxies run one thread).
 A scenario with ``variants`` compares configurations of one proxy instead of the two
 proxies: each variant adds its own `global` lines and has its own CPU quota, and the ratio
 printed is last variant / first variant (``nbthread``: hapx with 2 workers capped at 100%
-of a core in total against hapx with 1 worker capped at 50%, issue 4's scaling target)."""
+of a core in total against hapx with 1 worker capped at 50%, issue 4's scaling target).
+
+A ``fixed_rate`` scenario (``http-p99``) offers both proxies the same request rate instead
+of saturating them, and compares their latency (issue 4: p99 at the same offered load,
+uncapped, at most 2x haproxy's)."""
 
 from __future__ import annotations
 
@@ -108,6 +112,10 @@ class Scenario:
     scheme: str = "http"
     streams: int = 100
     h2_connections: int = 2
+    #: latency at the same offered load: both proxies get one fixed request rate
+    #: (bench/fixed_rate.lua), ``--rate`` or a fraction of the lower proxy's capacity
+    #: measured uncapped first; compared on p99 rather than on requests per second
+    fixed_rate: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -120,6 +128,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("tcp-100", "TCP (mode tcp) carrying HTTP/1.1 keep-alive, 100 B", TCP),
     Scenario("tcp-1m", "TCP (mode tcp) throughput, 1 MiB responses, uncapped", TCP,
              path="/1m", uncapped=True),
+    Scenario("http-p99", "HTTP/1.1 keep-alive, 100 B, the same fixed request rate to both "
+             "proxies, uncapped", BASE_HTTP, uncapped=True, fixed_rate=True),
     Scenario("nbthread", "hapx nbthread 2 capped at 100% of a core in total vs nbthread 1 "
              "capped at 50%, HTTP/1.1 keep-alive, 100 B", BASE_HTTP,
              variants=(Variant("hapx-nbthread-1", "hapx", "    nbthread 1", 50.0),
