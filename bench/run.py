@@ -660,8 +660,8 @@ def main(argv: list[str] | None = None) -> int:
                     if capped else 1.0
                 if fig and fig["cpu_share"] < 0.85 * limit:
                     print(f"  note: {proxy} used {fig['cpu_share'] * 100:.0f}% of a CPU "
-                          f"(limit {limit * 100:.0f}%): the load side, not {proxy}, set "
-                          f"its req/s")
+                          f"(limit {limit * 100:.0f}%): the load side or other jobs on "
+                          f"the machine, not its quota, set its req/s")
             all_runs.extend(runs)
     finally:
         nginx.stop()
