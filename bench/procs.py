@@ -187,6 +187,13 @@ def cgroup_of(text: str, controller: str) -> str | None:
     return None
 
 
+def parse_schedstat(text: str) -> tuple[int, int, int]:
+    """/proc/<pid>/schedstat: nanoseconds on a CPU, nanoseconds waiting on a run queue,
+    time slices run."""
+    on_cpu, waited, slices = (int(x) for x in text.split()[:3])
+    return on_cpu, waited, slices
+
+
 def tree_outside(pid: int, quota: CpuQuota | None, cpus: set[int]) -> str:
     """Which processes of ``pid``'s tree run outside ``cpus`` or outside ``quota``'s
     cgroup ("" when none): a worker escaping the pinning or the quota would falsify the
@@ -242,6 +249,19 @@ class Proc:
                     fields = fh.read().rsplit(")", 1)[1].split()
                 ticks += int(fields[11]) + int(fields[12])
         return ticks / CLK_TCK
+
+    def runqueue_wait_seconds(self) -> float:
+        """Time the process tree's live threads spent runnable but waiting for a CPU
+        (/proc/<pid>/task/<tid>/schedstat, second field): what other jobs on the machine
+        took from the proxy."""
+        ns = 0
+        for pid in process_tree(self.pid):
+            with contextlib.suppress(OSError):
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    with contextlib.suppress(OSError, IndexError, ValueError):
+                        with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                            ns += parse_schedstat(fh.read())[1]
+        return ns / 1e9
 
     def wait_listening(self, ports: Iterable[int], timeout: float = 20.0) -> str | None:
         """None once every port listens, else why not."""

@@ -292,6 +292,7 @@ class Run:
     cpu_share: float = 0.0     # proxy CPU time / wall time of the measured run
     mib_per_s: float = 0.0     # what wrk read, MiB per second
     p999_ms: float = 0.0       # fixed-rate scenarios only
+    runq_wait: float = 0.0     # time the proxy waited for a CPU (other jobs) / wall time
     offered_rps: float = 0.0   # fixed-rate scenarios: the rate wrk was asked for
     requests: int = 0
     errors: int = 0
@@ -351,9 +352,9 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
             return run
         if sink:
             sink.count = 0
-        cpu0 = proc.cpu_seconds()
+        cpu0, wait0 = proc.cpu_seconds(), proc.runqueue_wait_seconds()
         res = load(args.duration)
-        cpu1 = proc.cpu_seconds()
+        cpu1, wait1 = proc.cpu_seconds(), proc.runqueue_wait_seconds()
         if not proc.alive():
             run.failed = f"died during the run:\n{proc.output()}"
             return run
@@ -363,6 +364,7 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
         run.mib_per_s = res.mib_per_s
         run.cpu_us_per_req = (cpu1 - cpu0) * 1e6 / max(1, res.requests)
         run.cpu_share = (cpu1 - cpu0) / max(0.001, res.seconds)
+        run.runq_wait = (wait1 - wait0) / max(0.001, res.seconds)
         if sink:
             deadline = time.monotonic() + 2
             while sink.count < res.requests and time.monotonic() < deadline:
@@ -413,7 +415,8 @@ def fmt_run(run: Run) -> str:
         extra += f"  p99.9 {run.p999_ms:.2f} ms (offered {run.offered_rps:g} req/s)"
     return (f"  round {run.round} {run.proxy:8} {run.rps:10.0f} req/s  p50 {run.p50_ms:7.2f} ms"
             f"  p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_us_per_req:7.1f} µs/req"
-            f" ({run.cpu_share * 100:3.0f}% of a CPU){extra}")
+            f" ({run.cpu_share * 100:3.0f}% of a CPU, waited {run.runq_wait * 100:3.0f}%)"
+            f"{extra}")
 
 
 def summarize(scn: Scenario, runs: list[Run], proxies: list[str], *, num: str = "hapx",
@@ -434,6 +437,7 @@ def summarize(scn: Scenario, runs: list[Run], proxies: list[str], *, num: str = 
             "offered_rps": statistics.median(r.offered_rps for r in ok),
             "cpu_us_per_req": statistics.median(r.cpu_us_per_req for r in ok),
             "cpu_share": statistics.median(r.cpu_share for r in ok),
+            "runq_wait": statistics.median(r.runq_wait for r in ok),
             "rounds": len(ok),
         }
     ratios, p99_ratios = [], []
@@ -457,8 +461,8 @@ def summarize(scn: Scenario, runs: list[Run], proxies: list[str], *, num: str = 
 
 def markdown_table(summaries: list[dict]) -> str:
     lines = ["| scenario | proxy | req/s | p50 ms | p99 ms | CPU µs/req | CPU used "
-             "| req/s ratio (median of rounds) | per-core ratio (µs/req) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| waited for a CPU | req/s ratio (median of rounds) | per-core ratio (µs/req) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in summaries:
         if s.get("fixed_rate"):
             continue
@@ -470,11 +474,11 @@ def markdown_table(summaries: list[dict]) -> str:
                 continue
             fig = s[proxy]
             if fig is None:
-                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | |")
+                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | | |")
                 continue
             lines.append(f"| {s['title']} | {proxy} | {fig['rps']:.0f} | {fig['p50_ms']:.2f} | "
                          f"{fig['p99_ms']:.2f} | {fig['cpu_us_per_req']:.1f} | "
-                         f"{fig['cpu_share'] * 100:.0f}% | "
+                         f"{fig['cpu_share'] * 100:.0f}% | {fig['runq_wait'] * 100:.0f}% | "
                          f"{label + ratio if proxy == s['num'] else ''} | "
                          f"{label + cpu_ratio if proxy == s['num'] else ''} |")
     latency = latency_table(summaries)
@@ -485,15 +489,15 @@ def latency_table(summaries: list[dict]) -> str:
     """The fixed-rate scenarios: latency of each proxy at the same offered rate and the
     per-round p99 ratios ("" when none ran)."""
     lines = ["| scenario | proxy | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms "
-             "| CPU used | p99 ratio per round | p99 ratio (median) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "| CPU used | waited for a CPU | p99 ratio per round | p99 ratio (median) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for s in summaries:
         if not s.get("fixed_rate"):
             continue
         for proxy in s["names"]:
             fig = s.get(proxy)
             if fig is None:
-                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | | |")
+                lines.append(f"| {s['title']} | {proxy} | did not run | | | | | | | | |")
                 continue
             mine = proxy == s["num"]
             per_round = ", ".join(f"{r:.2f}" for r in s["p99_ratios"]) if mine else ""
@@ -503,7 +507,7 @@ def latency_table(summaries: list[dict]) -> str:
             lines.append(f"| {s['title']} | {proxy} | {fig['offered_rps']:.0f} | "
                          f"{fig['rps']:.0f} | {fig['p50_ms']:.2f} | {fig['p99_ms']:.2f} | "
                          f"{fig['p999_ms']:.2f} | {fig['cpu_share'] * 100:.0f}% | "
-                         f"{per_round} | {median} |")
+                         f"{fig['runq_wait'] * 100:.0f}% | {per_round} | {median} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

@@ -118,6 +118,10 @@ def test_failed_round_gives_no_ratio():
     assert s["p99_ratios"] == [1.5, 5.0]
 
 
+def test_parse_schedstat():
+    assert procs.parse_schedstat("1250000 83026 17\n") == (1250000, 83026, 17)
+
+
 def test_cgroup_of_reads_v1_and_v2_lines():
     text = ("12:cpu,cpuacct:/hapx-bench-7\n4:memory:/x\n1:name=systemd:/\n"
             "0::/user.slice/hapx-bench-8\n")
