@@ -2,6 +2,7 @@
 
     python bench/run.py [--rounds 3] [--duration 5] [--connections 50] [--quota 50]
                         [--scenarios http-ka-100,...] [--proxies haproxy,hapx] [--json F]
+                        [--rate N | --rate-fraction 0.5 --calibrate 3]
 
 An nginx backend (Debian's nginx-light, its own temporary configuration on a 127.0.0.1
 port, serving 100 B and 16 KiB files) and wrk run on the second CPU; the proxy under test
@@ -19,6 +20,19 @@ A scenario with variants (``nbthread``) runs its own configurations instead of
 workers), all pinned to the proxy's CPUs; its ratio is last variant / first variant
 (``nbthread``: nbthread 2 at 100% of a core in total / nbthread 1 at 50%; CPU time is that
 of the whole tree).
+
+The fixed-rate scenario (``http-p99``) compares latency at the same offered load: both
+proxies run uncapped and receive the same request rate on ``--connections`` connections
+(wrk with bench/fixed_rate.lua: wrk 4.1 has no rate option).  The rate is ``--rate``, or
+``--rate-fraction`` (default 0.5) of the lower of the proxies' requests per second measured
+first at full speed, uncapped, for ``--calibrate`` seconds each.  Printed: p50/p99/p99.9
+per proxy, the achieved rate, and the per-round p99 ratio hapx/haproxy with its median.
+
+Every run checks that each process of the proxy's tree (a supervisor and its workers) is
+pinned to the proxy's CPUs and in the quota's cgroup (the run fails otherwise), and gives
+the share of the run's time its threads waited for a CPU (the run-queue delay in
+/proc/<pid>/task/<tid>/schedstat): on a machine shared with other jobs this says how much
+they took from the proxy.
 
 The h2 scenarios (h2c-100, h2-tls-100) load with h2load instead (nghttp2-client):
 ``h2_connections`` connections of ``streams`` concurrent streams; their p50/p99 columns
