@@ -313,6 +313,7 @@ class Run:
     non2xx: int = 0
     logs: int = 0
     failed: str = ""
+    started: bool = False      # the proxy listened (a failure after it may be transient)
 
 
 def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
@@ -346,6 +347,7 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
         if why:
             run.failed = why.strip()
             return run
+        run.started = True
         url = f"{scn.scheme}://127.0.0.1:{fe}{scn.path}"
         if scn.load == "h2load":
             def load(duration: int) -> WrkResult:
@@ -370,7 +372,9 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
         res = load(args.duration)
         cpu1, wait1 = proc.cpu_seconds(), proc.runqueue_wait_seconds()
         if not proc.alive():
-            run.failed = f"died during the run:\n{proc.output()}"
+            status = proc.popen.returncode
+            how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+            run.failed = f"died during the run ({how}):\n{proc.output()}"
             return run
         run.rps, run.p50_ms, run.p99_ms = res.rps, res.p50_ms, res.p99_ms
         run.p999_ms = res.p999_ms
@@ -630,7 +634,9 @@ def main(argv: list[str] | None = None) -> int:
                                   rate=rate)
                     print(fmt_run(run), flush=True)
                     runs.append(run)
-                    if run.failed:      # a proxy that cannot run once is not retried
+                    # a proxy that cannot start is not retried; one that failed once
+                    # started (killed by another job, a load generator error) is
+                    if run.failed and not run.started:
                         dead[proxy] = run.failed
             if variants:
                 s = summarize(scn, runs, names_here, num=names_here[-1], den=names_here[0])
