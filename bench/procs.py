@@ -54,16 +54,23 @@ def cpu_model() -> str:
 class CpuQuota:
     """A cgroup limiting its processes to ``percent`` % of one CPU: cgroup v2 ``cpu.max``
     when /sys/fs/cgroup is a v2 hierarchy with a writable cpu controller, else cgroup v1
-    ``cpu.cfs_quota_us``.  ``path`` is None (and ``why`` says why) when neither works."""
+    ``cpu.cfs_quota_us``.  ``path`` is None (and ``why`` says why) when neither works.
+
+    ``percent`` 0: no limit.  ``weight`` > 0: the group's CPU weight is that of ``weight``
+    ordinary processes (v1 ``cpu.shares`` 1024 × weight, v2 ``cpu.weight`` 100 × weight)
+    instead of one's: on a machine shared with other jobs, the group then gets the CPU
+    time its quota allows rather than one fair share among the other runnable jobs."""
 
     PERIOD_US = 100_000
 
-    def __init__(self, percent: float, tag: str = ""):
+    def __init__(self, percent: float, tag: str = "", weight: float = 0.0):
         self.percent = percent
+        self.weight = weight
         self.path: Path | None = None
         self.kind = ""
         self.why = ""
-        quota = int(self.PERIOD_US * percent / 100)
+        self._home: Path | None = None
+        quota = int(self.PERIOD_US * percent / 100) if percent > 0 else -1
         name = f"hapx-bench-{os.getpid()}{'-' + tag if tag else ''}"
         errors = []
         v2 = Path("/sys/fs/cgroup")
@@ -82,6 +89,8 @@ class CpuQuota:
                 path.mkdir(exist_ok=True)
                 (path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
                 (path / "cpu.cfs_quota_us").write_text(str(quota))
+                if weight > 0:
+                    (path / "cpu.shares").write_text(str(int(1024 * weight)))
                 self.path, self.kind = path, "cgroup v1 cpu.cfs_quota_us"
                 return
             except OSError as exc:
@@ -104,7 +113,10 @@ class CpuQuota:
                     ctl.write_text("+cpu")
                 path = base / name
                 path.mkdir(exist_ok=True)
-                (path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+                limit = "max" if quota < 0 else str(quota)
+                (path / "cpu.max").write_text(f"{limit} {self.PERIOD_US}")
+                if self.weight > 0:
+                    (path / "cpu.weight").write_text(str(min(10000, int(100 * self.weight))))
                 self.path, self.kind = path, "cgroup v2 cpu.max"
                 return
             except OSError as exc:
@@ -118,7 +130,30 @@ class CpuQuota:
     def describe(self) -> str:
         if self.path is None:
             return f"uncapped (cannot set a CPU quota: {self.why})"
-        return f"capped at {self.percent:g}% of one CPU ({self.kind})"
+        weight = f", CPU weight of {self.weight:g} processes" if self.weight > 0 else ""
+        if self.percent <= 0:
+            return f"uncapped ({self.kind}{weight})"
+        return f"capped at {self.percent:g}% of one CPU ({self.kind}{weight})"
+
+    def _mount(self) -> Path:
+        return Path("/sys/fs/cgroup/cpu" if self.kind.startswith("cgroup v1")
+                    else "/sys/fs/cgroup")
+
+    def join(self) -> None:
+        """Move this whole process (its threads, and the children it starts later) into
+        the group; ``leave`` moves it back where it was."""
+        if self.path is None:
+            return
+        here = cgroup_of(Path("/proc/self/cgroup").read_text(),
+                         "cpu" if self.kind.startswith("cgroup v1") else "")
+        self._home = self._mount() / (here or "/").lstrip("/")
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def leave(self) -> None:
+        if self._home is not None:
+            with contextlib.suppress(OSError):
+                (self._home / "cgroup.procs").write_text(str(os.getpid()))
+            self._home = None
 
     def enter(self) -> None:
         """Move the calling process into the cgroup (for Popen's preexec_fn)."""
@@ -203,8 +238,7 @@ def tree_outside(pid: int, quota: CpuQuota | None, cpus: set[int]) -> str:
     controller = ""
     if quota is not None and quota.path is not None:
         v1 = quota.kind.startswith("cgroup v1")
-        mount = Path("/sys/fs/cgroup/cpu" if v1 else "/sys/fs/cgroup")
-        want = "/" + str(quota.path.relative_to(mount))
+        want = "/" + str(quota.path.relative_to(quota._mount()))
         controller = "cpu" if v1 else ""
     for p in process_tree(pid):
         with contextlib.suppress(OSError):

@@ -327,11 +327,12 @@ def proxy_argv(proxy: str, cfg: Path, args: argparse.Namespace) -> list[str]:
 def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, workdir: Path,
             be_port: int, proxy_cpus: set[int], load_cpus: set[int],
             quota: CpuQuota | None, variant: Variant | None = None,
-            rate: float | None = None) -> Run:
+            rate: float | None = None, uncapped: CpuQuota | None = None) -> Run:
     """One measured run of ``proxy`` (or of ``variant``, named ``proxy`` in the results);
-    at full speed, or at ``rate`` requests per second when given."""
+    at full speed, or at ``rate`` requests per second when given.  ``uncapped``: the
+    cgroup of the uncapped scenarios (``--weight``: a weight without a limit), or None."""
     if scn.uncapped:
-        quota = None
+        quota = uncapped
     run = Run(scn.name, proxy, rnd, offered_rps=rate or 0.0)
     sink = UdpSink() if scn.log_sink else None
     fe = free_ports(1)[0]
@@ -399,7 +400,8 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
 
 
 def calibrate(scn: Scenario, proxies: list[str], *, args: argparse.Namespace, workdir: Path,
-              be_port: int, proxy_cpus: set[int], load_cpus: set[int]) -> int | None:
+              be_port: int, proxy_cpus: set[int], load_cpus: set[int],
+              uncapped: CpuQuota | None = None) -> int | None:
     """The fixed rate of ``scn``: each proxy is first run uncapped at full speed for
     ``--calibrate`` seconds; the rate is ``--rate-fraction`` of the lower requests per
     second.  None (and why, printed) when a proxy cannot run."""
@@ -407,7 +409,8 @@ def calibrate(scn: Scenario, proxies: list[str], *, args: argparse.Namespace, wo
     capacities = []
     for proxy in proxies:
         run = one_run(scn, proxy, 0, args=short, workdir=workdir, be_port=be_port,
-                      proxy_cpus=proxy_cpus, load_cpus=load_cpus, quota=None)
+                      proxy_cpus=proxy_cpus, load_cpus=load_cpus, quota=uncapped,
+                      uncapped=uncapped)
         if run.failed:
             print(f"  capacity of {proxy}: FAILED, the scenario is skipped: "
                   f"{run.failed.strip().splitlines()[-1] if run.failed.strip() else ''}")
@@ -548,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="wrk threads")
     ap.add_argument("--quota", type=float, default=50.0,
                     help="CPU quota of the proxy, %% of one CPU (0: uncapped)")
+    ap.add_argument("--weight", type=float, default=0.0,
+                    help="on a machine shared with other jobs: give the proxy's cgroup and "
+                         "the load side's (nginx, wrk) the CPU weight of this many ordinary "
+                         "processes, so the quota binds rather than the other jobs (0: "
+                         "default weight, the proxy is one process among the others)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help=f"comma-separated, among: {', '.join(SCENARIOS)}")
     ap.add_argument("--proxies", default="haproxy,hapx")
@@ -581,7 +589,12 @@ def main(argv: list[str] | None = None) -> int:
                                                     else 1 << 20, hard))
     proxy_cpus, load_cpus = cpu_layout()
     os.sched_setaffinity(0, load_cpus)
-    quota = CpuQuota(args.quota) if args.quota > 0 else None
+    quota = CpuQuota(args.quota, weight=args.weight) if args.quota > 0 else None
+    # --weight: the uncapped scenarios' proxy and the load side get weighted groups too
+    uncapped = CpuQuota(0, "uncapped", weight=args.weight) if args.weight > 0 else None
+    load_group = CpuQuota(0, "load", weight=args.weight) if args.weight > 0 else None
+    if load_group is not None:
+        load_group.join()       # nginx, wrk and h2load are started from this process
     hapx_version = subprocess.run(
         [*shlex.split(HAPX_DEFAULT if "{cfg}" in args.hapx else args.hapx), "-v"],
         capture_output=True, text=True).stdout.strip().splitlines()[:1]
@@ -592,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"proxies: {haproxy_version[0] if haproxy_version else 'haproxy ?'}; "
           f"{hapx_version[0] if hapx_version else 'hapx ?'}")
     print(f"layout: proxy on CPU {sorted(proxy_cpus)}, nginx + wrk on CPU {sorted(load_cpus)}; "
-          f"proxy {quota.describe() if quota else 'uncapped (--quota 0)'}")
+          f"proxy {quota.describe() if quota else 'uncapped (--quota 0)'}"
+          + (f"; load side {load_group.describe()}" if load_group else ""))
     print(f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
           f"(+{args.warmup:g}s warm-up), {args.rounds} rounds alternating")
 
@@ -613,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             if scn.fixed_rate:
                 rate = args.rate or calibrate(scn, names_here, args=args, workdir=workdir,
                                               be_port=be_port, proxy_cpus=proxy_cpus,
-                                              load_cpus=load_cpus)
+                                              load_cpus=load_cpus, uncapped=uncapped)
                 if rate is None:
                     continue
                 print(f"  offered to every proxy: {rate:g} req/s on {args.connections} "
@@ -626,12 +640,14 @@ def main(argv: list[str] | None = None) -> int:
                     variant = variants.get(proxy)
                     run_quota = quota
                     if variant is not None and quota is not None:
-                        run_quota = quotas.setdefault(variant.name,
-                                                      CpuQuota(variant.quota, variant.name))
+                        run_quota = quotas.setdefault(
+                            variant.name, CpuQuota(variant.quota, variant.name,
+                                                   weight=args.weight * variant.quota
+                                                   / args.quota))
                     run = one_run(scn, proxy, rnd, args=args, workdir=workdir,
                                   be_port=be_port, proxy_cpus=proxy_cpus,
                                   load_cpus=load_cpus, quota=run_quota, variant=variant,
-                                  rate=rate)
+                                  rate=rate, uncapped=uncapped)
                     print(fmt_run(run), flush=True)
                     runs.append(run)
                     # a proxy that cannot start is not retried; one that failed once
@@ -689,7 +705,9 @@ def main(argv: list[str] | None = None) -> int:
             all_runs.extend(runs)
     finally:
         nginx.stop()
-        for q in [quota, *quotas.values()]:
+        if load_group is not None:
+            load_group.leave()
+        for q in [quota, uncapped, load_group, *quotas.values()]:
             if q:
                 q.remove()
         shutil.rmtree(workdir, ignore_errors=True)
