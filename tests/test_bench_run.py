@@ -167,3 +167,33 @@ def test_fixed_rate_script_runs_in_wrk_and_prints_its_line():
     assert fr["requests"] == run.parse_wrk(out.stdout).requests
     assert fr["requests"] >= 1
     assert 0 < fr["p50_us"] <= fr["p99_us"] <= fr["p999_us"] <= fr["max_us"]
+
+
+def test_weighted_group_without_limit_and_join_leave():
+    group = procs.CpuQuota(0, f"test-{os.getpid()}", weight=3)
+    if not group.active:
+        pytest.skip(f"no writable cgroup here: {group.why}")
+    try:
+        v1 = group.kind.startswith("cgroup v1")
+        if v1:
+            assert (group.path / "cpu.shares").read_text().strip() == "3072"
+            assert (group.path / "cpu.cfs_quota_us").read_text().strip() == "-1"
+        else:
+            assert (group.path / "cpu.weight").read_text().strip() == "300"
+            assert (group.path / "cpu.max").read_text().split()[0] == "max"
+        assert group.describe().startswith("uncapped (")
+        assert "CPU weight of 3 processes" in group.describe()
+        controller = "cpu" if v1 else ""
+        before = procs.cgroup_of(Path("/proc/self/cgroup").read_text(), controller)
+        group.join()
+        try:
+            child = subprocess.run([sys.executable, "-c", "print(open('/proc/self/cgroup')"
+                                    ".read())"], capture_output=True, text=True, check=True)
+            assert procs.cgroup_of(child.stdout, controller) == "/" + str(
+                group.path.relative_to(group._mount()))
+        finally:
+            group.leave()
+        assert procs.cgroup_of(Path("/proc/self/cgroup").read_text(), controller) == before
+    finally:
+        group.remove()
+    assert not group.path.exists()
