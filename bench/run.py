@@ -2,7 +2,7 @@
 
     python bench/run.py [--rounds 3] [--duration 5] [--connections 50] [--quota 50]
                         [--scenarios http-ka-100,...] [--proxies haproxy,hapx] [--json F]
-                        [--rate N | --rate-fraction 0.5 --calibrate 3]
+                        [--rate N | --rate-fraction 0.5 --calibrate 3] [--weight W]
 
 An nginx backend (Debian's nginx-light, its own temporary configuration on a 127.0.0.1
 port, serving 100 B and 16 KiB files) and wrk run on the second CPU; the proxy under test
@@ -32,7 +32,9 @@ Every run checks that each process of the proxy's tree (a supervisor and its wor
 pinned to the proxy's CPUs and in the quota's cgroup (the run fails otherwise), and gives
 the share of the run's time its threads waited for a CPU (the run-queue delay in
 /proc/<pid>/task/<tid>/schedstat): on a machine shared with other jobs this says how much
-they took from the proxy.
+they took from the proxy.  ``--weight W`` gives the proxy's cgroups and the load side's
+the CPU weight of W processes, so that on such a machine the quotas bind rather than the
+other jobs.
 
 The h2 scenarios (h2c-100, h2-tls-100) load with h2load instead (nghttp2-client):
 ``h2_connections`` connections of ``streams`` concurrent streams; their p50/p99 columns
