@@ -16,10 +16,10 @@ from netutil import free_port, read_response, run_haproxy, run_hapx, wait_until
 CFG = """\
 global
     stats socket {dir}/stats.sock level admin
-    hard-stop-after 10s
+    hard-stop-after 40s
 defaults
     mode http
-    timeout client 10s
+    timeout client 40s
     timeout server 10s
     timeout connect 5s
 frontend web
@@ -189,7 +189,7 @@ def test_five_reloads_under_traffic_lose_no_request(master):
     workers = current_workers(text)
     assert len(workers) == 1 and workers[0][1] == 0 and workers[0][0] != first[0][0]
     # the old generations finish and leave; the master reports each
-    wait_until(lambda: "# old workers" not in cli(mcli, "show proc"), timeout=60)
+    wait_until(lambda: "# old workers" not in cli(mcli, "show proc"), timeout=90)
     assert len(re.findall(r"Former worker \(\d+\) exited with code 0", proc.stderr)) == 5
     # the stats socket of the last generation answers on the same path
     assert f"Pid: {workers[0][0]}" in cli(tmp_path / "stats.sock", "show info")
@@ -210,10 +210,10 @@ def test_old_workers_are_listed_with_their_reloads(master):
     slow.sendall(b"\r\n")
     resp = read_response(slow)
     assert resp.status == 200 and resp.body == b"v0"
-    slow.settimeout(30)
+    slow.settimeout(60)
     assert slow.recv(100) == b""  # the old worker closes it after the response
     slow.close()
-    wait_until(lambda: "# old workers" not in cli(mcli, "show proc"), timeout=60)
+    wait_until(lambda: "# old workers" not in cli(mcli, "show proc"), timeout=90)
 
 
 def test_broken_reload_is_refused_and_sigusr2_reloads(master):
@@ -304,7 +304,7 @@ def test_show_proc_layout_matches_haproxy(master, tmp_path_factory):
     hdir = tmp_path_factory.mktemp("haproxy")
     hport = free_port()
     hcli = hdir / "master.sock"
-    cfg = CFG.replace("    hard-stop-after 10s\n", "").format(dir=hdir, port=hport,
+    cfg = CFG.replace("    hard-stop-after 40s\n", "").format(dir=hdir, port=hport,
                                                                  version="x")
     with run_haproxy(cfg, args=["-W", "-S", str(hcli)], workdir=hdir,
                      ready_ports=[hport, str(hcli)]):
