@@ -270,3 +270,55 @@ def test_ring_backing_file_wraps_like_the_ring(tmp_path):
         live = _events(sock, "keep")
         assert 0 < live.count("Connect from") < 30
         assert _read_ring_file(str(path)) + "\n" == live
+
+
+def test_quic_and_h3_traces_with_aioquic_client(tmp_path):
+    import asyncio
+
+    from h3client import h3_connect, wait_quic
+    from test_http3 import free_udp_tcp_port
+    from tlspki import write
+
+    ca = CA()
+    paths = write(tmp_path, {"ca.pem": ca.pem,
+                             "www.pem": ca.leaf(["www.hapx.test"]).bundle})
+    port, sock = free_udp_tcp_port(), str(tmp_path / "h.sock")
+    body = (f"frontend fe\n    bind quic4@127.0.0.1:{port} ssl crt {paths['www.pem']} "
+            "alpn h3\n"
+            "    http-request return status 200 content-type text/plain string h3-ok\n")
+    extra = ("traces\n    trace h3 sink raw level data start now\n"
+             "    trace quic sink buf0 level developer start now\n")
+    with run_hapx(config(sock, body, extra=extra), ready_ports=[sock]):
+        async def go() -> tuple[int, bytes]:
+            await wait_quic(port, str(paths["ca.pem"]))
+            async with h3_connect(port, str(paths["ca.pem"])) as c:
+                r = await c.request("GET", "/h3path?a=b", headers=[("user-agent", "t3")])
+                return r.status, bytes(r.body)
+        assert asyncio.run(go()) == (200, b"h3-ok")
+        wait_until(lambda: "sent H3 DATA frame" in _events(sock))
+        text = _events(sock)
+        h3 = LINE.format(src="h3", lvl=1)
+        assert re.search(LINE.format(src="h3", lvl=2) + r"new H3 connection : "
+                         r"qcc=0x[0-9a-f]+\(F\)$", text, re.M), text
+        assert re.search(h3 + r'rcvd H3 HEADERS frame : qcc=\S+ qcs=\(0\) "GET /h3path\?a=b '
+                         r'HTTP/3\.0" user-agent: t3$', text, re.M), text
+        assert re.search(h3 + r'sent H3 HEADERS frame : qcc=\S+ qcs=\(0\) "HTTP/3\.0 200" '
+                         r"content-length: 5 content-type: text/plain$", text, re.M), text
+        assert re.search(LINE.format(src="h3", lvl=4) + r"sent H3 DATA frame : qcc=\S+ "
+                         r"qcs=\(0\) len=5$", text, re.M), text
+        quic = _events(sock, "buf0")
+        assert re.search(r"\[\d\d\|quic\|2\|tracing\.py:\d+\] new QUIC connection : "
+                         r"qc@0x[0-9a-f]+ odcid=[0-9a-f]+$", quic, re.M), quic
+        assert re.search(r"\|quic\|2\|.*\] RX packet : qc@\S+ odcid=\S+ type=initial pn=0 "
+                         r"len=\d+ frames=.*crypto", quic, re.M), quic
+        assert re.search(r"\|quic\|2\|.*\] TX packet : qc@\S+ odcid=\S+ type=1RTT pn=\d+ "
+                         r"len=\d+ frames=.*stream\(0,fin\)", quic, re.M), quic
+        assert re.search(r"\|quic\|3\|.*\] remote transport parameters : ", quic, re.M)
+        assert re.search(r"\|quic\|5\|.*\] secrets derivation : .*key_type=client_"
+                         r"handshake_secret", quic, re.M)
+        # the runtime API stops them: a new connection is not traced
+        assert cli(sock, "trace quic stop now") == "\n"
+        assert cli(sock, "trace h3 stop now") == "\n"
+        n = len(_lines(sock)) + len(_lines(sock, "buf0"))
+        assert asyncio.run(go()) == (200, b"h3-ok")
+        assert len(_lines(sock)) + len(_lines(sock, "buf0")) == n
