@@ -15,7 +15,7 @@ import threading
 import httpx
 import pytest
 from h2util import H2Origin
-from netutil import free_port, run_hapx, wait_until
+from netutil import free_port, run_haproxy, run_hapx, wait_until
 from test_rings_traces import cli
 from tlspki import CA
 
@@ -76,23 +76,35 @@ def test_h2_frontend_trace_from_runtime_api(tmp_path):
         wait_until(lambda: "releasing H2 connection" in _events(sock))
         text = _events(sock)
         proto, user, data = (LINE.format(src="h2", lvl=n) for n in (2, 1, 4))
-        assert re.search(proto + r"new H2 connection : \[F\] h2c=0x[0-9a-f]+\(F,PRF\)$",
-                         text, re.M), text
-        assert re.search(proto + r"received preface : \[F\] h2c=0x[0-9a-f]+\(F,SET1\)$",
-                         text, re.M)
-        assert re.search(proto + r"sent H2 SETTINGS frame : \[F\] h2c=\S+ dft=SETTINGS/00 "
-                         r"dfl=\d+ .*max_concurrent_streams=100", text, re.M)
-        assert re.search(proto + r"received H2 SETTINGS ACK frame : \[F\] h2c=\S+ "
+        state = LINE.format(src="h2", lvl=3)
+        h2c = r"h2c=0x[0-9a-f]+\(F,"
+        assert re.search(user + r"new H2 connection : " + h2c + r"PRF\) : conn=0x[0-9a-f]+ "
+                         r"fe=fe$", text, re.M), text
+        assert re.search(proto + r"received preface : " + h2c + r"PRF\)$", text, re.M)
+        assert re.search(state + r"rcvd H2 frame header, switching to FRAME_P state : "
+                         + h2c + r"STG\) dft=SETTINGS/00 dfl=\d+$", text, re.M)
+        assert re.search(proto + r"receiving H2 SETTINGS frame : " + h2c + r"FRP\) dsi=0 "
+                         r".*initial_window_size=\d+", text, re.M)
+        assert re.search(proto + r"sending H2 SETTINGS frame : " + h2c + r"\w+\) dsi=0 "
+                         r"dft=SETTINGS/00 dfl=\d+ .*max_concurrent_streams=100", text, re.M)
+        assert re.search(proto + r"sending H2 SETTINGS ACK frame : " + h2c + r"FRH\) dsi=0 "
                          r"dft=SETTINGS/01 dfl=0$", text, re.M)
-        assert re.search(LINE.format(src="h2", lvl=3) + r"new H2 stream : \[F\] h2c=\S+ "
+        assert re.search(state + r"new H2 stream : " + h2c + r"FRP\) "
                          r"h2s=0x[0-9a-f]+\(1,HCR\)$", text, re.M)
-        assert re.search(user + r'rcvd H2 request   : \[F\] "GET /abc\?x=1 HTTP/2\.0" '
-                         r"h2c=\S+ h2s=\S+ user-agent: \S+", text, re.M), text
-        assert re.search(user + r'sent H2 response  : \[F\] "HTTP/2\.0 200" h2c=\S+ '
-                         r"h2s=\S+ content-type: text/plain content-length: 2$", text, re.M)
-        assert re.search(data + r"sent H2 DATA frame : \[F\] h2c=\S+ h2s=0x[0-9a-f]+\(1,"
-                         r"\w+\) dft=DATA/0[01] dfl=\d+ data=b'ok'$", text, re.M), text
-        assert re.search(LINE.format(src="h2", lvl=3) + r"H2 stream closed : ", text, re.M)
+        assert re.search(user + r"h2c_decode_headers\(\): " + h2c + r"FRH\) dsi=1 rcvh "
+                         r":path: /abc\?x=1$", text, re.M), text
+        assert re.search(user + r"rcvd H2 request   : " + h2c + r"FRH\) : \[1\] H2 REQ: "
+                         r"GET http://127\.0\.0\.1:\d+/abc\?x=1 HTTP/2\.0$", text, re.M), text
+        assert re.search(user + r"h2s_frt_make_resp_headers\(\): " + h2c + r"FRH\) "
+                         r"h2s=0x[0-9a-f]+\(1,HCR\) sndh :status: 200$", text, re.M), text
+        assert re.search(user + r"sent H2 response  : " + h2c + r"FRH\) "
+                         r"h2s=0x[0-9a-f]+\(1,HCR\) : \[1\] H2 RES: HTTP/2\.0 200$", text,
+                         re.M), text
+        assert re.search(data + r"sending H2 DATA frame : " + h2c + r"FRH\) dsi=1 h2s=\w+ "
+                         r"dft=DATA/0[01] dfl=\d+ data=b'ok'$", text, re.M), text
+        assert re.search(data + r"received data : " + h2c, text, re.M)
+        assert re.search(data + r"sent data : " + h2c, text, re.M)
+        assert re.search(state + r"H2 stream closed : ", text, re.M)
         assert "/before" not in text
         # only the events asked for: SETTINGS frames received, at level user nothing else
         cli(sock, "trace h2 sink raw level proto verbosity simple event none "
@@ -101,12 +113,31 @@ def test_h2_frontend_trace_from_runtime_api(tmp_path):
         assert _h2_get(port, "/filtered") == "ok"
         wait_until(lambda: "SETTINGS ACK" in "".join(_lines(sock)[n:]))
         new = _lines(sock)[n:]
-        assert any("received H2 SETTINGS frame" in line for line in new), new
-        assert all("received H2 SETTINGS" in line for line in new), new
+        assert any("receiving H2 SETTINGS frame" in line for line in new), new
+        assert all("receiving H2 SETTINGS" in line for line in new), new
         assert cli(sock, "trace h2 stop now") == "\n"
         n = len(_lines(sock))
         assert _h2_get(port, "/after") == "ok"
         assert len(_lines(sock)) == n
+
+
+def test_h2_trace_listings_as_haproxy(tmp_path):
+    """The h2 source's events, verbosities, lock criteria and levels are haproxy 2.6's
+    (one keyword per command: 2.6 does not chain them)."""
+    lines = ("trace h2 event", "trace h2 verbosity", "trace h2 lock", "trace h2 level",
+             "trace h2 start", "trace h2 sink buf0", "trace h2 level proto",
+             "trace h2 verbosity minimal", "trace h2 event -rx_prio", "show trace h2")
+    outs = {}
+    for name, runner in (("hapx", run_hapx), ("haproxy", run_haproxy)):
+        port, sock = free_port(), str(tmp_path / f"{name}.sock")
+        body = (f"frontend fe\n    bind 127.0.0.1:{port} proto h2\n"
+                "    http-request return status 200\n")
+        with runner(config(sock, body).replace("ring raw\n    size 262144\n", ""),
+                    ready_ports=[port, sock]):
+            outs[name] = [cli(sock, line) for line in lines]
+    assert outs["hapx"] == outs["haproxy"]
+    assert "  + rx_fhdr      : H2 frame header received\n" in outs["hapx"][0]
+    assert outs["hapx"][2].endswith("    h2s        : H2 stream\n\n")
 
 
 @pytest.mark.skipif(NGHTTP is None, reason="nghttp is not installed")
@@ -126,13 +157,16 @@ def test_h2_backend_trace_from_traces_section(tmp_path):
             text = _events(sock, "buf0")
             stamp = r"^<0>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d "
             head = stamp + r"\[\d\d\|h2\|1\|tracing\.py:\d+\] "
-            assert re.search(head + r'sent H2 request   : \[B\] "GET /nghttp\?q=1 HTTP/2\.0"'
-                             r" h2c=0x[0-9a-f]+\(B,\w+\) h2s=\S+$", text, re.M), text
-            assert re.search(head + r'rcvd H2 response  : \[B\] "HTTP/2\.0 200" h2c=\S+ '
-                             r"h2s=\S+$", text, re.M), text
+            assert re.search(head + r"sent H2 request   : h2c=0x[0-9a-f]+\(B,\w+\) "
+                             r"h2s=0x[1-9a-f][0-9a-f]+\(1,\w+\) : \[1\] H2 REQ: GET http://127\.0\.0\.1:"
+                             r"\d+/nghttp\?q=1 HTTP/2\.0$", text, re.M), text
+            assert re.search(head + r"rcvd H2 response  : h2c=0x[0-9a-f]+\(B,\w+\) "
+                             r"h2s=\S+ : \[1\] H2 RES: HTTP/2\.0 200$", text, re.M), text
+            assert re.search(head + r"new H2 connection : h2c=0x[0-9a-f]+\(B,STG\) : "
+                             r"conn=0x[0-9a-f]+ be=be srv=s1$", text, re.M), text
             # locked on the server: the client side's lines are left out; level user: no
             # frame lines
-            assert "[F]" not in text and "frame" not in text
+            assert "(F," not in text and "frame" not in text
 
 
 def _tls_loop_config(tmp_path, port: int, sock: str, extra: str = "") -> str:

@@ -105,9 +105,9 @@ class H2ServerStream:
         end = txn.req_done and not txn.req_buf and txn.chain is None
         try:
             self.sid = conn.h2.get_next_available_stream_id()
+            conn.h2.send_headers(self.sid, block, end_stream=end)
             if H2_TRACE.on:
                 tracing.tx_headers(conn, "B", self.sid, block)
-            conn.h2.send_headers(self.sid, block, end_stream=end)
         except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
             self.closed = True
             conn.kick()

@@ -17,11 +17,12 @@ per read, write or connection event while the source is stopped):
 A connection that was already open when the source started is traced from its next
 message on, without its frames (their boundaries in the byte stream are unknown).
 
-Details by verbosity as HAProxy's: ``clean`` gives the side (``[F]``/``[B]``) and the start
-line of messages; ``minimal`` adds the connection and stream states (``h2c=<ptr>(<state>)
-h2s=<ptr>(<id>,<state>)``); ``simple`` the frame header (``dft=<type>/<flags> dfl=<len>``)
-and error codes; ``advanced`` header fields and SETTINGS values; ``complete`` the first bytes
-of DATA payloads.
+Lines are laid out as haproxy 2.6's ``h2`` traces (checked against it): from verbosity
+``minimal`` ``h2c=<ptr>(<side>,<state>)``, ``h2s=<ptr>(<id>,<state>)`` or ``dsi=<id>``;
+``simple`` adds frame headers (``dft=<type>/<flags> dfl=<len>``); messages end with
+``: [<id>] H2 REQ: <method> <uri> HTTP/2.0`` (or ``H2 RES:``); ``advanced`` adds one
+``rcvh``/``sndh`` line per header field and decoded SETTINGS, WINDOW_UPDATE, RST_STREAM
+and GOAWAY fields; ``complete`` the first bytes of DATA payloads.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ H2_TRACE = register_source(TraceSource(
         ("advanced", "add header fields or frame decoding when available"),
         ("complete", "add full data dump when available"),
     ),
-    own_locks=(("h2c", "H2 connection"), ("h2s", "H2 stream")),
+    own_locks=(("h2s", "H2 stream"),),
 ))
 
 #: frame type -> (name, event suffix)
@@ -160,7 +161,7 @@ class _Tracer:
         #: scanners when the connection is traced from its start
         self.rx = _Scanner(side == "F") if synced else None
         self.tx = _Scanner(side == "B") if synced else None
-        self.state = ("PRF" if side == "F" else "SET1") if synced else "FRH"
+        self.state = ("PRF" if side == "F" else "STG") if synced else "FRH"
         #: the streams seen open, by id: their traced address (h2s_end once closed)
         self.open: dict[int, int] = {}
 
@@ -196,28 +197,33 @@ def _h2s_state(mux: Any, sid: int) -> str:
     return STREAM_STATES.get(s.state_machine.state.name, "???")
 
 
-def _detail(mux: Any, tr: _Tracer, sid: int = 0, line: str = "",
-            headers: Any = None, frame: str = "", decoded: str = "", dump: bytes = b""
-            ) -> Any:
-    """The detail of a line, built when written (by the verbosity)."""
+def _detail(mux: Any, tr: _Tracer, sid: int = 0, *, dsi: int | None = None,
+            frame: str = "", decoded: str = "", msg: str = "", dump: bytes = b"") -> Any:
+    """The detail of a line as HAProxy's ``h2_trace`` lays it out, built when written:
+    from ``minimal`` ``h2c=<ptr>(<side>,<state>)``, ``h2s=<ptr>(<id>,<state>)`` for a
+    stream's line, ``dsi=<id>`` for a frame's; from ``simple`` the frame header (``dft``,
+    ``dfl``), then ``: <msg>`` (a message's first line); ``advanced`` adds decoded frame
+    fields, ``complete`` DATA payloads."""
+    state = tr.state
+
     def detail() -> str:
         v = H2_TRACE.verbosity
-        text = f"[{tr.side}]"
-        if line:
-            text += f' "{line}"'
+        parts = []
         if v >= MINIMAL:
-            text += f" h2c={id(mux):#x}({tr.side},{tr.state})"
+            parts.append(f"h2c={id(mux):#x}({tr.side},{state})")
             if sid:
-                text += f" h2s={tr.ptr(mux, sid):#x}({sid},{_h2s_state(mux, sid)})"
+                parts.append(f"h2s={tr.ptr(mux, sid):#x}({sid},{_h2s_state(mux, sid)})")
+            if dsi is not None:
+                parts.append(f"dsi={dsi}" + (f" h2s={_h2s_state(mux, dsi)}" if dsi else ""))
         if v >= SIMPLE and frame:
-            text += f" {frame}"
-        if v >= ADVANCED:
-            if decoded:
-                text += f" {decoded}"
-            if headers:
-                text += "".join(f" {n}: {val}" for n, val in headers)
+            parts.append(frame)
+        if v >= ADVANCED and decoded:
+            parts.append(decoded)
         if v >= COMPLETE and dump:
-            text += f" data={dump!r}"
+            parts.append(f"data={dump!r}")
+        text = " ".join(parts)
+        if msg:
+            text = f"{text} : {msg}" if text else msg
         return text
     return detail
 
@@ -225,7 +231,12 @@ def _detail(mux: Any, tr: _Tracer, sid: int = 0, line: str = "",
 def conn_new(mux: Any, side: str) -> None:
     """A connection starts (before its preface/SETTINGS are written)."""
     tr = _TRACERS[mux.h2] = _Tracer(side, True)
-    H2_TRACE.trace(PROTO, "h2c_new", "new H2 connection", _detail(mux, tr), _lock(mux, side))
+    if side == "F":
+        where = f"fe={getattr(mux.ctx.frontend, 'name', '')}"
+    else:
+        where = f"be={getattr(mux.server, 'proxy', '')} srv={getattr(mux.server, 'name', '')}"
+    H2_TRACE.trace(USER, "h2c_new", "new H2 connection",
+                   _detail(mux, tr, msg=f"conn={id(mux):#x} {where}"), _lock(mux, side))
 
 
 def conn_end(mux: Any, side: str) -> None:
@@ -241,7 +252,7 @@ def error(mux: Any, side: str, exc: BaseException) -> None:
     tr = _tracer(mux, side)
     tr.state = "ERR"
     H2_TRACE.trace(ERROR, ("h2c_err", "proto_err"), "protocol error",
-                   _detail(mux, tr, decoded=f'err="{exc}"'), _lock(mux, side))
+                   _detail(mux, tr, msg=str(exc)), _lock(mux, side))
 
 
 def _frame_detail(ftype: int, flags: int, length: int, payload: bytes) -> tuple[str, str]:
@@ -267,28 +278,32 @@ def _frame_detail(ftype: int, flags: int, length: int, payload: bytes) -> tuple[
 
 
 def _frames(mux: Any, tr: _Tracer, frames: list[Any], way: str) -> None:
-    """One line per frame, ``received``/``sent`` ``H2 <TYPE> frame``."""
-    verb = "received" if way == "rx" else "sent"
+    """The lines of each frame: ``rcvd H2 frame header`` (state) then ``receiving H2
+    <TYPE> frame`` as HAProxy's demux reports them, ``sending H2 <TYPE> frame`` out."""
+    verb = "receiving" if way == "rx" else "sending"
     lock = _lock(mux, tr.side)
     for ftype, flags, sid, length, payload in frames:
         name, suffix = FRAME_TYPES.get(ftype, ("UNKNOWN", ""))
+        frame, decoded = _frame_detail(ftype, flags, length, payload)
+        flock = lock if not sid else _lock(mux, tr.side, sid)
+        if way == "rx":
+            H2_TRACE.trace(STATE, ("rx_fhdr", "rx_frame"), "rcvd H2 frame header, switching "
+                           "to FRAME_P state", _detail(mux, tr, frame=frame), flock)
+            tr.state = "FRP"
         if ftype in (1, 5) and sid and sid not in tr.open:
             tr.open[sid] = tr.ptr(mux, sid)
-            H2_TRACE.trace(STATE, "h2s_new", "new H2 stream", _detail(mux, tr, sid),
-                           _lock(mux, tr.side, sid))
+            H2_TRACE.trace(STATE, "h2s_new", "new H2 stream", _detail(mux, tr, sid), flock)
         events: tuple[str, ...] = (f"{way}_frame",)
         if suffix:
             events += (f"{way}_{suffix}",)
         if (ftype in (0, 1) and flags & END_STREAM) or ftype == 3:
             events += (f"{way}_eoi",)
-        if ftype == 4 and tr.state in ("PRF", "SET1"):
-            tr.state = "FRH"
-        frame, decoded = _frame_detail(ftype, flags, length, payload)
         ack = " ACK" if ftype in (4, 6) and flags & ACK else ""
         H2_TRACE.trace(DATA if ftype == 0 else PROTO, events, f"{verb} H2 {name}{ack} frame",
-                       _detail(mux, tr, sid, frame=frame, decoded=decoded,
-                               dump=payload if ftype == 0 else b""),
-                       lock if not sid else _lock(mux, tr.side, sid))
+                       _detail(mux, tr, dsi=sid, frame=frame if way == "tx" else "",
+                               decoded=decoded, dump=payload if ftype == 0 else b""), flock)
+        if way == "rx":
+            tr.state = "FRH"
 
 
 def _streams_closed(mux: Any, tr: _Tracer) -> None:
@@ -302,11 +317,12 @@ def rx(mux: Any, side: str, data: bytes, events: list[Any]) -> None:
     """Bytes read and the events the h2 library decoded from them."""
     tr = _tracer(mux, side)
     if tr.rx is not None:
+        H2_TRACE.trace(DATA, "h2c_recv", "received data", _detail(mux, tr), _lock(mux, side))
         preface, frames = tr.rx.feed(data)
         if preface:
-            tr.state = "SET1"
             H2_TRACE.trace(PROTO, "rx_preface", "received preface", _detail(mux, tr),
                            _lock(mux, side))
+            tr.state = "STG"
         _frames(mux, tr, frames, "rx")
     for ev in events:
         headers = getattr(ev, "headers", None)
@@ -315,18 +331,49 @@ def rx(mux: Any, side: str, data: bytes, events: list[Any]) -> None:
         sid = ev.stream_id
         kind = type(ev).__name__
         if kind == "RequestReceived":
-            pseudo = dict(h for h in headers if h[0][:1] == ":")
-            line = f"{pseudo.get(':method', '')} {pseudo.get(':path', '')} HTTP/2.0"
             msg, events_ = "rcvd H2 request  ", ("rx_hdr", "strm_new")
         elif kind in ("ResponseReceived", "InformationalResponseReceived"):
-            line = f"HTTP/2.0 {dict(headers).get(':status', '')}"
             msg, events_ = "rcvd H2 response ", ("rx_hdr", "strm_recv")
         else:  # trailers
-            line, msg, events_ = "", "rcvd H2 trailers ", ("rx_hdr", "strm_recv")
-        fields = [(n, v) for n, v in headers if n[:1] != ":"]
-        H2_TRACE.trace(USER, events_, msg, _detail(mux, tr, sid, line, fields),
+            msg, events_ = "rcvd H2 trailers ", ("rx_hdr", "strm_recv")
+        _fields(mux, tr, side, sid, headers, "h2c_decode_headers", "rcvh")
+        H2_TRACE.trace(USER, events_, msg,
+                       _detail(mux, tr, msg=_start_line(sid, headers)) if side == "F" else
+                       _detail(mux, tr, sid, msg=_start_line(sid, headers)),
                        _lock(mux, side, sid))
     _streams_closed(mux, tr)
+
+
+def _start_line(sid: int, headers: Any) -> str:
+    """``[<id>] H2 REQ: <method> <uri> HTTP/2.0`` or ``[<id>] H2 RES: HTTP/2.0 <status>``
+    (the URI absolute when the request has an authority, as HAProxy builds it)."""
+    pseudo = {(n.decode("latin-1") if isinstance(n, bytes) else n):
+              (v.decode("latin-1") if isinstance(v, bytes) else v)
+              for n, v in headers if (n[:1] in (":", b":"))}
+    if ":status" in pseudo:
+        return f"[{sid}] H2 RES: HTTP/2.0 {pseudo[':status']}"
+    if ":method" in pseudo:
+        path, auth = pseudo.get(":path", ""), pseudo.get(":authority")
+        uri = f"{pseudo.get(':scheme', 'http')}://{auth}{path}" if auth else path
+        return f"[{sid}] H2 REQ: {pseudo[':method']} {uri} HTTP/2.0"
+    return f"[{sid}] H2 trailers"
+
+
+def _fields(mux: Any, tr: _Tracer, side: str, sid: int, headers: Any, func: str,
+            tag: str) -> None:
+    """From verbosity ``advanced``, one line per header field (HAProxy's ``rcvh``/``sndh``
+    lines)."""
+    if H2_TRACE.verbosity < ADVANCED:
+        return
+    lock = _lock(mux, side, sid)
+    stream = f"dsi={sid}" if tag == "rcvh" else \
+        f"h2s={tr.ptr(mux, sid):#x}({sid},{_h2s_state(mux, sid)})"
+    for n, v in headers:
+        n = n.decode("latin-1") if isinstance(n, bytes) else n
+        v = v.decode("latin-1") if isinstance(v, bytes) else v
+        H2_TRACE.trace(USER, ("rx_hdr",) if tag == "rcvh" else ("tx_hdr",),
+                       f"{func}(): h2c={id(mux):#x}({tr.side},{tr.state}) {stream} "
+                       f"{tag} {n}: {v}", "", lock)
 
 
 def tx(mux: Any, side: str, data: bytes) -> None:
@@ -338,6 +385,7 @@ def tx(mux: Any, side: str, data: bytes) -> None:
             H2_TRACE.trace(PROTO, "tx_preface", "sent H2 preface", _detail(mux, tr),
                            _lock(mux, side))
         _frames(mux, tr, frames, "tx")
+        H2_TRACE.trace(DATA, "h2c_send", "sent data", _detail(mux, tr), _lock(mux, side))
     _streams_closed(mux, tr)
 
 
@@ -345,16 +393,13 @@ def tx_headers(mux: Any, side: str, sid: int, block: Any) -> None:
     """A message's HEADERS (a response from the frontend side, a request from the
     backend side) given to the h2 library."""
     tr = _tracer(mux, side)
-    fields = [(n.decode("latin-1") if isinstance(n, bytes) else n,
-               v.decode("latin-1") if isinstance(v, bytes) else v) for n, v in block]
-    pseudo = dict(f for f in fields if f[0][:1] == ":")
-    if ":status" in pseudo:
-        line, msg = f"HTTP/2.0 {pseudo[':status']}", "sent H2 response "
-    elif ":method" in pseudo:
-        line = f"{pseudo[':method']} {pseudo.get(':path', '')} HTTP/2.0"
-        msg = "sent H2 request  "
+    line = _start_line(sid, block)
+    if " H2 RES: " in line:
+        func, msg = "h2s_frt_make_resp_headers", "sent H2 response "
+    elif " H2 REQ: " in line:
+        func, msg = "h2s_bck_make_req_headers", "sent H2 request  "
     else:
-        line, msg = "", "sent H2 trailers "
-    H2_TRACE.trace(USER, ("tx_hdr", "strm_send"), msg,
-                   _detail(mux, tr, sid, line, [f for f in fields if f[0][:1] != ":"]),
+        func, msg = "h2s_make_trailers", "sent H2 trailers "
+    _fields(mux, tr, side, sid, block, func, "sndh")
+    H2_TRACE.trace(USER, ("tx_hdr", "strm_send"), msg, _detail(mux, tr, sid, msg=line),
                    _lock(mux, side, sid))
