@@ -11,6 +11,8 @@ length plus HAProxy's per-event overhead: a reader counter byte and the varint l
 oldest are dropped to make room.  Each event has a sequence number; readers follow the ring
 with :meth:`RingSink.events_after` and wait for new ones with :meth:`RingSink.wait`.
 Listeners (``add_listener``) are called for every new event (forwarding to syslog servers).
+A :class:`FileRingSink` keeps its events in a file mapped in memory instead (``backing-file``:
+:mod:`hapx.core.ringfile`).
 """
 
 from __future__ import annotations
@@ -151,9 +153,21 @@ class RingSink(Sink):
 
     def append(self, data: bytes) -> bool:
         """Store one already formatted event."""
+        if not self.store(data):
+            self.dropped += 1
+            return False
+        for listener in self.listeners:
+            listener(data)
+        waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
+        return True
+
+    def store(self, data: bytes) -> bool:
+        """Keep ``data`` as the next event, dropping the oldest to make room; False when
+        it cannot fit at all."""
         need = self.cost(data)
         if need > self.size - 1:
-            self.dropped += 1
             return False
         while self.used + need > self.size - 1 and self.events:
             _, old = self.events.popleft()
@@ -161,11 +175,6 @@ class RingSink(Sink):
         self.seq += 1
         self.events.append((self.seq, data))
         self.used += need
-        for listener in self.listeners:
-            listener(data)
-        waiters, self._waiters = self._waiters, []
-        for wake in waiters:
-            wake()
         return True
 
     def events_after(self, seq: int) -> list[tuple[int, bytes]]:
@@ -184,6 +193,34 @@ class RingSink(Sink):
 
     def add_listener(self, fn: Callable[[bytes], None]) -> None:
         self.listeners.append(fn)
+
+
+class FileRingSink(RingSink):
+    """A ring kept in a file mapped in memory (``backing-file``): its events are stored in
+    and read from the mapping (:class:`~hapx.core.ringfile.RingFile`), so that they stay in
+    the file after the process stops or crashes."""
+
+    def __init__(self, name: str, desc: str, path: str, *, size: int = 16384,
+                 fmt: str = "raw", maxlen: int = DEFAULT_MAXLEN) -> None:
+        from .ringfile import RingFile
+
+        super().__init__(name, desc, size=size, fmt=fmt, maxlen=maxlen)
+        self.path = path
+        self.file = RingFile.create(path, size)
+
+    def store(self, data: bytes) -> bool:
+        if not self.file.append(data):
+            return False
+        self.seq = self.file.seq
+        return True
+
+    def events_after(self, seq: int) -> list[tuple[int, bytes]]:
+        if self.file.seq <= seq:
+            return []
+        return [e for e in self.file.events() if e[0] > seq]
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Sinks:

@@ -113,19 +113,23 @@ class TraceSource:
         self.dropped = 0
 
     # -- tracing -------------------------------------------------------------------------
-    def trace(self, level: int, event: str, message: str, detail: str | Callable[[], str]
-              = "", lock: dict[str, Any] | None = None) -> None:
-        """Report ``event`` at ``level`` (call only when ``on``).  ``detail`` (text, or a
-        function giving it) follows the message when the verbosity is above quiet;
-        ``lock`` maps lock criteria to this event's objects (frontend, connection ...)."""
+    def trace(self, level: int, event: str | tuple[str, ...], message: str,
+              detail: str | Callable[[], str] = "", lock: dict[str, Any] | None = None
+              ) -> None:
+        """Report ``event`` at ``level`` (call only when ``on``).  ``event`` may be a tuple
+        of event names (HAProxy's event masks: the line concerns each of them, it is
+        reported when one is enabled).  ``detail`` (text, or a function giving it) follows
+        the message when the verbosity is above quiet; ``lock`` maps lock criteria to this
+        event's objects (frontend, connection ...)."""
+        events = (event,) if type(event) is str else event
         if self.state == "waiting":
-            if event not in self.start_on:
+            if self.start_on.isdisjoint(events):
                 return
             self.set_state("running")
-        if event in self.stop_on:
+        if not self.stop_on.isdisjoint(events):
             self.set_state("stopped")
             return
-        if level > self.level or event not in self.report:
+        if level > self.level or self.report.isdisjoint(events):
             return
         if self.lock != "nothing":
             value = PROCESS.thread if self.lock == "thread" else (lock or {}).get(self.lock)
@@ -145,7 +149,7 @@ class TraceSource:
             line = f"[{PROCESS.thread:02d}|{self.name}|{level}|{where}] {message}"
             if not self.sink.write(line.encode("latin-1", "replace"), 0, 0):
                 self.dropped += 1
-        if event in self.pause_on:
+        if not self.pause_on.isdisjoint(events):
             self.set_state("waiting")
 
 

@@ -27,7 +27,7 @@ from hapx.core.sample.types import Sample
 from hapx.plugins.binds import BIND_OPTIONS
 from hapx.plugins.servers.options import SERVER_OPTIONS
 
-from . import glitches
+from . import glitches, tracing  # noqa: F401 - tracing registers the h2 trace source
 from .params import H2Params
 
 BIND_OPTIONS.activate("proto", "idle-ping")

@@ -28,8 +28,10 @@ from h2.errors import ErrorCodes
 from hapx.core.runtime.http_server import pool_of
 from hapx.core.runtime.queue import conn_closed, conn_opened
 
+from . import tracing
 from .glitches import GlitchCounter
 from .params import H2Params, encode_headers, request_headers
+from .tracing import H2_TRACE
 
 _HIGH = 256 * 1024
 _LOW = 64 * 1024
@@ -104,6 +106,8 @@ class H2ServerStream:
         try:
             self.sid = conn.h2.get_next_available_stream_id()
             conn.h2.send_headers(self.sid, block, end_stream=end)
+            if H2_TRACE.on:
+                tracing.tx_headers(conn, "B", self.sid, block)
         except (h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
             self.closed = True
             conn.kick()
@@ -288,6 +292,8 @@ class H2ServerConn(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.connected = True
+        if H2_TRACE.on:
+            tracing.conn_new(self, "B")
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer_port = peer[1]
@@ -305,11 +311,15 @@ class H2ServerConn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError:
+        except h2.exceptions.ProtocolError as exc:
+            if H2_TRACE.on:
+                tracing.error(self, "B", exc)
             self.glitches.add(1)
             self._flush()
             self.close()
             return
+        if H2_TRACE.on:
+            tracing.rx(self, "B", data, events)
         self.ping_sent = False
         for ev in events:
             t = type(ev)
@@ -424,6 +434,8 @@ class H2ServerConn(asyncio.Protocol):
             return
         was_connected = self.connected
         self.closed = True
+        if H2_TRACE.on:
+            tracing.conn_end(self, "B")
         self.connected = False
         if self.ping_timer is not None:
             self.ping_timer.cancel()
@@ -483,6 +495,8 @@ class H2ServerConn(asyncio.Protocol):
             return
         data = self.h2.data_to_send()
         if data:
+            if H2_TRACE.on:
+                tracing.tx(self, "B", data)
             self.transport.write(data)
 
     def close(self) -> None:

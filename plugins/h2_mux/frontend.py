@@ -29,8 +29,10 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hapx.core.runtime.http_txn import Transaction
 
+from . import tracing
 from .glitches import GlitchCounter
 from .params import H2Params, encode_headers, goaway, response_headers
+from .tracing import H2_TRACE
 
 _HIGH = 256 * 1024
 _LOW = 64 * 1024
@@ -290,6 +292,8 @@ class H2ClientMux:
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.loop = asyncio.get_running_loop()
+        if H2_TRACE.on:
+            tracing.conn_new(self, "F")
         self.h2.initiate_connection()
         extra = self.params.fe_conn_window_extra
         if extra > 0:
@@ -302,11 +306,15 @@ class H2ClientMux:
             return
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError:
+        except h2.exceptions.ProtocolError as exc:
+            if H2_TRACE.on:
+                tracing.error(self, "F", exc)
             self.glitches.add(1)
             self._flush()
             self.close()
             return
+        if H2_TRACE.on:
+            tracing.rx(self, "F", data, events)
         self.ping_sent = False
         self.corked += 1
         try:
@@ -353,6 +361,8 @@ class H2ClientMux:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if H2_TRACE.on:
+            tracing.conn_end(self, "F")
         if self.ping_timer is not None:
             self.ping_timer.cancel()
             self.ping_timer = None
@@ -385,7 +395,10 @@ class H2ClientMux:
         self._flush()
         # a GOAWAY that lets the streams in progress finish (h2's close_connection would
         # end the connection's state machine at once)
-        self.transport.write(goaway(self.h2.highest_inbound_stream_id, ErrorCodes.NO_ERROR))
+        frame = goaway(self.h2.highest_inbound_stream_id, ErrorCodes.NO_ERROR)
+        if H2_TRACE.on:
+            tracing.tx(self, "F", frame)
+        self.transport.write(frame)
         if not self.streams:
             self.close()
 
@@ -483,6 +496,8 @@ class H2ClientMux:
 
     # -- frames out --------------------------------------------------------------------------------
     def send_headers(self, sid: int, block: list[tuple[bytes, bytes]], end: bool) -> None:
+        if H2_TRACE.on:
+            tracing.tx_headers(self, "F", sid, block)
         try:
             self.h2.send_headers(sid, block, end_stream=end)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
@@ -567,6 +582,8 @@ class H2ClientMux:
         self.flush_scheduled = False
         data = self.h2.data_to_send()
         if data and not self.closed:
+            if H2_TRACE.on:
+                tracing.tx(self, "F", data)
             self.transport.write(data)
 
     def close(self) -> None:

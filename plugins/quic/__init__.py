@@ -28,6 +28,7 @@ from hapx.core.hookspecs import hookimpl
 from hapx.core.records import CliCommand, Codec
 from hapx.plugins.binds import BIND_OPTIONS
 
+from . import tracing  # noqa: F401 - registers the quic and h3 trace sources
 from .cli import show_quic
 from .settings import QuicSettingError, QuicSettings, settings_for
 

@@ -29,6 +29,7 @@ from hapx.core.stream import Session
 
 from .settings import QuicSettings
 from .stream import H3Stream
+from .tracing import TraceLogger
 from .transport import HapxQuicConnection, adopt, configuration
 
 #: every live HTTP/3 connection of the process, in creation order (``show quic``)
@@ -384,8 +385,10 @@ class QuicListener:
         self.h3_factory = codecs[0].factory if codecs else AioH3
         sock.setblocking(False)
         _buffers(sock)
-        self.server = _Server(self, configuration=configuration(settings, bind),
-                              create_protocol=self._protocol,
+        qcfg = configuration(settings, bind)
+        # (aioquic asks it for a per-connection log: one only while quic/h3 traces run)
+        qcfg.quic_logger = TraceLogger(frontend, self)
+        self.server = _Server(self, configuration=qcfg, create_protocol=self._protocol,
                               retry=bool(bind.opt("quic-force-retry")))
         self.transport: Any = None
         loop = asyncio.get_running_loop()

@@ -3,7 +3,8 @@
 
 Each section becomes a :class:`hapx.core.sinks.RingSink` of the configuration's sinks when
 it ends: ``size`` bytes (default 16384), ``format`` of the stored events (default raw),
-``maxlen`` (longest event, default 16384), ``description`` (default the ring's name)."""
+``maxlen`` (longest event, default 16384), ``description`` (default the ring's name); with
+``backing-file`` a :class:`hapx.core.sinks.FileRingSink` (the ring in a mapped file)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from hapx.core.hookspecs import hookimpl
 from hapx.core.records import Directive
-from hapx.core.sinks import DEFAULT_MAXLEN, RingSink, sinks_of
+from hapx.core.sinks import DEFAULT_MAXLEN, FileRingSink, RingSink, sinks_of
 from hapx.plugins.confkit import (
     declare_section,
     simple_directive,
@@ -46,8 +47,18 @@ def _post(ctx: Any, sec: Any) -> None:
     st = sec.settings
     st.setdefault("format", "raw")
     st.setdefault("size", 16384)
-    ring = RingSink(sec.name, st.get("description") or sec.name, size=int(st["size"]),
-                    fmt=st["format"], maxlen=int(st.get("maxlen") or DEFAULT_MAXLEN))
+    desc, maxlen = st.get("description") or sec.name, int(st.get("maxlen") or DEFAULT_MAXLEN)
+    if st.get("backing-file"):
+        try:
+            ring: RingSink = FileRingSink(sec.name, desc, st["backing-file"],
+                                          size=int(st["size"]), fmt=st["format"],
+                                          maxlen=maxlen)
+        except (OSError, ValueError) as exc:
+            raise ctx.error(f"ring '{sec.name}': failed to use '{st['backing-file']}' as a "
+                            f"backing file: {exc}.") from None
+    else:
+        ring = RingSink(sec.name, desc, size=int(st["size"]), fmt=st["format"],
+                        maxlen=maxlen)
     sinks_of(ctx.config).add(ring)
     ring_servers = [e for e in sec.entries if hasattr(e, "address")]
     if ring_servers:
@@ -81,7 +92,12 @@ def hapx_register_directives(directives: Any) -> None:
         simple_directive("size", sec, "size <size>\n\nSize of the ring buffer (default "
                          "16384).", [v_size], active=True),
         simple_directive("backing-file", sec, "backing-file <path>\n\nKeep the ring in a "
-                         "file mapped in memory.", [v_str]),
+                         "file mapped in memory (mode 0600, of the ring's size) instead of "
+                         "memory, so that its events are still in the file after the process "
+                         "stops or crashes.  An existing non-empty file is first renamed "
+                         "<path>.bak (an older .bak is removed), so a restart or reload keeps "
+                         "the previous contents there.  Read a file with 'python -m "
+                         "hapx.core.ringfile <path>'.", [v_str], active=True),
         simple_directive("timeout connect", sec, "timeout connect <timeout>\n\nConnect "
                          "timeout towards the servers.", [v_time()], active=True),
         simple_directive("timeout server", sec, "timeout server <timeout>\n\nSend timeout "

@@ -24,6 +24,7 @@ from . import ossl
 from .build import CertCache
 from .contexts import apply_common, global_defaults, merged
 from .pki import CertKey, PkiError
+from .tracing import TracedSSLObject
 
 #: server-line words that are TLS settings (layered over ssl-default-server-*)
 SERVER_SSL_WORDS = ("alpn", "ca-file", "ciphers", "ciphersuites", "client-sigalgs",
@@ -52,6 +53,9 @@ class ClientContext(ssl.SSLContext):
 
     hapx_reuse = True
     hapx_verifyhost: str | None = None
+    #: the server (named in the ssl traces of the handshakes)
+    hapx_server: Any = None
+    sslobject_class = TracedSSLObject
 
     def wrap_bio(self, incoming: Any, outgoing: Any, server_side: bool = False,
                  server_hostname: Any = None, session: Any = None) -> Any:
@@ -180,6 +184,7 @@ def build_context(config: Any, srv: Any, opts: dict[str, Any], alpn: list[str] |
     """The client context of a server (raises ValueError/PkiError with HAProxy's words)."""
     ctx = ClientContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
+    ctx.hapx_server = srv
     opts = dict(opts)
     opts.pop("alpn", None)
     apply_common(ctx, opts, server_side=False)

@@ -1,4 +1,5 @@
-"""The ``ssl`` trace source (HAProxy 3.2's ``ssl_trace.c``): handshakes of the TLS binds.
+"""The ``ssl`` trace source (HAProxy 3.2's ``ssl_trace.c``): handshakes of the TLS binds
+and of the connections to TLS servers (:class:`TracedSSLObject`).
 
 The tls plugin adds :func:`handshake_observer` to each ssl bind's ``tls_observers`` (the
 kernel calls it when an accepted connection's handshake ends) and traces the SNI callback.
@@ -9,6 +10,7 @@ successful handshake; errors carry their reason from ``simple``.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from hapx.core.trace import ERROR, PROTO, STATE, TraceSource, register_source
@@ -89,3 +91,53 @@ def trace_sni(obj: Any, name: str | None, refused: bool) -> None:
     else:
         SSL_TRACE.trace(STATE, "sslc_switchctx_cb", "SSL switchctx callback", detail,
                         {"connection": obj})
+
+
+class TracedSSLObject(ssl.SSLObject):
+    """The connection object of the contexts towards servers (``sslobject_class`` of
+    :class:`~.server.ClientContext`): the end of each handshake to a server is traced as
+    the binds' are, with ``[B(<backend>)] conn=<ptr> srv=<server>``."""
+
+    def do_handshake(self) -> None:
+        if not SSL_TRACE.on:
+            return super().do_handshake()
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except Exception as exc:
+            server_handshake_end(self, exc)
+            raise
+        server_handshake_end(self, None)
+        return None
+
+
+def server_handshake_end(obj: Any, exc: BaseException | None) -> None:
+    """A handshake towards a server ended (``exc``: how it failed)."""
+    srv = getattr(obj.context, "hapx_server", None)
+    be = getattr(srv, "proxy", "") or ""
+    who = f"[B({be})] conn={id(obj):#x} srv={getattr(srv, 'name', '')}"
+    lock = {"server": srv, "connection": obj}
+    if exc is not None:
+        def failed() -> str:
+            v = SSL_TRACE.verbosity
+            if v < MINIMAL:
+                return ""
+            return who + (f' err_str="{exc}"' if v >= SIMPLE else "")
+        SSL_TRACE.trace(ERROR, "sslc_err", "SSL handshake failure", failed, lock)
+        return
+
+    def done() -> str:
+        v = SSL_TRACE.verbosity
+        if v < MINIMAL:
+            return ""
+        text = who
+        if v >= ADVANCED:
+            cipher = obj.cipher()
+            text += (f" servername={obj.server_hostname or '(null)'}"
+                     f" alpn={obj.selected_alpn_protocol() or ''}"
+                     f" tls_vers={obj.version()} cipher={cipher[0] if cipher else ''}"
+                     f" reused={int(bool(obj.session_reused))}")
+        return text
+    SSL_TRACE.trace(PROTO, "sslc_new", "new SSL connection", done, lock)
+    SSL_TRACE.trace(STATE, "sslc_hndshk", "SSL handshake done", done, lock)
