@@ -21,30 +21,18 @@ import time
 from collections import deque
 from typing import Any
 
-import h2.config
-import h2.connection
-import h2.events
 import h2.exceptions
-import h2.settings
 from h2.errors import ErrorCodes
 from hapx.core.runtime.http_txn import Transaction
 
 from .glitches import GlitchCounter
+from .h2lib import H2LibServer
+from .lean import LeanH2Server
 from .params import H2Params, encode_headers, goaway, response_headers
 
 _HIGH = 256 * 1024
 _LOW = 64 * 1024
 _monotonic = time.monotonic
-
-_RequestReceived = h2.events.RequestReceived
-_DataReceived = h2.events.DataReceived
-_StreamEnded = h2.events.StreamEnded
-_StreamReset = h2.events.StreamReset
-_WindowUpdated = h2.events.WindowUpdated
-_TrailersReceived = h2.events.TrailersReceived
-_RemoteSettingsChanged = h2.events.RemoteSettingsChanged
-_ConnectionTerminated = h2.events.ConnectionTerminated
-_PingAckReceived = h2.events.PingAckReceived
 
 
 class H2Stream:
@@ -256,21 +244,22 @@ class H2Stream:
 
 class H2ClientMux:
     """The HTTP/2 side of one client connection (an HTTP/1 ``ClientConnection`` hands its
-    events here once ALPN or the bind chose h2)."""
+    events here once ALPN or the bind chose h2).
 
-    def __init__(self, conn: Any, params: H2Params) -> None:
+    ``self.h2`` is the frame codec: :class:`~.lean.LeanH2Server` (``lean``, the default)
+    or :class:`~.h2lib.H2LibServer` (the h2 library); either calls the ``_on_*`` methods
+    below from ``receive_data`` and has h2's sending methods."""
+
+    def __init__(self, conn: Any, params: H2Params, codec: str = "lean") -> None:
         self.conn = conn
         self.ctx = conn.ctx
         self.params = params
-        cfg = h2.config.H2Configuration(
-            client_side=False, header_encoding="latin-1", validate_outbound_headers=False,
-            normalize_outbound_headers=False, normalize_inbound_headers=False)
-        self.h2 = h2.connection.H2Connection(cfg)
-        self.h2.local_settings = h2.settings.Settings(client=False,
-                                                      initial_values=params.local(True))
-        # (what h2 derives from its settings when they change)
-        self.h2.max_inbound_frame_size = params.max_frame_size
-        self.h2.decoder.max_allowed_table_size = params.header_table_size
+        self.h2: Any
+        if codec == "h2":
+            self.h2 = H2LibServer(self, params)
+        else:
+            self.h2 = LeanH2Server(self, params.local(True), params.max_frame_size,
+                                   params.header_table_size)
         self.streams: dict[int, H2Stream] = {}
         self.transport: Any = None
         self.corked = 0
@@ -300,47 +289,19 @@ class H2ClientMux:
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self.ping_sent = False
+        self.corked += 1
         try:
-            events = self.h2.receive_data(data)
+            self.h2.receive_data(data)
         except h2.exceptions.ProtocolError:
             self.glitches.add(1)
             self._flush()
             self.close()
             return
-        self.ping_sent = False
-        self.corked += 1
-        try:
-            for ev in events:
-                t = type(ev)
-                if t is _DataReceived:
-                    self._on_data(ev)
-                elif t is _RequestReceived:
-                    self._on_request(ev)
-                elif t is _StreamEnded:
-                    st = self.streams.get(ev.stream_id)
-                    if st is not None and st.txn is not None:
-                        st.req_ended = True
-                        st.txn.request_complete()
-                elif t is _WindowUpdated:
-                    self._on_window(ev.stream_id)
-                elif t is _StreamReset:
-                    self._on_reset(ev.stream_id)
-                elif t is _TrailersReceived:
-                    st = self.streams.get(ev.stream_id)
-                    if st is not None and st.txn is not None:
-                        st.txn.req.trailers = [(n, v) for n, v in ev.headers]
-                elif t is _RemoteSettingsChanged:
-                    self._on_window(0)
-                elif t is _ConnectionTerminated:
-                    self.going_away = True
-                    if not self.streams:
-                        self.close()
-                elif t is _PingAckReceived:
-                    self.ping_sent = False
-                if self.closed:
-                    return
         finally:
             self.corked -= 1
+        if self.closed:
+            return
         if self.glitches.exceeded():
             self.h2.close_connection(ErrorCodes.ENHANCE_YOUR_CALM)
             self._flush()
@@ -389,16 +350,37 @@ class H2ClientMux:
         if not self.streams:
             self.close()
 
-    # -- frames in ---------------------------------------------------------------------------------
-    def _on_request(self, ev: Any) -> None:
-        sid = ev.stream_id
+    # -- frames in (called by the codec) -----------------------------------------------------------
+    def _on_end(self, sid: int) -> None:
+        st = self.streams.get(sid)
+        if st is not None and st.txn is not None:
+            st.req_ended = True
+            st.txn.request_complete()
+
+    def _on_trailers(self, sid: int, headers: list[tuple[str, str]]) -> None:
+        st = self.streams.get(sid)
+        if st is not None and st.txn is not None:
+            st.txn.req.trailers = headers
+
+    def _on_goaway(self) -> None:
+        self.going_away = True
+        if not self.streams:
+            self.close()
+
+    def _on_ping_ack(self) -> None:
+        self.ping_sent = False
+
+    def _on_glitch(self) -> None:
+        self.glitches.add(1)
+
+    def _on_request(self, sid: int, fields: Any, ended: bool) -> None:
         if self.going_away:
             self.reset(sid, ErrorCodes.REFUSED_STREAM)
             return
         method = scheme = authority = path = ""
         headers: list[tuple[str, str]] = []
         size = 0
-        for name, value in ev.headers:
+        for name, value in fields:
             size += len(name) + len(value) + 4
             if name[0] == ":":
                 if name == ":method":
@@ -417,7 +399,6 @@ class H2ClientMux:
             uri = f"{scheme}://{authority}{path}" if method != "CONNECT" else authority
         else:
             uri = path
-        ended = ev.stream_ended is not None
         st = H2Stream(self, sid)
         self.streams[sid] = st
         self.conn.cancel_timer()
@@ -437,12 +418,9 @@ class H2ClientMux:
             st.req_ended = True
             txn.request_complete()
 
-    def _on_data(self, ev: Any) -> None:
-        sid = ev.stream_id
+    def _on_data(self, sid: int, data: bytes, n: int, ended: bool) -> None:
         st = self.streams.get(sid)
-        n = ev.flow_controlled_length
-        data = ev.data
-        if not data and ev.stream_ended is None:
+        if not data and not ended:
             self.glitches.add(1)  # an empty DATA frame that does not end the stream
         if st is None or st.txn is None or st.closed:
             if n:
