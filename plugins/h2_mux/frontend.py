@@ -28,7 +28,7 @@ from hapx.core.runtime.http_txn import Transaction
 from .glitches import GlitchCounter
 from .h2lib import H2LibServer
 from .lean import LeanH2Server
-from .params import H2Params, encode_headers, goaway, response_headers
+from .params import H2Params, encode_headers, goaway
 
 _HIGH = 256 * 1024
 _LOW = 64 * 1024
@@ -101,7 +101,7 @@ class H2Stream:
                      headers: list[tuple[str, str]]) -> None:
         if self.closed or status == 101:
             return
-        self.mux.send_headers(self.sid, response_headers(status, headers), False)
+        self.mux.send_response(self.sid, status, headers, False)
 
     def send_head(self, txn: Transaction, res: Any, chunked: bool, length: Any,
                   no_body: bool, lines: list[str]) -> int:
@@ -111,14 +111,13 @@ class H2Stream:
             # no protocol switch inside an HTTP/2 stream
             self.abort()
             return 0
-        block = response_headers(res.status, res.headers)
         self.res_head_sent = True
         if no_body:
             self.ended = True
-        self.mux.send_headers(self.sid, block, no_body)
+        size = self.mux.send_response(self.sid, res.status, res.headers, no_body)
         if no_body:
             self._done_sending()
-        return sum(len(n) + len(v) + 4 for n, v in block)
+        return size
 
     def send_data(self, txn: Transaction, data: bytes) -> None:
         if self.closed or self.ended or not data:
@@ -145,19 +144,18 @@ class H2Stream:
         headers = [h for h in msg.headers if h[0].lower() != "content-length"]
         if msg.status not in (204, 304):
             headers.append(("content-length", str(len(body))))
-        block = response_headers(msg.status, headers)
         self.res_head_sent = True
         if txn.req.method == "HEAD" or not body:
             self.ended = True
-            self.mux.send_headers(self.sid, block, True)
+            size = self.mux.send_response(self.sid, msg.status, headers, True)
             self._done_sending()
-            return sum(len(n) + len(v) + 4 for n, v in block)
-        self.mux.send_headers(self.sid, block, False)
+            return size
+        size = self.mux.send_response(self.sid, msg.status, headers, False)
         self.pending.append(body)
         self.pending_len += len(body)
         self.end_pending = True
         self.push()
-        return len(body) + sum(len(n) + len(v) + 4 for n, v in block)
+        return len(body) + size
 
     def push(self) -> None:
         """Send what the client's window allows of the waiting response body."""
@@ -374,12 +372,11 @@ class H2ClientMux:
         self.glitches.add(1)
 
     def _on_request(self, sid: int, fields: Any, ended: bool) -> None:
-        if self.going_away:
-            self.reset(sid, ErrorCodes.REFUSED_STREAM)
-            return
+        """A request of the h2 library (the lean codec parses it itself)."""
         method = scheme = authority = path = ""
         headers: list[tuple[str, str]] = []
         size = 0
+        has_host = False
         for name, value in fields:
             size += len(name) + len(value) + 4
             if name[0] == ":":
@@ -392,9 +389,20 @@ class H2ClientMux:
                 elif name == ":scheme":
                     scheme = value
             else:
+                if name == "host":
+                    has_host = True
                 headers.append((name, value))
+        self._on_request_head(sid, method, scheme, authority, path, headers, has_host, size,
+                              ended)
+
+    def _on_request_head(self, sid: int, method: str, scheme: str, authority: str,
+                         path: str, headers: list[tuple[str, str]], has_host: bool,
+                         size: int, ended: bool) -> None:
+        if self.going_away:
+            self.reset(sid, ErrorCodes.REFUSED_STREAM)
+            return
         if authority:
-            if not any(n == "host" for n, _ in headers):
+            if not has_host:
                 headers.insert(0, ("host", authority))
             uri = f"{scheme}://{authority}{path}" if method != "CONNECT" else authority
         else:
@@ -460,6 +468,19 @@ class H2ClientMux:
         self._idle()
 
     # -- frames out --------------------------------------------------------------------------------
+    def send_response(self, sid: int, status: int, headers: list[tuple[str, str]],
+                      end: bool) -> int:
+        """A response head (the message model's str pairs); its size as logged."""
+        try:
+            size = self.h2.send_response(sid, status, headers, end)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            size = 0
+            st = self.streams.get(sid)
+            if st is not None:
+                st.closed = True
+        self._kick()
+        return size
+
     def send_headers(self, sid: int, block: list[tuple[bytes, bytes]], end: bool) -> None:
         try:
             self.h2.send_headers(sid, block, end_stream=end)

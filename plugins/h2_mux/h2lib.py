@@ -11,7 +11,7 @@ import h2.connection
 import h2.events
 import h2.settings
 
-from .params import H2Params
+from .params import H2Params, response_headers
 
 _RequestReceived = h2.events.RequestReceived
 _DataReceived = h2.events.DataReceived
@@ -38,6 +38,13 @@ class H2LibServer(h2.connection.H2Connection):
         # (what h2 derives from its settings when they change)
         self.max_inbound_frame_size = params.max_frame_size
         self.decoder.max_allowed_table_size = params.header_table_size
+
+    def send_response(self, sid: int, status: int, headers: list[tuple[str, str]],
+                      end_stream: bool) -> int:
+        """A response head from the message model's str pairs; its size as logged."""
+        block = response_headers(status, headers)
+        self.send_headers(sid, block, end_stream=end_stream)
+        return sum(len(n) + len(v) + 4 for n, v in block)
 
     def receive_data(self, data: bytes) -> list[Any]:  # type: ignore[override]
         events = super().receive_data(data)

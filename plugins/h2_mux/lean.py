@@ -11,15 +11,18 @@ WINDOW_UPDATE as the multiplexer acknowledges data, as h2's window manager does)
 SETTINGS_MAX_CONCURRENT_STREAMS (a stream past it is refused with REFUSED_STREAM).
 Requests are validated as h2 does (lower-case token names, no connection-specific fields,
 ``te`` only ``trailers``, pseudo-headers first, known, once, and the required ones; no
-NUL/CR/LF nor surrounding blanks in values; ``content-length`` against the DATA
+NUL/CR/LF in values; ``content-length`` against the DATA
 received): a malformed request is a stream error (RST_STREAM PROTOCOL_ERROR).  Connection
 errors queue a GOAWAY and raise :class:`h2.exceptions.ProtocolError`.
 
-HPACK: the ``hpack`` package decodes; responses are encoded with the static table only
+HPACK: :mod:`.hpackdec` decodes (what a request block gives is cached while the dynamic
+table is unchanged: h2load-like clients send the same indexed block again and again);
+responses are encoded with the static table only
 and literals without indexing and without Huffman coding (as HAProxy's encoder): no
 dynamic table state to keep, and each field's encoding is cached.
 
-The multiplexer (``mux``) receives ``_on_request(sid, headers, ended)``,
+The multiplexer (``mux``) receives ``_on_request_head(sid, method, scheme, authority,
+path, headers, has_host, size, ended)``,
 ``_on_data(sid, data, flow_controlled_length, ended)``, ``_on_end(sid)``,
 ``_on_trailers(sid, headers)``, ``_on_window(sid)`` (0: every stream),
 ``_on_reset(sid)``, ``_on_goaway()``, ``_on_ping_ack()``, ``_on_glitch()``; it is read
@@ -28,14 +31,14 @@ for ``closed``.
 
 from __future__ import annotations
 
-import re
 import struct
 from typing import Any
 
-import hpack
-import hpack.exceptions
 from h2.exceptions import ProtocolError, StreamClosedError
 from hpack.table import HeaderTable
+
+from .hpackdec import Decoder, HPACKError, OversizedBlock
+from .params import _DROP_RES
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -69,13 +72,9 @@ _unpack_u32 = _u32.unpack_from
 _pack_u32 = _u32.pack
 _setting = struct.Struct(">HL")
 
-_REQ_PSEUDO = frozenset({b":method", b":scheme", b":path", b":authority"})
-_CONN_FIELDS = frozenset({b"connection", b"keep-alive", b"proxy-connection",
-                          b"transfer-encoding", b"upgrade"})
-#: a field name: lower-case token characters only
-_BAD_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9a-z]").search
-#: a field value: no NUL, CR, LF, no blank at either end
-_BAD_VALUE = re.compile(rb"[\0\r\n]|\A[ \t]|[ \t]\Z").search
+_REQ_PSEUDO = frozenset({":method", ":scheme", ":path", ":authority"})
+_CONN_FIELDS = frozenset({"connection", "keep-alive", "proxy-connection",
+                          "transfer-encoding", "upgrade"})
 
 
 class ConnectionError_(ProtocolError):
@@ -148,6 +147,48 @@ class StaticEncoder:
         return b"".join(parts)
 
 
+def _response_field(name: str, value: str) -> tuple[bytes, int]:
+    """A response field's encoding and its size as logged (name + value + 4); nothing
+    for the fields HTTP/2 forbids."""
+    low = name.lower()
+    if low in _DROP_RES or (low == "te" and value.strip().lower() != "trailers"):
+        return b"", 0
+    n = low.encode("latin-1")
+    v = value.encode("latin-1", "replace")
+    return encode_field(n, v), len(n) + len(v) + 4
+
+
+class ResponseEncoder:
+    """Response heads from the message model's (name, value) str pairs, each field's
+    encoding cached (as with :func:`.params.response_headers`: lower-case names, the
+    connection-specific fields dropped)."""
+
+    __slots__ = ("cache", "status")
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, str], tuple[bytes, int]] = {}
+        self.status: dict[int, tuple[bytes, int]] = {}
+
+    def encode(self, status: int, headers: list[tuple[str, str]], prefix: bytes
+               ) -> tuple[bytes, int]:
+        st = self.status.get(status)
+        if st is None:
+            v = str(status).encode()
+            st = self.status[status] = (encode_field(b":status", v), len(v) + 11)
+        parts = [prefix, st[0]]
+        size = st[1]
+        cache = self.cache
+        for h in headers:
+            e = cache.get(h)
+            if e is None:
+                if len(cache) >= 4096:
+                    cache.clear()
+                e = cache[h] = _response_field(h[0], h[1])
+            parts.append(e[0])
+            size += e[1]
+        return b"".join(parts), size
+
+
 # -- streams ------------------------------------------------------------------------------------
 class _Stream:
     __slots__ = ("send_win", "recv_win", "recv_open", "send_open", "unacked", "clen",
@@ -191,9 +232,11 @@ class LeanH2Server:
         self.conn_recv_max = 65535
         self.conn_unacked = 0
         self.settings_unacked = 0
-        self.decoder = hpack.Decoder()
-        self.decoder.max_allowed_table_size = header_table_size
+        self.decoder = Decoder(header_table_size)
         self.encoder = StaticEncoder()
+        self.rencoder = ResponseEncoder()
+        #: request blocks already parsed: block -> (decoder.gen, parsed request)
+        self.req_cache: dict[bytes, tuple[int, Any]] = {}
         # a header block being gathered from CONTINUATION frames
         self.cont_sid = 0
         self.cont_flags = 0
@@ -236,7 +279,22 @@ class LeanH2Server:
         st = self.streams.get(sid)
         if st is None or not st.send_open or self.closed:
             raise StreamClosedError(sid)
-        block = self.encoder.encode(fields)
+        self._send_block(sid, st, self.encoder.encode(fields), end_stream)
+
+    def send_response(self, sid: int, status: int, headers: list[tuple[str, str]],
+                      end_stream: bool) -> int:
+        """A response head from str pairs; returns its size as logged."""
+        st = self.streams.get(sid)
+        if st is None or not st.send_open or self.closed:
+            raise StreamClosedError(sid)
+        enc = self.encoder
+        prefix = b"\x20" if enc.size_update else b""
+        enc.size_update = False
+        block, size = self.rencoder.encode(status, headers, prefix)
+        self._send_block(sid, st, block, end_stream)
+        return size
+
+    def _send_block(self, sid: int, st: _Stream, block: bytes, end_stream: bool) -> None:
         flags = F_END_STREAM if end_stream else 0
         n = len(block)
         mx = self.max_outbound_frame_size
@@ -593,13 +651,19 @@ class LeanH2Server:
             self._block(sid, self.cont_flags, block)
 
     def _block(self, sid: int, flags: int, block: bytes) -> None:
-        try:
-            raw = self.decoder.decode(block, raw=True)
-        except hpack.exceptions.OversizedHeaderListError as e:
-            raise self._conn_error(ENHANCE_YOUR_CALM, str(e)) from e
-        except (hpack.exceptions.HPACKError, IndexError, ValueError) as e:
-            raise self._conn_error(COMPRESSION_ERROR, str(e)) from e
         ended = bool(flags & F_END_STREAM)
+        dec = self.decoder
+        if sid > self.highest_inbound_stream_id:
+            hit = self.req_cache.get(block)
+            if hit is not None and hit[0] == dec.gen:
+                self._new_stream(sid, flags, ended, hit[1])
+                return
+        try:
+            raw = dec.decode(block)
+        except OversizedBlock as e:
+            raise self._conn_error(ENHANCE_YOUR_CALM, str(e)) from e
+        except HPACKError as e:
+            raise self._conn_error(COMPRESSION_ERROR, str(e)) from e
         streams = self.streams
         st = streams.get(sid)
         if sid <= self.highest_inbound_stream_id:
@@ -610,7 +674,7 @@ class LeanH2Server:
                 self._stream_error(sid, STREAM_CLOSED, True)
                 return
             # trailers
-            if not ended or any(n[:1] == b":" for n, _ in raw) or _invalid(raw):
+            if not ended or _invalid(raw):
                 self._stream_error(sid, PROTOCOL_ERROR, True)
                 return
             if st.clen >= 0 and st.got != st.clen:
@@ -619,80 +683,93 @@ class LeanH2Server:
             st.recv_open = False
             if not st.send_open:
                 del streams[sid]
-            self.mux._on_trailers(sid, [(n.decode("latin-1"), v.decode("latin-1"))
-                                        for n, v in raw])
+            self.mux._on_trailers(sid, [(n, v) for n, v, _ok in raw])
             if not self.mux.closed:
                 self.mux._on_end(sid)
             return
+        req = _request(raw)
+        if len(self.req_cache) >= 64:
+            self.req_cache.clear()
+        self.req_cache[block] = (dec.gen, req)
+        self._new_stream(sid, flags, ended, req)
+
+    def _new_stream(self, sid: int, flags: int, ended: bool, req: Any) -> None:
         self.highest_inbound_stream_id = sid
-        if flags & 0x100:
+        streams = self.streams
+        if flags & 0x100 or req is None:
             self._stream_error(sid, PROTOCOL_ERROR, False)
             return
         if len(streams) >= self.max_streams:
             self._stream_error(sid, REFUSED_STREAM, False)
             return
-        headers = _request(raw)
-        if headers is None:
-            self._stream_error(sid, PROTOCOL_ERROR, False)
-            return
-        headers, clen = headers
+        method, scheme, authority, path, headers, has_host, size, clen = req
         if ended and clen > 0:
             self._stream_error(sid, PROTOCOL_ERROR, False)
             return
         st = streams[sid] = _Stream(self.send_init, self.recv_init, not ended)
         st.clen = clen
-        self.mux._on_request(sid, headers, ended)
+        self.mux._on_request_head(sid, method, scheme, authority, path, list(headers),
+                                  has_host, size, ended)
 
 
 def _invalid(raw: Any) -> bool:
     """A field of a trailer block is not acceptable."""
-    for n, v in raw:
-        if (_BAD_NAME(n) or not n or _BAD_VALUE(v) or n in _CONN_FIELDS
-                or (n == b"te" and v != b"trailers")):
+    for n, v, ok in raw:
+        if not ok or n[0] == ":" or n in _CONN_FIELDS or (n == "te" and v != "trailers"):
             return True
     return False
 
 
-def _request(raw: Any) -> tuple[list[tuple[str, str]], int] | None:
-    """The request's fields as latin-1 strings (pseudo-headers first) and its
-    content-length (-1: none), or None when the request is malformed."""
+def _request(raw: Any) -> tuple[Any, ...] | None:
+    """(method, scheme, authority, path, headers, has_host, size, content-length) of a
+    request block (headers: the regular fields; content-length -1: none; size: name +
+    value + 4 per field), or None when the request is malformed."""
     out = []
-    pseudo: set[bytes] = set()
+    seen: set[str] = set()
     regular = False
-    method = path = scheme = None
+    has_host = False
+    method = path = scheme = authority = None
     clen = -1
-    for n, v in raw:
-        if _BAD_VALUE(v):
+    size = 0
+    for n, v, ok in raw:
+        if not ok:
             return None
-        if n[:1] == b":":
-            if regular or n not in _REQ_PSEUDO or n in pseudo:
+        size += len(n) + len(v) + 4
+        if n[0] == ":":
+            if regular or n not in _REQ_PSEUDO or n in seen:
                 return None
-            pseudo.add(n)
-            if n == b":method":
+            seen.add(n)
+            if n == ":method":
                 method = v
-            elif n == b":path":
+            elif n == ":path":
                 path = v
-            elif n == b":scheme":
+            elif n == ":authority":
+                authority = v
+            else:
                 scheme = v
-        else:
-            regular = True
-            if not n or _BAD_NAME(n) or n in _CONN_FIELDS:
+            continue
+        regular = True
+        if n in _CONN_FIELDS:
+            return None
+        if n == "host":
+            has_host = True
+        elif n == "te":
+            if v != "trailers":
                 return None
-            if n == b"te" and v != b"trailers":
+        elif n == "content-length":
+            if not (v.isascii() and v.isdigit()):
                 return None
-            if n == b"content-length":
-                if not v.isdigit():
-                    return None
-                c = int(v)
-                if clen >= 0 and c != clen:
-                    return None
-                clen = c
-        out.append((n.decode("latin-1"), v.decode("latin-1")))
+            c = int(v)
+            if clen >= 0 and c != clen:
+                return None
+            clen = c
+        out.append((n, v))
     if method is None:
         return None
-    if method == b"CONNECT":
-        if path is not None or scheme is not None or b":authority" not in pseudo:
+    if method == "CONNECT":
+        if path is not None or scheme is not None or authority is None:
             return None
     elif not path or scheme is None:
         return None
-    return out, clen
+    return (method, scheme or "", authority or "", path or "", tuple(out), has_host, size,
+            clen)
