@@ -4,8 +4,8 @@ to the connection's multiplexer as method calls, without h2's per-frame objects,
 and per-stream state machines.
 
 What it does (RFC 9113): the connection preface and first SETTINGS, SETTINGS (with ACK;
-our receive window applies once acknowledged), PING, GOAWAY, RST_STREAM, WINDOW_UPDATE,
-PRIORITY (checked, ignored), HEADERS with CONTINUATION, DATA with padding; flow control
+a smaller receive window of ours applies once acknowledged), PING, GOAWAY, RST_STREAM,
+WINDOW_UPDATE, PRIORITY (checked, ignored), HEADERS with CONTINUATION, DATA with padding; flow control
 both ways (the peer's windows and SETTINGS_INITIAL_WINDOW_SIZE changes; ours re-opened by
 WINDOW_UPDATE as the multiplexer acknowledges data, as h2's window manager does);
 SETTINGS_MAX_CONCURRENT_STREAMS (a stream past it is refused with REFUSED_STREAM).
@@ -223,9 +223,11 @@ class LeanH2Server:
         self.send_init = 65535
         self.max_outbound_frame_size = 16384
         self.conn_send = 65535
-        # ours (what the peer sends obeys), the windows once our SETTINGS is acknowledged
-        self.recv_init = 65535
+        # ours (what the peer sends obeys): a larger stream window applies at once (the
+        # peer may use it as soon as it reads our SETTINGS), a smaller one once our
+        # SETTINGS is acknowledged
         self.recv_init_acked = self.local.get(S_INITIAL_WINDOW_SIZE, 65535)
+        self.recv_init = max(65535, self.recv_init_acked)
         self.max_in = max(max_frame_size, 16384)
         self.max_streams = self.local.get(S_MAX_CONCURRENT_STREAMS, 0) or (1 << 31)
         self.conn_recv = 65535
