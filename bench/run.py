@@ -3,6 +3,7 @@
     python bench/run.py [--rounds 3] [--duration 5] [--connections 50] [--quota 50]
                         [--scenarios http-ka-100,...] [--proxies haproxy,hapx] [--json F]
                         [--rate N | --rate-fraction 0.5 --calibrate 3] [--weight W]
+                        [--hapx-global 'h2-codec h2']
 
 An nginx backend (Debian's nginx-light, its own temporary configuration on a 127.0.0.1
 port, serving 100 B and 16 KiB files) and wrk run on the second CPU; the proxy under test
@@ -341,8 +342,11 @@ def one_run(scn: Scenario, proxy: str, rnd: int, *, args: argparse.Namespace, wo
     cfg = workdir / f"{scn.name}-{proxy}.cfg"
     binary = variant.proxy if variant else proxy
     crt = make_certificate(workdir) if scn.scheme == "https" else ""
+    glines = variant.global_lines if variant else None
+    if glines is None and binary == "hapx" and args.hapx_global:
+        glines = "\n".join(f"    {line}" for line in args.hapx_global)
     cfg.write_text(render(scn, binary, fe=fe, be=be_port, log=sink.port if sink else 9,
-                          global_lines=variant.global_lines if variant else None, crt=crt))
+                          global_lines=glines, crt=crt))
     proc = start(f"{scn.name}-{proxy}-{rnd}", proxy_argv(binary, cfg, args), cpus=proxy_cpus,
                  workdir=workdir, quota=quota)
     try:
@@ -574,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
                          "uncapped with --calibrate seconds of wrk at full speed")
     ap.add_argument("--calibrate", type=int, default=3,
                     help="seconds of full-speed wrk per proxy measuring the capacities")
+    ap.add_argument("--hapx-global", action="append", default=[], metavar="LINE",
+                    help="a global line for hapx's configuration (repeatable), e.g. "
+                         "'h2-codec h2' to measure the h2 library's codec")
     ap.add_argument("--json", help="write every run and summary to this file")
     ap.add_argument("--markdown", help="write the summary table to this file")
     args = ap.parse_args(argv)

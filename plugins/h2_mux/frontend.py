@@ -21,32 +21,20 @@ import time
 from collections import deque
 from typing import Any
 
-import h2.config
-import h2.connection
-import h2.events
 import h2.exceptions
-import h2.settings
 from h2.errors import ErrorCodes
 from hapx.core.runtime.http_txn import Transaction
 
 from . import tracing
 from .glitches import GlitchCounter
-from .params import H2Params, encode_headers, goaway, response_headers
+from .h2lib import H2LibServer
+from .lean import LeanH2Server
+from .params import H2Params, encode_headers, goaway
 from .tracing import H2_TRACE
 
 _HIGH = 256 * 1024
 _LOW = 64 * 1024
 _monotonic = time.monotonic
-
-_RequestReceived = h2.events.RequestReceived
-_DataReceived = h2.events.DataReceived
-_StreamEnded = h2.events.StreamEnded
-_StreamReset = h2.events.StreamReset
-_WindowUpdated = h2.events.WindowUpdated
-_TrailersReceived = h2.events.TrailersReceived
-_RemoteSettingsChanged = h2.events.RemoteSettingsChanged
-_ConnectionTerminated = h2.events.ConnectionTerminated
-_PingAckReceived = h2.events.PingAckReceived
 
 
 class H2Stream:
@@ -115,7 +103,7 @@ class H2Stream:
                      headers: list[tuple[str, str]]) -> None:
         if self.closed or status == 101:
             return
-        self.mux.send_headers(self.sid, response_headers(status, headers), False)
+        self.mux.send_response(self.sid, status, headers, False)
 
     def send_head(self, txn: Transaction, res: Any, chunked: bool, length: Any,
                   no_body: bool, lines: list[str]) -> int:
@@ -125,14 +113,13 @@ class H2Stream:
             # no protocol switch inside an HTTP/2 stream
             self.abort()
             return 0
-        block = response_headers(res.status, res.headers)
         self.res_head_sent = True
         if no_body:
             self.ended = True
-        self.mux.send_headers(self.sid, block, no_body)
+        size = self.mux.send_response(self.sid, res.status, res.headers, no_body)
         if no_body:
             self._done_sending()
-        return sum(len(n) + len(v) + 4 for n, v in block)
+        return size
 
     def send_data(self, txn: Transaction, data: bytes) -> None:
         if self.closed or self.ended or not data:
@@ -159,19 +146,18 @@ class H2Stream:
         headers = [h for h in msg.headers if h[0].lower() != "content-length"]
         if msg.status not in (204, 304):
             headers.append(("content-length", str(len(body))))
-        block = response_headers(msg.status, headers)
         self.res_head_sent = True
         if txn.req.method == "HEAD" or not body:
             self.ended = True
-            self.mux.send_headers(self.sid, block, True)
+            size = self.mux.send_response(self.sid, msg.status, headers, True)
             self._done_sending()
-            return sum(len(n) + len(v) + 4 for n, v in block)
-        self.mux.send_headers(self.sid, block, False)
+            return size
+        size = self.mux.send_response(self.sid, msg.status, headers, False)
         self.pending.append(body)
         self.pending_len += len(body)
         self.end_pending = True
         self.push()
-        return len(body) + sum(len(n) + len(v) + 4 for n, v in block)
+        return len(body) + size
 
     def push(self) -> None:
         """Send what the client's window allows of the waiting response body."""
@@ -258,21 +244,22 @@ class H2Stream:
 
 class H2ClientMux:
     """The HTTP/2 side of one client connection (an HTTP/1 ``ClientConnection`` hands its
-    events here once ALPN or the bind chose h2)."""
+    events here once ALPN or the bind chose h2).
 
-    def __init__(self, conn: Any, params: H2Params) -> None:
+    ``self.h2`` is the frame codec: :class:`~.lean.LeanH2Server` (``lean``, the default)
+    or :class:`~.h2lib.H2LibServer` (the h2 library); either calls the ``_on_*`` methods
+    below from ``receive_data`` and has h2's sending methods."""
+
+    def __init__(self, conn: Any, params: H2Params, codec: str = "lean") -> None:
         self.conn = conn
         self.ctx = conn.ctx
         self.params = params
-        cfg = h2.config.H2Configuration(
-            client_side=False, header_encoding="latin-1", validate_outbound_headers=False,
-            normalize_outbound_headers=False, normalize_inbound_headers=False)
-        self.h2 = h2.connection.H2Connection(cfg)
-        self.h2.local_settings = h2.settings.Settings(client=False,
-                                                      initial_values=params.local(True))
-        # (what h2 derives from its settings when they change)
-        self.h2.max_inbound_frame_size = params.max_frame_size
-        self.h2.decoder.max_allowed_table_size = params.header_table_size
+        self.h2: Any
+        if codec == "h2":
+            self.h2 = H2LibServer(self, params)
+        else:
+            self.h2 = LeanH2Server(self, params.local(True), params.max_frame_size,
+                                   params.header_table_size)
         self.streams: dict[int, H2Stream] = {}
         self.transport: Any = None
         self.corked = 0
@@ -304,8 +291,12 @@ class H2ClientMux:
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self.ping_sent = False
+        self.corked += 1
         try:
-            events = self.h2.receive_data(data)
+            if H2_TRACE.on:
+                tracing.rx(self, "F", data, ())
+            self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             if H2_TRACE.on:
                 tracing.error(self, "F", exc)
@@ -313,42 +304,10 @@ class H2ClientMux:
             self._flush()
             self.close()
             return
-        if H2_TRACE.on:
-            tracing.rx(self, "F", data, events)
-        self.ping_sent = False
-        self.corked += 1
-        try:
-            for ev in events:
-                t = type(ev)
-                if t is _DataReceived:
-                    self._on_data(ev)
-                elif t is _RequestReceived:
-                    self._on_request(ev)
-                elif t is _StreamEnded:
-                    st = self.streams.get(ev.stream_id)
-                    if st is not None and st.txn is not None:
-                        st.req_ended = True
-                        st.txn.request_complete()
-                elif t is _WindowUpdated:
-                    self._on_window(ev.stream_id)
-                elif t is _StreamReset:
-                    self._on_reset(ev.stream_id)
-                elif t is _TrailersReceived:
-                    st = self.streams.get(ev.stream_id)
-                    if st is not None and st.txn is not None:
-                        st.txn.req.trailers = [(n, v) for n, v in ev.headers]
-                elif t is _RemoteSettingsChanged:
-                    self._on_window(0)
-                elif t is _ConnectionTerminated:
-                    self.going_away = True
-                    if not self.streams:
-                        self.close()
-                elif t is _PingAckReceived:
-                    self.ping_sent = False
-                if self.closed:
-                    return
         finally:
             self.corked -= 1
+        if self.closed:
+            return
         if self.glitches.exceeded():
             self.h2.close_connection(ErrorCodes.ENHANCE_YOUR_CALM)
             self._flush()
@@ -402,16 +361,38 @@ class H2ClientMux:
         if not self.streams:
             self.close()
 
-    # -- frames in ---------------------------------------------------------------------------------
-    def _on_request(self, ev: Any) -> None:
-        sid = ev.stream_id
-        if self.going_away:
-            self.reset(sid, ErrorCodes.REFUSED_STREAM)
-            return
+    # -- frames in (called by the codec) -----------------------------------------------------------
+    def _on_end(self, sid: int) -> None:
+        st = self.streams.get(sid)
+        if st is not None and st.txn is not None:
+            st.req_ended = True
+            st.txn.request_complete()
+
+    def _on_trailers(self, sid: int, headers: list[tuple[str, str]]) -> None:
+        if H2_TRACE.on:
+            tracing.rx_fields(self, "F", sid, headers, "trailers")
+        st = self.streams.get(sid)
+        if st is not None and st.txn is not None:
+            st.txn.req.trailers = headers
+
+    def _on_goaway(self) -> None:
+        self.going_away = True
+        if not self.streams:
+            self.close()
+
+    def _on_ping_ack(self) -> None:
+        self.ping_sent = False
+
+    def _on_glitch(self) -> None:
+        self.glitches.add(1)
+
+    def _on_request(self, sid: int, fields: Any, ended: bool) -> None:
+        """A request of the h2 library (the lean codec parses it itself)."""
         method = scheme = authority = path = ""
         headers: list[tuple[str, str]] = []
         size = 0
-        for name, value in ev.headers:
+        has_host = False
+        for name, value in fields:
             size += len(name) + len(value) + 4
             if name[0] == ":":
                 if name == ":method":
@@ -423,14 +404,29 @@ class H2ClientMux:
                 elif name == ":scheme":
                     scheme = value
             else:
+                if name == "host":
+                    has_host = True
                 headers.append((name, value))
+        self._on_request_head(sid, method, scheme, authority, path, headers, has_host, size,
+                              ended)
+
+    def _on_request_head(self, sid: int, method: str, scheme: str, authority: str,
+                         path: str, headers: list[tuple[str, str]], has_host: bool,
+                         size: int, ended: bool) -> None:
+        if H2_TRACE.on:
+            pseudo = [(":method", method), (":scheme", scheme), (":authority", authority),
+                      (":path", path)]
+            tracing.rx_fields(self, "F", sid, [(n, v) for n, v in pseudo if v] + headers,
+                              "request")
+        if self.going_away:
+            self.reset(sid, ErrorCodes.REFUSED_STREAM)
+            return
         if authority:
-            if not any(n == "host" for n, _ in headers):
+            if not has_host:
                 headers.insert(0, ("host", authority))
             uri = f"{scheme}://{authority}{path}" if method != "CONNECT" else authority
         else:
             uri = path
-        ended = ev.stream_ended is not None
         st = H2Stream(self, sid)
         self.streams[sid] = st
         self.conn.cancel_timer()
@@ -450,12 +446,9 @@ class H2ClientMux:
             st.req_ended = True
             txn.request_complete()
 
-    def _on_data(self, ev: Any) -> None:
-        sid = ev.stream_id
+    def _on_data(self, sid: int, data: bytes, n: int, ended: bool) -> None:
         st = self.streams.get(sid)
-        n = ev.flow_controlled_length
-        data = ev.data
-        if not data and ev.stream_ended is None:
+        if not data and not ended:
             self.glitches.add(1)  # an empty DATA frame that does not end the stream
         if st is None or st.txn is None or st.closed:
             if n:
@@ -495,6 +488,19 @@ class H2ClientMux:
         self._idle()
 
     # -- frames out --------------------------------------------------------------------------------
+    def send_response(self, sid: int, status: int, headers: list[tuple[str, str]],
+                      end: bool) -> int:
+        """A response head (the message model's str pairs); its size as logged."""
+        try:
+            size = self.h2.send_response(sid, status, headers, end)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            size = 0
+            st = self.streams.get(sid)
+            if st is not None:
+                st.closed = True
+        self._kick()
+        return size
+
     def send_headers(self, sid: int, block: list[tuple[bytes, bytes]], end: bool) -> None:
         if H2_TRACE.on:
             tracing.tx_headers(self, "F", sid, block)

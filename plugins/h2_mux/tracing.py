@@ -328,21 +328,32 @@ def rx(mux: Any, side: str, data: bytes, events: list[Any]) -> None:
         headers = getattr(ev, "headers", None)
         if headers is None or not hasattr(ev, "stream_id"):
             continue
-        sid = ev.stream_id
         kind = type(ev).__name__
-        if kind == "RequestReceived":
-            msg, events_ = "rcvd H2 request  ", ("rx_hdr", "strm_new")
-        elif kind in ("ResponseReceived", "InformationalResponseReceived"):
-            msg, events_ = "rcvd H2 response ", ("rx_hdr", "strm_recv")
-        else:  # trailers
-            msg, events_ = "rcvd H2 trailers ", ("rx_hdr", "strm_recv")
-        _fields(mux, tr, side, sid, headers, "h2c_decode_headers", "rcvh")
-        H2_TRACE.trace(USER, events_, msg,
-                       _detail(mux, tr, msg=_start_line(sid, headers)) if side == "F" else
-                       _detail(mux, tr, sid, msg=_start_line(sid, headers)),
-                       _lock(mux, side, sid))
+        rx_fields(mux, side, ev.stream_id, headers,
+                  "request" if kind == "RequestReceived" else
+                  "response" if kind in ("ResponseReceived", "InformationalResponseReceived")
+                  else "trailers", tr)
     _streams_closed(mux, tr)
 
+
+
+def rx_fields(mux: Any, side: str, sid: int, headers: Any, kind: str,
+              tr: Any = None) -> None:
+    """A header block received on stream ``sid``: ``kind`` is "request", "response" or
+    "trailers" (called by the codecs that decode blocks themselves, and by :func:`rx`)."""
+    if tr is None:
+        tr = _tracer(mux, side)
+    if kind == "request":
+        msg, events_ = "rcvd H2 request  ", ("rx_hdr", "strm_new")
+    elif kind == "response":
+        msg, events_ = "rcvd H2 response ", ("rx_hdr", "strm_recv")
+    else:
+        msg, events_ = "rcvd H2 trailers ", ("rx_hdr", "strm_recv")
+    _fields(mux, tr, side, sid, headers, "h2c_decode_headers", "rcvh")
+    H2_TRACE.trace(USER, events_, msg,
+                   _detail(mux, tr, msg=_start_line(sid, headers)) if side == "F" else
+                   _detail(mux, tr, sid, msg=_start_line(sid, headers)),
+                   _lock(mux, side, sid))
 
 def _start_line(sid: int, headers: Any) -> str:
     """``[<id>] H2 REQ: <method> <uri> HTTP/2.0`` or ``[<id>] H2 RES: HTTP/2.0 <status>``
