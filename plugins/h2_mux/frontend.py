@@ -29,7 +29,7 @@ from . import tracing
 from .glitches import GlitchCounter
 from .h2lib import H2LibServer
 from .lean import LeanH2Server
-from .params import H2Params, encode_headers, goaway
+from .params import H2Params, encode_headers, goaway, response_headers
 from .tracing import H2_TRACE
 
 _HIGH = 256 * 1024
@@ -295,6 +295,7 @@ class H2ClientMux:
         self.corked += 1
         try:
             if H2_TRACE.on:
+                # the frames as they arrive (the codec calls back for streams and blocks)
                 tracing.rx(self, "F", data, ())
             self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -413,11 +414,6 @@ class H2ClientMux:
     def _on_request_head(self, sid: int, method: str, scheme: str, authority: str,
                          path: str, headers: list[tuple[str, str]], has_host: bool,
                          size: int, ended: bool) -> None:
-        if H2_TRACE.on:
-            pseudo = [(":method", method), (":scheme", scheme), (":authority", authority),
-                      (":path", path)]
-            tracing.rx_fields(self, "F", sid, [(n, v) for n, v in pseudo if v] + headers,
-                              "request")
         if self.going_away:
             self.reset(sid, ErrorCodes.REFUSED_STREAM)
             return
@@ -429,6 +425,12 @@ class H2ClientMux:
             uri = path
         st = H2Stream(self, sid)
         self.streams[sid] = st
+        if H2_TRACE.on:
+            tracing.stream_new(self, "F", sid)
+            pseudo = [(":method", method), (":scheme", scheme), (":authority", authority),
+                      (":path", path)]
+            tracing.rx_fields(self, "F", sid, [(n, v) for n, v in pseudo if v] + headers,
+                              "request")
         self.conn.cancel_timer()
         txn = Transaction(st, method, uri, "2.0", headers, self.nreq == 0, self.idle_since,
                           size)
@@ -491,6 +493,8 @@ class H2ClientMux:
     def send_response(self, sid: int, status: int, headers: list[tuple[str, str]],
                       end: bool) -> int:
         """A response head (the message model's str pairs); its size as logged."""
+        if H2_TRACE.on:
+            tracing.tx_headers(self, "F", sid, response_headers(status, headers))
         try:
             size = self.h2.send_response(sid, status, headers, end)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):

@@ -194,7 +194,12 @@ def _h2s_state(mux: Any, sid: int) -> str:
     s = mux.h2.streams.get(sid)
     if s is None:
         return "CLO"
-    return STREAM_STATES.get(s.state_machine.state.name, "???")
+    machine = getattr(s, "state_machine", None)
+    if machine is not None:  # the h2 library's stream
+        return STREAM_STATES.get(machine.state.name, "???")
+    # the lean codec's stream: which directions are still open
+    return {(True, True): "OPN", (False, True): "HCR", (True, False): "HCL",
+            (False, False): "CLO"}[(bool(s.recv_open), bool(s.send_open))]
 
 
 def _detail(mux: Any, tr: _Tracer, sid: int = 0, *, dsi: int | None = None,
@@ -277,6 +282,21 @@ def _frame_detail(ftype: int, flags: int, length: int, payload: bytes) -> tuple[
     return frame, decoded
 
 
+def stream_new(mux: Any, side: str, sid: int, tr: Any = None) -> None:
+    """``new H2 stream``: stream ``sid`` now exists on the multiplexer."""
+    if tr is None:
+        tr = _tracer(mux, side)
+    if sid in tr.open:
+        return
+    tr.open[sid] = tr.ptr(mux, sid)
+    # reported while its HEADERS frame is being processed (HAProxy's FRAME_P state)
+    saved, tr.state = tr.state, "FRP"
+    try:
+        H2_TRACE.trace(STATE, "h2s_new", "new H2 stream", _detail(mux, tr, sid),
+                       _lock(mux, side, sid))
+    finally:
+        tr.state = saved
+
 def _frames(mux: Any, tr: _Tracer, frames: list[Any], way: str) -> None:
     """The lines of each frame: ``rcvd H2 frame header`` (state) then ``receiving H2
     <TYPE> frame`` as HAProxy's demux reports them, ``sending H2 <TYPE> frame`` out."""
@@ -290,9 +310,10 @@ def _frames(mux: Any, tr: _Tracer, frames: list[Any], way: str) -> None:
             H2_TRACE.trace(STATE, ("rx_fhdr", "rx_frame"), "rcvd H2 frame header, switching "
                            "to FRAME_P state", _detail(mux, tr, frame=frame), flock)
             tr.state = "FRP"
-        if ftype in (1, 5) and sid and sid not in tr.open:
-            tr.open[sid] = tr.ptr(mux, sid)
-            H2_TRACE.trace(STATE, "h2s_new", "new H2 stream", _detail(mux, tr, sid), flock)
+        if ftype in (1, 5) and sid and sid not in tr.open and sid in mux.streams:
+            # (a stream the peer opens is reported by the multiplexer once it exists:
+            # stream_new)
+            stream_new(mux, tr.side, sid, tr)
         events: tuple[str, ...] = (f"{way}_frame",)
         if suffix:
             events += (f"{way}_{suffix}",)
