@@ -82,7 +82,9 @@ def _hdr(side: str, full: bool, conv: str) -> tuple[Process, Process]:
             for hname, value in reversed(msg.headers):
                 if len(hname) == size and hname.lower() == name:
                     if not full:
-                        value = hu.split_values(value)[-1]
+                        # the last comma-separated value (a single one: the value trimmed)
+                        value = (value.strip(" \t") if "," not in value
+                                 else hu.split_values(value)[-1])
                     return make(value)
             return None
         value = hu.pick(collect(args, strm), occ)
