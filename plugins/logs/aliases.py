@@ -369,11 +369,18 @@ _INLINE: dict[str, tuple[str, dict[str, Any]]] = {
 for _name in ("TR", "Tw", "Tc", "Tr", "Ta", "Tt", "Th", "Ti", "Tq", "Td", "Tu"):
     _INLINE[_name] = (f"(str(_v) if (_v := strm.timers.get({_name!r})) is not None "
                       f"else _timer_text(strm, {_name!r}))", {"_timer_text": _timer_text})
+#: what _count() gives for a counter the stream does not hold
+_COUNT_DEFAULT = {
+    "act_conn": "str(strm.proc.act_conn if strm.proc is not None else 0)",
+    "fe_conn": "str(_live(strm.frontend, 'cur_conn'))",
+    "be_conn": "str(_live(strm.backend, 'cur_conn'))",
+    "srv_conn": "str(getattr(getattr(strm.server, 'live', None), 'cur_conn', 0))",
+}
 for _name, _counter in (("B", "bytes_out"), ("U", "bytes_in"), ("ac", "act_conn"),
                         ("fc", "fe_conn"), ("bc", "be_conn"), ("sc", "srv_conn"),
                         ("sq", "srv_queue"), ("bq", "be_queue"), ("lc", "log_counter")):
     _INLINE[_name] = (f"(str(_v) if (_v := strm.counters.get({_counter!r})) is not None "
-                      f"else str(_count(strm, {_counter!r})))", {"_count": _count})
+                      f"else {_COUNT_DEFAULT.get(_counter, repr('0'))})", {"_live": _live})
 
 
 def aliases() -> list[LogAlias]:
