@@ -35,12 +35,21 @@ def is_local(addr: Any) -> bool:
 
 # -- client side -------------------------------------------------------------------------------
 
+_IPV4, _IPV6 = SmpType.IPV4, SmpType.IPV6
+
+
 def _src(args: list[Any], strm: Any) -> Sample | None:
-    return ip_sample(strm.sess.src)
+    addr = strm.sess.src  # ip_sample(), in line
+    if addr is None:
+        return None
+    return Sample(_IPV4 if isinstance(addr, IPv4Address) else _IPV6, addr)
 
 
 def _dst(args: list[Any], strm: Any) -> Sample | None:
-    return ip_sample(strm.sess.dst)
+    addr = strm.sess.dst  # ip_sample(), in line
+    if addr is None:
+        return None
+    return Sample(_IPV4 if isinstance(addr, IPv4Address) else _IPV6, addr)
 
 
 def _src_port(args: list[Any], strm: Any) -> Sample | None:

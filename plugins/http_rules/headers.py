@@ -99,6 +99,11 @@ class DelHeader(ActionRule):
         exact = self._exact
         if exact is not None:
             low, size = exact
+            for hname, _ in headers:  # the usual case, no such header: no new list
+                if len(hname) == size and hname.lower() == low:
+                    break
+            else:
+                return _CONT
             kept = [h for h in headers if len(h[0]) != size or h[0].lower() != low]
         else:
             test = self.test
