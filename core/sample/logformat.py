@@ -256,7 +256,7 @@ def _node_fn(node: LogNode) -> Render:
             # a header value or a body ("http" context): addresses need no escaping
             # and a string needs the %XX escapes only when it holds a forbidden character
             t_ipv4, t_str2 = T.IPV4, T.STR
-            search = _HTTP_FORBIDDEN.search
+            search, known = _HTTP_FORBIDDEN.search, _IPV4_TEXT.get
 
             def render_expr_http(strm: Any) -> str:
                 smp = ev(strm)
@@ -267,7 +267,7 @@ def _node_fn(node: LogNode) -> Render:
                         if text.__class__ is str and search(text) is None:
                             return text
                     elif t is t_ipv4 and type(smp.value) is IPv4Address:
-                        return _ipv4_text(smp.value)
+                        return known(smp.value._ip) or _ipv4_text(smp.value)
                 return format_sample(smp, opts, typecast)
             return render_expr_http
 
@@ -353,7 +353,7 @@ def _generate(nodes: list[LogNode]) -> Render:
     returning a plain string), and the line is one f-string of literals and values."""
     ns: dict[str, Any] = {
         "_T_STR": T.STR, "_T_IPV4": T.IPV4, "_T_SINT": T.SINT, "_IPv4Address": IPv4Address,
-        "_ipv4_text": _ipv4_text, "_format_sample": format_sample,
+        "_ipv4_text": _ipv4_text, "_ipv4_known": _IPV4_TEXT.get, "_format_sample": format_sample,
         "_format_rendered": format_rendered,
     }
     body: list[str] = []
@@ -387,7 +387,7 @@ def _generate(nodes: list[LogNode]) -> Render:
                 '        if t is _T_STR and x and "\\x00" not in x:',
                 f"            {v} = x",
                 "        elif t is _T_IPV4 and x.__class__ is _IPv4Address:",
-                f"            {v} = _ipv4_text(x)",
+                f"            {v} = _ipv4_known(x._ip) or _ipv4_text(x)",
                 "        elif t is _T_SINT and x.__class__ is int:",
                 f"            {v} = str(x)",
                 "        else:",
