@@ -214,15 +214,6 @@ class ProxyLog:
         return count
 
 
-def _is_error(strm: Any, http: bool) -> bool:
-    term = strm.term_state or "--"
-    if term[0] not in "-L" or strm.redispatched:
-        return True
-    if term[0] == "-" and strm.conn_retries:
-        return True
-    return http and strm.status >= 500
-
-
 def _addr(ip: Any) -> str:
     return str(ip)
 
@@ -305,7 +296,7 @@ class StreamLogger:
             return self.log.send(LOG_INFO, line.encode("latin-1", "replace"), now=now) > 0
         if self.dontlognull and not strm.counters.get("bytes_in", 0):
             return False
-        # _is_error(), in line
+        # an error: see the module's docstring
         term = strm.term_state or "--"
         first = term[0]
         err = (first not in "-L" or strm.redispatched or (first == "-" and strm.conn_retries)
