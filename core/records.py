@@ -285,11 +285,18 @@ class PredefinedAcl(Record):
 @dataclass(frozen=True)
 class LogAlias(Record):
     """A ``%xx`` alias of the log-format language.  Either ``fetch`` (an expression whose
-    value is printed) or ``render(strm, options) -> str | None``."""
+    value is printed) or ``render(strm, options) -> str | None``.
+
+    ``inline`` (optional, with ``render``): a Python expression over ``strm`` whose value
+    is what ``render(strm, options)`` returns, which the log-format compiler may write into
+    the generated function of a format in place of the call; the other names it uses are
+    given by ``inline_env`` (names starting with ``_``)."""
 
     fetch: str | None = None
     render: Callable[..., Any] | None = None
     uses: Use = Use.TXN_END
+    inline: str | None = None
+    inline_env: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     kind: str = field(default="log-format alias", init=False, repr=False, compare=False)
 
 

@@ -55,7 +55,21 @@ def run_rules(rules: list[Rule], strm: Any, *, final: bool = False) -> ActResult
     yielded (kept in ``strm.ext["rule_resume"]``), so each action runs at most once per pass.
     With ``final`` (the inspect delay expired, or no more data can come) a condition that
     still cannot decide counts as not matching, as HAProxy does.
+
+    A list is compiled on its first run into one generated function (:func:`compile_rules`),
+    kept on its first rule; the list is compiled again when its length changed.
     """
+    if not rules:
+        return _CONT
+    entry = rules[0].runners.get(id(rules))
+    if entry is None or entry[0] is not rules or entry[1] != len(rules):
+        entry = rules[0].runners[id(rules)] = (rules, len(rules), compile_rules(rules))
+    return entry[2](strm, final)
+
+
+def _run_from(rules: list[Rule], strm: Any, final: bool) -> ActResult:
+    """The rule loop itself, resuming where a previous pass yielded: what the compiled
+    runner does when the stream holds a place to resume at."""
     ext = strm.ext
     resume = ext.get(_RESUME) if ext else None
     start = resume.pop(id(rules), 0) if resume else 0
@@ -78,6 +92,65 @@ def run_rules(rules: list[Rule], strm: Any, *, final: bool = False) -> ActResult
             strm.ext.setdefault(_RESUME, {})[id(rules)] = idx
         return ret
     return _CONT
+
+
+def _cond_fn(cond: Any) -> Any:
+    """The function evaluating a rule's condition: a compiled condition's own test."""
+    tester = getattr(cond, "tester", None)
+    return tester() if tester is not None else cond.eval
+
+
+def compile_rules(rules: list[Rule]) -> Any:
+    """One generated function ``run(strm, final) -> ActResult`` with :func:`run_rules`'s
+    behaviour for ``rules``: each rule's condition test and action are called in line, in
+    order, without the loop; a stream holding a place to resume at goes through
+    :func:`_run_from`."""
+    key = id(rules)
+
+    def wait(strm: Any, idx: int) -> ActResult:
+        strm.ext.setdefault(_RESUME, {})[key] = idx
+        return _YIELD
+
+    def stop(strm: Any, ret: ActResult, idx: int) -> ActResult:
+        if ret == _YIELD:
+            strm.ext.setdefault(_RESUME, {})[key] = idx
+        return ret
+
+    def slow(strm: Any, final: bool) -> ActResult:
+        return _run_from(rules, strm, final)
+
+    ns: dict[str, Any] = {"_CONT": _CONT, "_RESUME": _RESUME, "_wait": wait, "_stop": stop,
+                          "_slow": slow}
+    body = ["def run(strm, final):",
+            "    ext = strm.ext",
+            "    if ext and _RESUME in ext:",
+            "        return _slow(strm, final)"]
+    for idx, rule in enumerate(rules):
+        ns[f"_a{idx}"] = rule.action.run
+        call = [f"r = _a{idx}(strm)",
+                "if r is not _CONT and r != _CONT:",
+                f"    return _stop(strm, r, {idx})"]
+        if rule.cond is None:
+            body += ["    " + line for line in call]
+            continue
+        ns[f"_c{idx}"] = _cond_fn(rule.cond)
+        body += [f"    c = _c{idx}(strm)",
+                 "    if c is None:",
+                 "        if not final:",
+                 f"            return _wait(strm, {idx})",
+                 "    elif c:"]
+        body += ["        " + line for line in call]
+    body.append("    return _CONT")
+    src = "\n".join(body) + "\n"
+    code = _CODE.get(src)
+    if code is None:  # the same rule shapes in many proxies generate the same text
+        code = _CODE[src] = compile(src, "<rules>", "exec")
+    exec(code, ns)  # noqa: S102 - our own generated text
+    return ns["run"]
+
+
+#: generated rule runners by source text, compiled once
+_CODE: dict[str, Any] = {}
 
 
 # ---------------------------------------------------------------------------------------------

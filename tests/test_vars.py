@@ -14,7 +14,7 @@ from hapx.core.records import ActResult, Point, RuleSet, SmpType
 from hapx.core.registry import REGISTER_HOOKS, Registry
 from hapx.core.rules import parse_rule
 from hapx.core.sample.expr import compile_expr
-from hapx.core.sample.types import Sample
+from hapx.core.sample.types import F_MAY_CHANGE, Sample
 from hapx.core.sample.vars import parse_var_name
 from hapx.core.stream import HttpMessage, ProcState, Session, Stream
 from hapx.plugins import fetch_http, fetch_internal, fetch_l4
@@ -87,7 +87,12 @@ def test_var_fetch(reg: Registry) -> None:
     assert expr(reg, "var(txn.n,dflt)").eval(strm) == Sample(SmpType.STR, "dflt")
     strm.txn_vars["n"] = Sample(SmpType.SINT, 7)
     smp = e.eval(strm)
-    assert smp == Sample(SmpType.SINT, 7) and smp is not strm.txn_vars["n"]
+    assert smp == Sample(SmpType.SINT, 7) and smp.flags == 0
+    # samples are never changed once built: a stored one with flags is read without them
+    strm.txn_vars["n"] = Sample(SmpType.SINT, 8, F_MAY_CHANGE)
+    smp = e.eval(strm)
+    assert smp == Sample(SmpType.SINT, 8) and smp.flags == 0
+    strm.txn_vars["n"] = Sample(SmpType.SINT, 7)
     assert expr(reg, "var(txn.n,dflt)").eval(strm).value == 7
     # a declared but unset variable counts as missing
     strm.txn_vars["n"] = Sample(SmpType.ANY, None)

@@ -70,6 +70,9 @@ class Rule:
     cond: Any = None  # a compiled condition, or None for "always"
     file: str = ""
     line: int = 0
+    #: the compiled runners of the rule lists starting with this rule (core/rules.py):
+    #: id(list) -> (list, its length, runner)
+    runners: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -89,6 +89,20 @@ class AclExpr:
                 return None if may_change else False
             return test_all
         ev = self.expr.eval
+        if (self.method != "found" and len(self.matchers) == 1
+                and isinstance(self.matchers[0], RefMatcher)):
+            # the pattern list's compiled matcher, read at each call (runtime changes swap
+            # it): its own match method, without RefMatcher.match's frame
+            ref = self.matchers[0]
+
+            def test_matcher(strm: Any) -> bool | None:
+                smp = ev(strm)
+                if smp is None:
+                    return False
+                if ref._match(smp):
+                    return True
+                return None if smp.flags & F_MAY_CHANGE else False
+            return test_matcher
 
         def test_one(strm: Any) -> bool | None:
             smp = ev(strm)

@@ -87,6 +87,13 @@ class Condition:
         self.eval = self.compile()  # type: ignore[method-assign]
         return self.eval(strm)
 
+    def tester(self) -> Callable[[Any], bool | None]:
+        """The compiled ``eval`` (compiled now when it was not yet): for callers that keep
+        the function, once every ``acl`` line of the configuration has been read."""
+        if self.eval == self._first_eval:
+            self.eval = self.compile()  # type: ignore[method-assign]
+        return self.eval
+
     def compile(self) -> Callable[[Any], bool | None]:
         """One function ``strm -> True/False/None`` with the result of :meth:`eval`: a
         condition of one ACL is that ACL's own test."""

@@ -8,6 +8,7 @@ arguments, checks the evaluation point and the type chain (inserting casts), and
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
@@ -62,8 +63,8 @@ def _build(fetch: Fetch, fargs: Any, steps: tuple[Step, ...]
         return smp
 
     if not steps:
-        def eval_expr(strm: Any) -> Sample | None:
-            return fproc(fargs, strm)
+        # the fetch itself, its arguments bound: no Python frame of ours in between
+        eval_expr = partial(fproc, fargs)
     elif len(steps) == 1:
         ok1, cast1, proc1, cargs1 = steps[0]
 

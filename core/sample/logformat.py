@@ -17,6 +17,7 @@ object of the named items (``%(name)...``).  CBOR output is not supported.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntFlag
@@ -59,6 +60,8 @@ _MANDATORY, _QUOTE, _HEXA, _ESC, _BIN, _JSON, _CBOR, _HTTP = (
 TYPECASTS = {"str": T.STR, "sint": T.SINT, "bool": T.BOOL}
 
 _HTTP_ESCAPES = {i: f"%{i:02X}" for i in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
+#: a character _HTTP_ESCAPES changes
+_HTTP_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _RFC5424_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("]"): "\\]"}
 _JSON_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\",
                  **{i: f"\\u{i:04x}" for i in range(0x20)}}
@@ -251,12 +254,20 @@ def _node_fn(node: LogNode) -> Render:
 
         if not opts & (_SPECIAL & ~_HTTP) and typecast == T.SAME:
             # a header value or a body ("http" context): addresses need no escaping
-            t_ipv4 = T.IPV4
+            # and a string needs the %XX escapes only when it holds a forbidden character
+            t_ipv4, t_str2 = T.IPV4, T.STR
+            search, known = _HTTP_FORBIDDEN.search, _IPV4_TEXT.get
 
             def render_expr_http(strm: Any) -> str:
                 smp = ev(strm)
-                if smp is not None and smp.type is t_ipv4 and type(smp.value) is IPv4Address:
-                    return _ipv4_text(smp.value)
+                if smp is not None:
+                    t = smp.type
+                    if t is t_str2:
+                        text = smp.value
+                        if text.__class__ is str and search(text) is None:
+                            return text
+                    elif t is t_ipv4 and type(smp.value) is IPv4Address:
+                        return known(smp.value._ip) or _ipv4_text(smp.value)
                 return format_sample(smp, opts, typecast)
             return render_expr_http
 
@@ -309,6 +320,29 @@ def _plain(node: LogNode) -> bool:
     return not int(node.options) & _SPECIAL and node.typecast == T.SAME
 
 
+def _quoted(node: LogNode) -> bool:
+    """+Q as the only option changing how a string prints."""
+    return int(node.options) & _SPECIAL == _QUOTE and node.typecast == T.SAME
+
+
+#: the names an alias's inline_env may give: none of the generated ones (_a3, _L12, ...)
+_ENV_NAME = re.compile(r"_(?![A-Za-z]\d+$)\w+$")
+
+
+def _alias_value(node: LogNode, i: int, ns: dict[str, Any]) -> str:
+    """The source of an alias item's value in a generated function: the alias's ``inline``
+    expression when it has one whose names fit in ``ns``, else a call of its render."""
+    alias = node.alias
+    assert alias is not None and alias.render is not None
+    env = alias.inline_env or {}
+    if alias.inline and all(_ENV_NAME.match(name) and ns.get(name, obj) is obj
+                            for name, obj in env.items()):
+        ns.update(env)
+        return f"({alias.inline})"
+    ns[f"_a{i}"] = alias.render
+    return f"_a{i}(strm, _o{i})"
+
+
 #: generated render functions by source text, compiled once
 _CODE: dict[str, Any] = {}
 
@@ -319,7 +353,7 @@ def _generate(nodes: list[LogNode]) -> Render:
     returning a plain string), and the line is one f-string of literals and values."""
     ns: dict[str, Any] = {
         "_T_STR": T.STR, "_T_IPV4": T.IPV4, "_T_SINT": T.SINT, "_IPv4Address": IPv4Address,
-        "_ipv4_text": _ipv4_text, "_format_sample": format_sample,
+        "_ipv4_text": _ipv4_text, "_ipv4_known": _IPV4_TEXT.get, "_format_sample": format_sample,
         "_format_rendered": format_rendered,
     }
     body: list[str] = []
@@ -353,18 +387,26 @@ def _generate(nodes: list[LogNode]) -> Render:
                 '        if t is _T_STR and x and "\\x00" not in x:',
                 f"            {v} = x",
                 "        elif t is _T_IPV4 and x.__class__ is _IPv4Address:",
-                f"            {v} = _ipv4_text(x)",
+                f"            {v} = _ipv4_known(x._ip) or _ipv4_text(x)",
                 "        elif t is _T_SINT and x.__class__ is int:",
                 f"            {v} = str(x)",
                 "        else:",
                 f"            {v} = _format_sample(s, _o{i}, _t{i})",
             ]
         elif n.expr is None and _plain(n):
-            assert n.alias is not None and n.alias.render is not None
-            ns[f"_a{i}"] = n.alias.render
+            ns[f"_m{i}"] = _missing(opts)
             body += [
-                f"    {v} = _a{i}(strm, _o{i})",
+                f"    {v} = {_alias_value(n, i, ns)}",
                 f'    if {v}.__class__ is not str or not {v} or "\\x00" in {v}:',
+                f"        {v} = _m{i} if {v} is None else _format_rendered({v}, _o{i}, _t{i})",
+            ]
+        elif n.expr is None and _quoted(n):
+            # %{+Q}r: a string without NUL is printed between double quotes
+            body += [
+                f"    {v} = {_alias_value(n, i, ns)}",
+                f'    if {v}.__class__ is str and "\\x00" not in {v}:',
+                f"        {v} = '\"' + {v} + '\"'",
+                "    else:",
                 f"        {v} = _format_rendered({v}, _o{i}, _t{i})",
             ]
         else:

@@ -239,9 +239,12 @@ class IntMatcher(Matcher):
         return hit
 
     def match(self, smp: Sample) -> bool:
-        n = self._number(smp)
-        if n is None:
-            return False
+        if smp.type is _SINT and not self.length:  # _number(), its common case in line
+            n = smp.value
+        else:
+            n = self._number(smp)
+            if n is None:
+                return False
         if n in self.exact.first:
             return True
         return bool(self.ranges.ranges) and self.ranges.find(n) is not None
@@ -627,9 +630,11 @@ class AffixMatcher(_KeyedMatcher):
         return best
 
     def match(self, smp: Sample) -> bool:
-        s = self._sample(smp)
+        s = smp.value if smp.type is _STR else sample_str(smp)  # _sample(), in line
         if s is None:
             return False
+        if self.icase:
+            s = lower(s)
         table = self.table.first
         n = len(s)
         if self.suffix:

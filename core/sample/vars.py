@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from ..stream import ProcState
@@ -33,20 +34,11 @@ def _proc(strm: Any) -> dict[str, Any]:
     return (proc or DEFAULT_PROC).vars
 
 
-def _sess(strm: Any) -> dict[str, Any]:
-    return strm.sess.vars
-
-
-def _txn(strm: Any) -> dict[str, Any]:
-    return strm.txn_vars
-
-
-def _req(strm: Any) -> dict[str, Any]:
-    return strm.req_vars
-
-
-def _res(strm: Any) -> dict[str, Any]:
-    return strm.res_vars
+# the stream attribute holding each scope (C-level getters: no Python frame per access)
+_sess = attrgetter("sess.vars")
+_txn = attrgetter("txn_vars")
+_req = attrgetter("req_vars")
+_res = attrgetter("res_vars")
 
 
 def _check(strm: Any) -> dict[str, Any]:

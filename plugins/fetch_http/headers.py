@@ -71,6 +71,8 @@ def _hdr(side: str, full: bool, conv: str) -> tuple[Process, Process]:
     else:
         make = _ip_sample
 
+    as_str, t_str = conv == "str", SmpType.STR
+
     def process(args: list[Any], strm: Any) -> Sample | None:
         name, occ = args[0], args[1]
         if not occ and name is not None:
@@ -82,8 +84,10 @@ def _hdr(side: str, full: bool, conv: str) -> tuple[Process, Process]:
             for hname, value in reversed(msg.headers):
                 if len(hname) == size and hname.lower() == name:
                     if not full:
-                        value = hu.split_values(value)[-1]
-                    return make(value)
+                        # the last comma-separated value (a single one: the value trimmed)
+                        value = (value.strip(" \t") if "," not in value
+                                 else hu.split_values(value)[-1])
+                    return Sample(t_str, value) if as_str else make(value)
             return None
         value = hu.pick(collect(args, strm), occ)
         return None if value is None else make(value)

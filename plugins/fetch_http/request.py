@@ -28,7 +28,8 @@ def _path(args: list[Any], strm: Any) -> Sample | None:
     req = strm.req
     if req is None:
         return None
-    path = hu.get_path(req.uri)
+    uri = req.uri
+    path = uri if uri[:1] == "/" else hu.get_path(uri)  # origin form: the path is the uri
     if path is None:
         return None
     q = path.find("?")

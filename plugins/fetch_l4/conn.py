@@ -4,6 +4,7 @@ wire version, error codes and connection reuse."""
 from __future__ import annotations
 
 import socket
+from ipaddress import IPv4Address
 from typing import Any
 
 from hapx.core.records import Fetch, SmpType, Use
@@ -14,7 +15,8 @@ def ip_sample(addr: Any) -> Sample | None:
     """An address as a sample typed after its family; None for a missing address."""
     if addr is None:
         return None
-    return Sample(SmpType.IPV4 if addr.version == 4 else SmpType.IPV6, addr)
+    # isinstance rather than the Python-level ``version`` property
+    return Sample(SmpType.IPV4 if isinstance(addr, IPv4Address) else SmpType.IPV6, addr)
 
 
 def is_local(addr: Any) -> bool:
@@ -33,12 +35,21 @@ def is_local(addr: Any) -> bool:
 
 # -- client side -------------------------------------------------------------------------------
 
+_IPV4, _IPV6 = SmpType.IPV4, SmpType.IPV6
+
+
 def _src(args: list[Any], strm: Any) -> Sample | None:
-    return ip_sample(strm.sess.src)
+    addr = strm.sess.src  # ip_sample(), in line
+    if addr is None:
+        return None
+    return Sample(_IPV4 if isinstance(addr, IPv4Address) else _IPV6, addr)
 
 
 def _dst(args: list[Any], strm: Any) -> Sample | None:
-    return ip_sample(strm.sess.dst)
+    addr = strm.sess.dst  # ip_sample(), in line
+    if addr is None:
+        return None
+    return Sample(_IPV4 if isinstance(addr, IPv4Address) else _IPV6, addr)
 
 
 def _src_port(args: list[Any], strm: Any) -> Sample | None:

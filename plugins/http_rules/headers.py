@@ -41,23 +41,37 @@ _CONT = ActResult.CONT
 class AddHeader(ActionRule):
     def __init__(self, name: str, fmt: Any, response: bool, replace: bool) -> None:
         self.name, self.fmt, self.response, self.replace = name, fmt, response, replace
-        self._render = fmt.render
-        self._low, self._size = name.lower(), len(name)
+        # the instance's run is the generated function itself (no method frame)
+        self.run = self._run = _add_header(name, fmt, response, replace)  # type: ignore[method-assign]
 
     def run(self, strm: Any) -> ActResult:
-        msg = strm.res if self.response else strm.req
+        return self._run(strm)
+
+
+def _add_header(name: str, fmt: Any, response: bool, replace: bool) -> Any:
+    """The run function of add-header (``replace``: set-header): the value is evaluated
+    first, then (set-header) every occurrence of the header is removed, then the field is
+    appended.  A constant value is computed once."""
+    render = fmt.render
+    const: str | None = render(None) if fmt.is_const else None
+    low, size = name.lower(), len(name)
+
+    def run(strm: Any) -> ActResult:
+        msg = strm.res if response else strm.req
         if msg is None:
             return _CONT
-        value = self._render(strm)
-        if self.replace:
+        value = const if const is not None else render(strm)
+        headers = msg.headers
+        if replace:
             # remove only when present: names are compared by length before lower()
-            low, size = self._low, self._size
-            for hname, _ in msg.headers:
+            for hname, _ in headers:
                 if len(hname) == size and hname.lower() == low:
-                    msg.remove(self.name)
+                    msg.remove(name)
+                    headers = msg.headers
                     break
-        msg.add(self.name, value)
+        headers.append((name, value))
         return _CONT
+    return run
 
 
 class DelHeader(ActionRule):
@@ -85,6 +99,11 @@ class DelHeader(ActionRule):
         exact = self._exact
         if exact is not None:
             low, size = exact
+            for hname, _ in headers:  # the usual case, no such header: no new list
+                if len(hname) == size and hname.lower() == low:
+                    break
+            else:
+                return _CONT
             kept = [h for h in headers if len(h[0]) != size or h[0].lower() != low]
         else:
             test = self.test

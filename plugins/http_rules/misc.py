@@ -55,22 +55,34 @@ class Capture(ActionRule):
                  lengths: list[int]) -> None:
         self.expr, self.slot, self.length, self.response = expr, slot, length, response
         self.lengths = lengths  # the proxy's declared slot lengths (read at run time)
+        # the instance's run is the closure itself (no method frame)
+        self.run = self._run = _capture(expr.eval, slot, length, response,  # type: ignore[method-assign]
+                                        lengths)
 
     def run(self, strm: Any) -> ActResult:
-        smp = self.expr.eval(strm)
+        return self._run(strm)
+
+
+def _capture(ev: Any, slot: int, length: int | None, response: bool, lengths: list[int]
+             ) -> Any:
+    t_str, cont = SmpType.STR, ActResult.CONT
+
+    def run(strm: Any) -> ActResult:
+        smp = ev(strm)
         if smp is None:
-            return ActResult.CONT
-        if smp.type is not SmpType.STR:
-            smp = cast(smp, SmpType.STR)
+            return cont
+        if smp.type is not t_str:
+            smp = cast(smp, t_str)
             if smp is None:
-                return ActResult.CONT
-        length = self.length if self.length is not None else (
-            self.lengths[self.slot] if self.slot < len(self.lengths) else 64)
-        slots = strm.captures_res if self.response else strm.captures_req
-        while len(slots) <= self.slot:
+                return cont
+        size = length if length is not None else (
+            lengths[slot] if slot < len(lengths) else 64)
+        slots = strm.captures_res if response else strm.captures_req
+        while len(slots) <= slot:
             slots.append(None)
-        slots[self.slot] = str(smp.value)[:length]
-        return ActResult.CONT
+        slots[slot] = str(smp.value)[:size]
+        return cont
+    return run
 
 
 class SetTimeout(ActionRule):

@@ -78,6 +78,18 @@ def _date(ts: float, *, utc: bool, millis: bool, zone: bool) -> str:
     return text
 
 
+def _local_ms(ts: float) -> str:
+    """``_date(ts, utc=False, millis=True, zone=False)`` (%t, %tr), without its options."""
+    sec = int(ts // 1)
+    hit = _DATES.get(_LOCAL)
+    if hit is None or hit[0] != sec:
+        hit = _DATES[_LOCAL] = (sec, _date_text(sec, False, False))
+    return hit[1] + _MILLIS[int(ts * 1000) % 1000]
+
+
+_LOCAL = (False, False)
+
+
 def _accept(strm: Any) -> float:
     return strm.sess.accept_date
 
@@ -325,10 +337,58 @@ for _name, _what in {"TR": "time to receive the full request headers",
     _ALIASES[_name] = (None, _t(_name), Use.TXN_END, f"{_what}, in ms (-1: not reached)")
 
 
+def _timer_text(strm: Any, name: str) -> str:
+    return str(_timer(strm, name))
+
+
+_REQUEST_DATE = "(strm.request_date if strm.request_date is not None else strm.sess.accept_date)"
+_COOKIE = "(_p[{0}] if (_p := strm.ext.get('capture_cookie')) and _p[{0}] is not None else None)"
+
+#: name: (expression, names it uses): what the render functions above compute, written out
+#: for the generated function of a log format (core/sample/logformat.py)
+_INLINE: dict[str, tuple[str, dict[str, Any]]] = {
+    "f": ("getattr(strm.frontend, 'name', None)", {}),
+    "ft": ("(_n + ('~' if strm.sess.ssl is not None else '') "
+           "if (_n := getattr(strm.frontend, 'name', None)) is not None else None)", {}),
+    "b": ("getattr(strm.backend or strm.frontend, 'name', None)", {}),
+    "s": ("(getattr(strm.server, 'name', None) or '<NOSRV>')", {}),
+    "t": ("_local_ms(strm.sess.accept_date)", {"_local_ms": _local_ms}),
+    "tr": (f"_local_ms({_REQUEST_DATE})", {"_local_ms": _local_ms}),
+    "ST": ("str(strm.status)", {}),
+    "CC": (_COOKIE.format(0), {}),
+    "CS": (_COOKIE.format(1), {}),
+    "tsc": ("(strm.term_state or '--').ljust(4, '-')[:4]", {}),
+    "ts": ("(strm.term_state or '--').ljust(4, '-')[:2]", {}),
+    "rc": ("('+' if strm.redispatched else '') + str(strm.conn_retries)", {}),
+    "hr": ("_captures(strm.captures_req, False)", {"_captures": _captures}),
+    "hs": ("_captures(strm.captures_res, False)", {"_captures": _captures}),
+    "hrl": ("_captures(strm.captures_req, True)", {"_captures": _captures}),
+    "hsl": ("_captures(strm.captures_res, True)", {"_captures": _captures}),
+    "r": ("_request_line(strm)", {"_request_line": _request_line}),
+}
+for _name in ("TR", "Tw", "Tc", "Tr", "Ta", "Tt", "Th", "Ti", "Tq", "Td", "Tu"):
+    _INLINE[_name] = (f"(str(_v) if (_v := strm.timers.get({_name!r})) is not None "
+                      f"else _timer_text(strm, {_name!r}))", {"_timer_text": _timer_text})
+#: what _count() gives for a counter the stream does not hold
+_COUNT_DEFAULT = {
+    "act_conn": "str(strm.proc.act_conn if strm.proc is not None else 0)",
+    "fe_conn": "str(_live(strm.frontend, 'cur_conn'))",
+    "be_conn": "str(_live(strm.backend, 'cur_conn'))",
+    "srv_conn": "str(getattr(getattr(strm.server, 'live', None), 'cur_conn', 0))",
+}
+for _name, _counter in (("B", "bytes_out"), ("U", "bytes_in"), ("ac", "act_conn"),
+                        ("fc", "fe_conn"), ("bc", "be_conn"), ("sc", "srv_conn"),
+                        ("sq", "srv_queue"), ("bq", "be_queue"), ("lc", "log_counter")):
+    _INLINE[_name] = (f"(str(_v) if (_v := strm.counters.get({_counter!r})) is not None "
+                      f"else {_COUNT_DEFAULT.get(_counter, repr('0'))})", {"_live": _live})
+
+
 def aliases() -> list[LogAlias]:
     out = []
     for name, (fetch, render, uses, what) in _ALIASES.items():
         equiv = f"  Same as %[{fetch}]." if fetch else ""
-        out.append(LogAlias(name, fetch=fetch, render=render, uses=uses,
+        inline, env = _INLINE.get(name, (None, None))
+        out.append(LogAlias(name, fetch=fetch, render=render, uses=uses, inline=inline,
+                            inline_env=env,
                             doc=f"%{name}\n\nLog-format alias: {what}.{equiv}"))
     return out

@@ -164,9 +164,13 @@ class ProxyLog:
         self.tag = tag
         self.host = host
         self.needs_sd = any(lg.target.format == "rfc5424" for lg in self.loggers)
-        #: (logger index, level) -> (pid, second, encoded header) for the formats whose
-        #: header changes at most once per second
-        self._headers: dict[tuple[int, int], tuple[int, int, bytes]] = {}
+        #: per logger: (logger, target, sender, headers) where headers (None for the formats
+        #: whose header holds a sub-second time or structured data) maps a level to the
+        #: (pid, second, encoded header) last built for it
+        self._plan: list[tuple[Logger, LogTarget, Sender, dict[int, tuple[int, int, bytes]]
+                               | None]] = [
+            (lg, lg.target, lg.sender, {} if lg.target.format in _SECOND_FORMATS else None)
+            for lg in self.loggers]
 
     def send(self, level: int, message: bytes, *, sd: str = "",
              now: float | None = None) -> int:
@@ -177,25 +181,24 @@ class ProxyLog:
         pid = PROCESS.pid  # HAProxy's process: the same in every worker
         sec = int(now)
         count = 0
-        for i, lg in enumerate(self.loggers):
-            t = lg.target
+        for lg, t, sender, heads in self._plan:
             if level > t.level:
                 continue
             if lg.sampler is not None and not lg.sampler.take():
                 continue
-            lvl = max(level, t.minlevel)
-            if lg.sender.takes_events:
-                lg.sender.send_event(message[:t.maxlen - 1], lvl, t.facility, tag=self.tag,
-                                     pid=str(pid), host=self.host or "", now=now)
+            minlevel = t.minlevel
+            lvl = level if level > minlevel else minlevel
+            if sender.takes_events:
+                sender.send_event(message[:t.maxlen - 1], lvl, t.facility, tag=self.tag,
+                                  pid=str(pid), host=self.host or "", now=now)
                 count += 1
                 continue
-            if t.format in _SECOND_FORMATS:
-                key = (i, lvl)
-                hit = self._headers.get(key)
+            if heads is not None:
+                hit = heads.get(lvl)
                 if hit is None or hit[1] != sec or hit[0] != pid:
                     head = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
                                         pid=str(pid), host=self.host, sd=sd)
-                    hit = self._headers[key] = (pid, sec, head.encode("latin-1", "replace"))
+                    hit = heads[lvl] = (pid, sec, head.encode("latin-1", "replace"))
                 head_b = hit[2]
                 if (message and message[-1] not in (10, 0)
                         and len(head_b) + len(message) < t.maxlen):
@@ -206,18 +209,9 @@ class ProxyLog:
                 header = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
                                       pid=str(pid), host=self.host, sd=sd)
                 data = frame(header, message, t.maxlen)
-            lg.sender.send(data)
+            sender.send(data)
             count += 1
         return count
-
-
-def _is_error(strm: Any, http: bool) -> bool:
-    term = strm.term_state or "--"
-    if term[0] not in "-L" or strm.redispatched:
-        return True
-    if term[0] == "-" and strm.conn_retries:
-        return True
-    return http and strm.status >= 500
 
 
 def _addr(ip: Any) -> str:
@@ -302,7 +296,11 @@ class StreamLogger:
             return self.log.send(LOG_INFO, line.encode("latin-1", "replace"), now=now) > 0
         if self.dontlognull and not strm.counters.get("bytes_in", 0):
             return False
-        err = _is_error(strm, self.http)
+        # an error: see the module's docstring
+        term = strm.term_state or "--"
+        first = term[0]
+        err = (first not in "-L" or strm.redispatched or (first == "-" and strm.conn_retries)
+               or (self.http and strm.status >= 500))
         if not err and self.dontlog_normal:
             return False
         if strm.log_level:

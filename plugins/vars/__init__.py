@@ -32,7 +32,8 @@ def _var(args: list[Any], strm: Any) -> Sample | None:
         smp = ref.get(strm)
     if smp is None or smp.type == SmpType.ANY:
         return None if default is None else Sample(SmpType.STR, default)
-    return Sample(smp.type, smp.value)
+    # samples are never changed once built: a stored one without flags is returned as it is
+    return Sample(smp.type, smp.value) if smp.flags else smp
 
 
 def _validate_conds(args: list[Any], ctx: Any) -> list[Any]:

@@ -47,7 +47,8 @@ def _set_plain(var: VarRef, ev: Any) -> Any:
     def run(strm: Any) -> ActResult:
         smp = ev(strm)
         if smp is not None:
-            scope_dict(strm)[name] = Sample(smp.type, smp.value)
+            # a copy without the flags (samples are never changed once built)
+            scope_dict(strm)[name] = Sample(smp.type, smp.value) if smp.flags else smp
         return cont
     return run
 
