@@ -196,7 +196,10 @@ def head_info(headers: list[tuple[str, str]]
             if name.lower() == "connection":
                 if tokens is None:
                     tokens = set()
-                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+                for t in value.split(","):
+                    t = t.strip()
+                    if t:
+                        tokens.add(t.lower())
         elif n == 14:
             if name.lower() == "content-length":
                 v = value.strip()
@@ -229,7 +232,10 @@ def response_scan(headers: list[tuple[str, str]]
             if low == "connection":
                 if tokens is None:
                     tokens = set()
-                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+                for t in value.split(","):
+                    t = t.strip()
+                    if t:
+                        tokens.add(t.lower())
                 continue
             if low == "keep-alive":
                 continue

@@ -219,7 +219,8 @@ def _scan(headers: list[tuple[str, str]]
         elif low == "host":
             host.append(value)
         elif low == "connection":
-            tokens.update(t.strip(" \t").lower() for t in value.split(","))
+            for t in value.split(","):
+                tokens.add(t.strip(" \t").lower())
         elif low in ("upgrade", "sec-websocket-key", "sec-websocket-accept"):
             other.setdefault(low, value)
     tokens.discard("")
@@ -237,8 +238,6 @@ def _drop(headers: list[tuple[str, str]], names: tuple[str, ...]) -> list[tuple[
 
 
 def _version(text: bytes, relaxed: bool) -> str | None:
-    if text == b"HTTP/1.1":
-        return "1.1"
     m = _VERSION.fullmatch(text) or (_VERSION_RELAXED.fullmatch(text) if relaxed else None)
     if m is None:
         return None
@@ -277,7 +276,8 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
             raise H1Error(400, "HTTP/0.9 request")
         version = "1.0"
     else:
-        version = _version(bversion, relaxed)  # type: ignore[assignment]
+        version = "1.1" if bversion == b"HTTP/1.1" else _version(  # type: ignore[assignment]
+            bversion, relaxed)
         if version is None:
             raise H1Error(400, "invalid HTTP version")
     if headers is None:
@@ -303,8 +303,12 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
             headers = _drop(headers, ("content-length",))
             head.close = True
     elif cl:
-        head.length = _content_length(cl, 400)
-        if len(cl) > 1 or "," in cl[0]:
+        one = cl[0]
+        if len(cl) == 1 and one.isdigit() and one.isascii():
+            head.length = int(one)  # (what _content_length gives for one plain number)
+        else:
+            head.length = _content_length(cl, 400)
+        if len(cl) > 1 or "," in one:
             headers = _one_length(headers, head.length)
     host = hosts[0] if hosts else None
     if len(hosts) > 1:
@@ -379,7 +383,7 @@ def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) ->
     if m is None:
         raise H1Error(502, "invalid status line")
     bversion, bstatus, breason = m.groups()
-    version = _version(bversion, relaxed)
+    version = "1.1" if bversion == b"HTTP/1.1" else _version(bversion, relaxed)
     if version is None:
         raise H1Error(502, "invalid HTTP version")
     if headers is None:
@@ -415,8 +419,12 @@ def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) ->
             headers = _drop(headers, ("content-length",))
             head.close = True
     elif cl:
-        head.length = _content_length(cl, 502)
-        if len(cl) > 1 or "," in cl[0]:
+        one = cl[0]
+        if len(cl) == 1 and one.isdigit() and one.isascii():
+            head.length = int(one)  # (what _content_length gives for one plain number)
+        else:
+            head.length = _content_length(cl, 502)
+        if len(cl) > 1 or "," in one:
             headers = _one_length(headers, head.length)
     if head.close:
         headers.append(("connection", "close"))
