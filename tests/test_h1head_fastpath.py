@@ -15,13 +15,7 @@ import re
 
 import pytest
 from hapx.core.proto import h1head
-from hapx.core.proto.h1 import (
-    H1Error,
-    forward_request_head,
-    request_head,
-    response_scan,
-    without_hop,
-)
+from hapx.core.proto.h1 import H1Error
 
 _NEVER = re.compile(r"(?!)")
 
@@ -155,57 +149,3 @@ def test_head_end_finds_the_first_empty_line() -> None:
         buf = b"".join(rnd.choice(parts) for _ in range(rnd.randint(0, 12)))
         for start in (0, 1, 3):
             assert h1head.head_end(buf, start) == _head_end_by_lines(buf, start), buf
-
-
-def _response_scan_reference(headers: list[tuple[str, str]]
-                  ) -> tuple[bool, int | None, set[str] | frozenset[str], list[str]]:
-    """The header loop response_scan replaced: the reference."""
-    chunked = False
-    length: int | None = None
-    tokens: set[str] | None = None
-    lines: list[str] = []
-    add = lines.append
-    for name, value in headers:
-        low = name.lower()
-        n = len(name)
-        if n == 10:
-            if low == "connection":
-                if tokens is None:
-                    tokens = set()
-                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
-                continue
-            if low == "keep-alive":
-                continue
-        elif n == 14:
-            if low == "content-length":
-                v = value.strip()
-                if v.isdigit():
-                    length = int(v)
-        elif n == 17:
-            if low == "transfer-encoding":
-                chunked = value.replace(" ", "").lower().endswith("chunked")
-                continue
-        elif n == 16 and low == "proxy-connection":
-            continue
-        add(f"{low}: {value}\r\n")
-    if chunked:
-        length = None
-    return chunked, length, frozenset() if tokens is None else tokens, lines
-
-
-def test_response_scan_and_forward_request_head_give_what_the_loops_gave() -> None:
-    pool = [("Connection", "keep-alive"), ("connection", "close, Upgrade"),
-            ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "x"),
-            ("Transfer-Encoding", "gzip, chunked"), ("Transfer-Encoding", "chunked "),
-            ("Content-Length", " 100 "), ("Content-Length", "1x"), ("CONTENT-LENGTH", "7"),
-            ("Server", "nginx"), ("X-A", "b"), ("ETag", '"e"'), ("X-Seventeen-Chars", "1"),
-            ("X-Sixteen-Chars-", "2"), ("X-Ten-Char", "3"), ("Set-Cookie", "a=b")]
-    rnd = random.Random(3)
-    cases = [[]] + [[h] for h in pool] + [rnd.sample(pool, rnd.randint(1, 8))
-                                        for _ in range(3000)]
-    for headers in cases:
-        assert response_scan(list(headers)) == _response_scan_reference(list(headers))
-        for last in ("", "connection: close\r\n"):
-            expect = request_head("GET", "/p", "1.1", without_hop(headers)
-                                  + ([("connection", "close")] if last else []))
-            assert forward_request_head("GET", "/p", headers, last) == expect

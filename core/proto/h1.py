@@ -129,10 +129,17 @@ def forward_request_head(method: str, uri: str, headers: list[tuple[str, str]],
                          last: str = "") -> bytes:
     """``request_head(method, uri, "1.1", without_hop(headers) + [last])`` in one pass:
     ``last`` is a complete extra header line (``"connection: close\r\n"``) or empty."""
+    lines = [f"{method} {uri} HTTP/1.1\r\n"]
+    add = lines.append
     hop = HOP_HEADERS
-    lines = [f"{n.lower()}: {v}\r\n" for n, v in headers
-             if not ((len(n) == 10 or len(n) == 16) and n.lower() in hop)]
-    return f"{method} {uri} HTTP/1.1\r\n{''.join(lines)}{last}\r\n".encode("latin-1", "replace")
+    for n, v in headers:
+        k = len(n)
+        if (k == 10 or k == 16) and n.lower() in hop:
+            continue
+        add(f"{n.lower()}: {v}\r\n")
+    add(last)
+    add("\r\n")
+    return "".join(lines).encode("latin-1", "replace")
 
 
 def response_head(status: int, reason: str, headers: list[tuple[str, str]],
@@ -208,50 +215,45 @@ def head_info(headers: list[tuple[str, str]]
     return chunked, length, _NO_TOKENS if tokens is None else tokens, upgrade
 
 
-#: lengths of the names response_scan reads, and the names it does not forward
-_SCAN_LENS = frozenset({10, 14, 17})
-_NOT_FORWARDED = frozenset({"connection", "keep-alive", "proxy-connection",
-                            "transfer-encoding"})
-
-
 def response_scan(headers: list[tuple[str, str]]
                   ) -> tuple[bool, int | None, set[str] | frozenset[str], list[str]]:
     """One pass over a response's headers: :func:`head_info`'s (chunked, content-length,
     Connection tokens) and the header lines to forward (``encode_headers`` of
-    ``without_hop(headers, drop_te=True)``).  (The lines are built by one list
-    comprehension, the names compared by length first.)"""
-    drop = _NOT_FORWARDED
-    lines = [f"{n.lower()}: {v}\r\n" for n, v in headers
-             if len(n) not in _HOP_LENS or n.lower() not in drop]
+    ``without_hop(headers, drop_te=True)``)."""
     chunked = False
     length: int | None = None
     tokens: set[str] | None = None
-    lens = _SCAN_LENS
+    lines: list[str] = []
+    add = lines.append
     for name, value in headers:
-        n = len(name)
-        if n not in lens:
-            continue
         low = name.lower()
-        if low == "connection":
-            if tokens is None:
-                tokens = set()
-            for t in value.split(","):
-                t = t.strip()
-                if t:
-                    tokens.add(t.lower())
-        elif low == "content-length":
-            v = value.strip()
-            if v.isdigit():
-                length = int(v)
-        elif low == "transfer-encoding":
-            chunked = value.replace(" ", "").lower().endswith("chunked")
+        n = len(name)
+        if n == 10:
+            if low == "connection":
+                if tokens is None:
+                    tokens = set()
+                for t in value.split(","):
+                    t = t.strip()
+                    if t:
+                        tokens.add(t.lower())
+                continue
+            if low == "keep-alive":
+                continue
+        elif n == 14:
+            if low == "content-length":
+                v = value.strip()
+                if v.isdigit():
+                    length = int(v)
+        elif n == 17:
+            if low == "transfer-encoding":
+                chunked = value.replace(" ", "").lower().endswith("chunked")
+                continue
+        elif n == 16 and low == "proxy-connection":
+            continue
+        add(f"{low}: {value}\r\n")
     if chunked:
         length = None
     return chunked, length, _NO_TOKENS if tokens is None else tokens, lines
-
-
-#: lengths of the names of the headers response_scan does not forward
-_HOP_LENS = frozenset(map(len, _NOT_FORWARDED))
 
 
 def has_upgrade(headers: list[tuple[str, str]]) -> bool:
