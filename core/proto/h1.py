@@ -14,7 +14,7 @@ shared code (:mod:`hapx.core.proto.h1head`), the codec decodes chunked bodies.
 
 The parser calls, on ``callbacks`` (an :class:`H1Callbacks`):
 
-- ``on_message_begin()``: optional, a codec may skip it (the httptools one does)
+- ``on_message_begin()``: optional, a codec may skip it (the shared H1Stream does)
 - ``on_headers(a, b, version, headers)``: for a request ``a`` is the method and ``b`` the
   request target; for a response ``a`` is the status (int) and ``b`` the reason.  ``version``
   is ``"1.0"`` or ``"1.1"``; ``headers`` a list of (name, value) as latin-1 ``str``.
@@ -196,7 +196,10 @@ def head_info(headers: list[tuple[str, str]]
             if name.lower() == "connection":
                 if tokens is None:
                     tokens = set()
-                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+                for t in value.split(","):
+                    t = t.strip()
+                    if t:
+                        tokens.add(t.lower())
         elif n == 14:
             if name.lower() == "content-length":
                 v = value.strip()
@@ -229,7 +232,10 @@ def response_scan(headers: list[tuple[str, str]]
             if low == "connection":
                 if tokens is None:
                     tokens = set()
-                tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+                for t in value.split(","):
+                    t = t.strip()
+                    if t:
+                        tokens.add(t.lower())
                 continue
             if low == "keep-alive":
                 continue

@@ -59,6 +59,11 @@ _CONNECT_TARGET = re.compile(r"[^\s/?#@]+:[0-9]+")
 #: characters an authority (and the Host header) may not hold (HAProxy 3.2)
 _AUTHORITY_BAD = re.compile(r"[\x00-\x20\x7f-\xff\"#/<>?@\\^`{|}]")
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+#: one header line of the common case, from the line feed before it: a token name, a
+#: colon, a value without CR, LF or NUL nor blanks at its end, CRLF; the blanks before
+#: the value are left out of the group (what _fields strips)
+_FIELD = re.compile(
+    r"\n([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n\x00]*)(?<![ \t])\r(?=\n)")
 
 
 @dataclass(slots=True)
@@ -86,21 +91,14 @@ class Head:
 
 def head_end(buf: bytes | bytearray, start: int = 0) -> int:
     """The offset just past the empty line ending the head in ``buf`` (searched from
-    ``start``, the start line beginning at 0), or -1 when it is not there yet."""
-    i = buf.find(b"\n", start)
-    while i >= 0:
-        nxt = buf[i + 1:i + 2]
-        if nxt == b"\n":
-            return i + 2
-        if nxt == b"\r":
-            if buf[i + 2:i + 3] == b"\n":
-                return i + 3
-            if len(buf) < i + 3:
-                return -1
-        elif not nxt:
-            return -1
-        i = buf.find(b"\n", i + 1)
-    return -1
+    ``start``, the start line beginning at 0), or -1 when it is not there yet: the first
+    line feed followed by a line feed or by CR LF."""
+    crlf = buf.find(b"\n\r\n", start)
+    if crlf < 0:
+        lf = buf.find(b"\n\n", start)
+        return lf + 2 if lf >= 0 else -1
+    lf = buf.find(b"\n\n", start, crlf + 1)
+    return lf + 2 if lf >= 0 else crlf + 3
 
 
 def _lines(raw: bytes, bad: int) -> list[tuple[bytes, int]]:
@@ -147,6 +145,29 @@ def _fields(lines: list[tuple[bytes, int]], relaxed: bool, bad: int
     return out
 
 
+def _split(raw: bytes, bad: int
+           ) -> tuple[bytes | None, list[tuple[str, str]] | None, list[tuple[bytes, int]]]:
+    """(start line, header fields, header lines) of a complete head.  The common head
+    (every line ending with CRLF, each header line a token name, a colon and a value
+    without CR, LF or NUL, and no blank at its end) is read by one regular expression: its fields are returned, and no lines.  Any other head is split by
+    :func:`_lines` (which refuses a bare CR): the fields are then None, to be read from
+    the lines by :func:`_fields` (which refuses or normalises them) once the start line
+    is checked.  Both give the same fields for a common head: each of its header lines
+    matches ``_FIELD`` from its start to its CRLF (the number of matches is the number
+    of lines), and ``_FIELD`` leaves out the blanks ``_fields`` strips."""
+    nl = raw.find(b"\n")
+    if nl > 0 and raw[nl - 1] == 13 and raw.endswith(b"\r\n\r\n"):
+        first = raw[:nl - 1]
+        if b"\r" not in first:
+            headers = _FIELD.findall(raw.decode("latin-1"), nl)
+            if len(headers) == raw.count(b"\n", nl + 1) - 1:
+                return first, headers, []
+    lines = _lines(raw, bad)
+    if not lines:
+        return None, None, []
+    return lines[0][0], None, lines[1:]
+
+
 def _content_length(values: list[str], bad: int) -> int:
     """HAProxy's h1_parse_cont_len_header: digits, comma lists and repeated headers all
     holding the same value."""
@@ -179,13 +200,17 @@ def _b64_len(value: str) -> int:
 def _scan(headers: list[tuple[str, str]]
           ) -> tuple[list[str], list[str], list[str], set[str], dict[str, str]]:
     """(content-length values, transfer-encoding values, host values, connection tokens,
-    first value of the other interesting headers)."""
+    first value of the other interesting headers).  (Only names of the lengths of those
+    headers are lower-cased.)"""
     cl: list[str] = []
     te: list[str] = []
     host: list[str] = []
     tokens: set[str] = set()
     other: dict[str, str] = {}
+    lengths = _SCAN_LENGTHS
     for name, value in headers:
+        if len(name) not in lengths:
+            continue
         low = name.lower()
         if low == "content-length":
             cl.append(value)
@@ -194,11 +219,18 @@ def _scan(headers: list[tuple[str, str]]
         elif low == "host":
             host.append(value)
         elif low == "connection":
-            tokens.update(t.strip(" \t").lower() for t in value.split(","))
+            for t in value.split(","):
+                tokens.add(t.strip(" \t").lower())
         elif low in ("upgrade", "sec-websocket-key", "sec-websocket-accept"):
             other.setdefault(low, value)
     tokens.discard("")
     return cl, te, host, tokens, other
+
+
+#: the lengths of the names _scan reads
+_SCAN_LENGTHS = frozenset(map(len, ("content-length", "transfer-encoding", "host",
+                                    "connection", "upgrade", "sec-websocket-key",
+                                    "sec-websocket-accept")))
 
 
 def _drop(headers: list[tuple[str, str]], names: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -229,8 +261,8 @@ def _strip_default_port(scheme: str, authority: str) -> str:
 def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
     """Parse a complete request head (``raw`` ends with its empty line; leading empty
     lines already skipped).  Raises H1Error (400, or 422) like HAProxy."""
-    lines = _lines(raw, 400)
-    m = _REQ_LINE.fullmatch(lines[0][0]) if lines else None
+    first, headers, rest = _split(raw, 400)
+    m = _REQ_LINE.fullmatch(first) if first is not None else None
     if m is None:
         raise H1Error(400, "invalid request line")
     bmethod, buri, bversion = m.groups()
@@ -240,14 +272,16 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
         raise H1Error(400, "invalid character in the request target")
     if bversion is None:
         # HTTP/0.9: "GET <uri>" turned into HTTP/1.0 when accepted
-        if not relaxed or bmethod != b"GET" or len(lines) > 1:
+        if not relaxed or bmethod != b"GET" or headers or rest:
             raise H1Error(400, "HTTP/0.9 request")
         version = "1.0"
     else:
-        version = _version(bversion, relaxed)  # type: ignore[assignment]
+        version = "1.1" if bversion == b"HTTP/1.1" else _version(  # type: ignore[assignment]
+            bversion, relaxed)
         if version is None:
             raise H1Error(400, "invalid HTTP version")
-    headers = _fields(lines[1:], relaxed, 400)
+    if headers is None:
+        headers = _fields(rest, relaxed, 400)
     if len(headers) > max_headers:
         raise H1Error(400, "too many headers")
     method = bmethod.decode("latin-1")
@@ -269,8 +303,12 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
             headers = _drop(headers, ("content-length",))
             head.close = True
     elif cl:
-        head.length = _content_length(cl, 400)
-        if len(cl) > 1 or "," in cl[0]:
+        one = cl[0]
+        if len(cl) == 1 and one.isdigit() and one.isascii():
+            head.length = int(one)  # (what _content_length gives for one plain number)
+        else:
+            head.length = _content_length(cl, 400)
+        if len(cl) > 1 or "," in one:
             headers = _one_length(headers, head.length)
     host = hosts[0] if hosts else None
     if len(hosts) > 1:
@@ -340,15 +378,16 @@ def _one_host(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
     """Parse a complete response head; raises H1Error(502) like HAProxy."""
-    lines = _lines(raw, 502)
-    m = _STATUS_LINE.fullmatch(lines[0][0]) if lines else None
+    first, headers, rest = _split(raw, 502)
+    m = _STATUS_LINE.fullmatch(first) if first is not None else None
     if m is None:
         raise H1Error(502, "invalid status line")
     bversion, bstatus, breason = m.groups()
-    version = _version(bversion, relaxed)
+    version = "1.1" if bversion == b"HTTP/1.1" else _version(bversion, relaxed)
     if version is None:
         raise H1Error(502, "invalid HTTP version")
-    headers = _fields(lines[1:], relaxed, 502)
+    if headers is None:
+        headers = _fields(rest, relaxed, 502)
     if len(headers) > max_headers:
         raise H1Error(502, "too many headers")
     status = int(bstatus)
@@ -380,8 +419,12 @@ def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) ->
             headers = _drop(headers, ("content-length",))
             head.close = True
     elif cl:
-        head.length = _content_length(cl, 502)
-        if len(cl) > 1 or "," in cl[0]:
+        one = cl[0]
+        if len(cl) == 1 and one.isdigit() and one.isascii():
+            head.length = int(one)  # (what _content_length gives for one plain number)
+        else:
+            head.length = _content_length(cl, 502)
+        if len(cl) > 1 or "," in one:
             headers = _one_length(headers, head.length)
     if head.close:
         headers.append(("connection", "close"))

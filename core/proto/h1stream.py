@@ -156,7 +156,6 @@ class H1Stream:
             chunks = self.make_dechunker(early.append, self.bad)
             end = chunks.feed(rest) if rest else None
             rest = b""
-        cb.on_message_begin()
         if self.response:
             cb.on_headers(head.status, head.reason, head.version, head.headers)
             status = head.status

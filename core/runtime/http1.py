@@ -360,7 +360,7 @@ class ClientConnection(asyncio.Protocol):
         if self.parsing is txn:
             self.parsing = None
         self.idle_since = _monotonic()
-        if not keep_alive or self.stop_asked or self.ctx.stopping() or (
+        if not keep_alive or self.stop_asked or getattr(self.ctx.proc, "stopping", False) or (
                 self.dead_parser and not (self.txns and self.txns[0].invalid)):
             # (a pipelined request refused by the parser still gets its error answer)
             self.close()

@@ -456,7 +456,8 @@ class Transaction:
             if chain.request_headers(strm):
                 # a filter changed the body's framing (compression): forward it chunked
                 self.req_chunked, self.req_len, _tokens, _up = head_info(self.req.headers)
-        self._forwardfor()
+        if info.fwd is not None:
+            self._forwardfor()
         if info.lb_body is not None and info.lb_body(strm):
             # the balancer reads the request body: wait for all of it or a buffer's worth
             self.lb_wait = True
@@ -1317,7 +1318,8 @@ class Transaction:
         if conn.multiplexed:
             conn.release()
             return
-        if self._reuse_mode() == "never":
+        info = self.binfo
+        if (info.reuse if info is not None else self._reuse_mode()) == "never":
             conn.owner = None
             conn.reused = True
             self.ctx.private.setdefault(id(self.client), []).append(conn)

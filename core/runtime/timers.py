@@ -56,7 +56,7 @@ class TimerHandle:
     def reschedule(self, deadline_ms: float) -> None:
         """Fire at ``deadline_ms`` instead (also revives a cancelled or fired handle)."""
         self.deadline = deadline_ms
-        if self.cancelled or _tick(deadline_ms) < self.tick:
+        if self.cancelled or -int(-deadline_ms // TICK_MS) < self.tick:  # (_tick inlined)
             self.cancelled = False
             self.wheel._file(self)
 
