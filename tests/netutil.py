@@ -16,6 +16,8 @@ Import from tests as ``from netutil import ...`` (tests/ is on sys.path).
   yielding a ``ProxyProcess`` and stopping it at the end (the test fails if it crashed).
 - ``pattern(n, offset)`` / ``check_pattern(data, offset)``: the bytes generated bodies hold.
 - ``raw_exchange(port, data)``: send raw bytes, read until the peer closes (or a timeout).
+- ``recv_until_eof(sock)`` / ``recv_until(sock, marker)``: read a connected socket until the
+  peer closes / until what was read ends with ``marker``.
 
 Every wait here is bounded; nothing sleeps a fixed time to "let things settle".
 """
@@ -151,6 +153,19 @@ def recv_until_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
         if not data:
             return b"".join(chunks)
         chunks.append(data)
+
+
+def recv_until(sock: socket.socket, marker: bytes, timeout: float = 30.0) -> bytes:
+    """What the peer sends until it ends with ``marker`` (an interactive CLI's prompt, say);
+    AssertionError when the peer closes first."""
+    sock.settimeout(timeout)
+    data = b""
+    while not data.endswith(marker):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"closed before {marker!r}: {data!r}")
+        data += chunk
+    return data
 
 
 @dataclass

@@ -10,6 +10,7 @@ import re
 import socket
 
 import pytest
+from cliutil import cli
 from netutil import (
     OriginServer,
     Response,
@@ -246,17 +247,6 @@ def test_compression_then_cache_stores_compressed() -> None:
             r3 = get(port, "/text")  # identity: another variant, from the origin
             assert r3.header("age") is None and r3.body == TEXT
             assert hits(o, "/text") == 2
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while data := s.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 # 3.2 prints a 20-byte vary key (accept-encoding, referer, origin), 2.6 an 8-byte one

@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+from cliutil import cli
 from h2util import H2Origin
 from netutil import (
     OriginServer,
@@ -233,17 +234,6 @@ def test_alpn_h2_server_new_connection_shared_while_being_established(pki):
         assert origin.connections == 2 and origin.alpns == ["h2", "h2"]
 
 
-def _cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode()
-
-
 def test_alpn_server_changing_its_choice_to_http11(pki, tmp_path):
     """A server that chose h2 and now chooses http/1.1 (another origin behind the same
     server after `set server … addr`): the connection expected to be h2 is given up and
@@ -261,7 +251,7 @@ def test_alpn_server_changing_its_choice_to_http11(pki, tmp_path):
                 assert c.get(f"http://127.0.0.1:{port}/a").headers["x-bc-alpn"] == "h2"
             h2o.close_connections()
             wait_until(lambda: h2o.open == 0)
-            out = _cli(sock, f"set server be/s1 addr 127.0.0.1 port {h1o.port}")
+            out = cli(sock, f"set server be/s1 addr 127.0.0.1 port {h1o.port}")
             assert "changed" in out.lower() or out.strip() == "", out
             time.sleep(0.2)  # hapx saw the server's close
             with httpx.Client(transport=httpx.HTTPTransport(http1=False, http2=True),

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cliutil import cli
 from h2util import H2Origin
 from h3client import h3_connect, wait_quic
 from netutil import (
@@ -94,20 +95,6 @@ backend be
 
 def run(coro):
     return asyncio.run(coro)
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 def peak_rss(pid: int) -> int:

@@ -3,10 +3,9 @@ commands, Socket, httpclient and the proxies/servers tables; real processes and 
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
+from cliutil import cli
 from netutil import OriginServer, Response, free_port, run_hapx, wait_until
 
 pytest.importorskip("lupa")
@@ -92,17 +91,6 @@ backend be
             assert line.endswith(f"counted req=1234 res={len(body)} set_body_len=true "
                                  "late=false")
             assert o.last.body == b"q" * 1234
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while data := s.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 CLI_LUA = r"""

@@ -3,10 +3,9 @@ real hapx processes, clients and the stats socket."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
+from cliutil import cli
 from netutil import OriginServer, Response, free_port, run_hapx, wait_until
 
 pytest.importorskip("lupa")
@@ -29,17 +28,6 @@ end
 -- Register the action with HAProxy
 core.register_action("add-path", {"http-req"}, add_path, 0)
 """
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while data := s.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 def test_seed_patref_cache_example(tmp_path):

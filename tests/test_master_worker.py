@@ -8,10 +8,12 @@ import re
 import signal
 import socket
 import threading
+from functools import partial
 from pathlib import Path
 
+import cliutil
 import pytest
-from netutil import free_port, read_response, run_haproxy, run_hapx, wait_until
+from netutil import free_port, read_response, recv_until, run_haproxy, run_hapx, wait_until
 
 CFG = """\
 global
@@ -28,28 +30,9 @@ frontend web
 """
 
 
-def cli(path: Path | str, line: str, timeout: float = 60.0) -> str:
-    """One line on a CLI socket, the whole reply (the server closes after it)."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        sock.sendall(line.encode() + b"\n")
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
-def recv_until(sock: socket.socket, marker: bytes, timeout: float = 30.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while not data.endswith(marker):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"closed before {marker!r}: {data!r}")
-        data += chunk
-    return data
+#: one line on the master CLI, the whole reply: the client half-closes after the command
+#: (the server closes after its answer); reloads can take long
+cli = partial(cliutil.cli, timeout=60.0, half_close=True)
 
 
 def get_version(port: int) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 import threading
 
 import httpx
 import pytest
 from cfgtools import parse_text
+from cliutil import cli
 from hapx.core.stats import StatField, stats_of
 from hapx.plugins.prometheus_exporter.exporter import Query, render
 from netutil import OriginServer, free_port, run_hapx
@@ -44,17 +44,6 @@ backend other
     mode tcp
     server t1 127.0.0.1:{dead_port}
 """
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while data := s.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 def show_stat(path: str) -> dict[tuple[str, str], dict[str, str]]:

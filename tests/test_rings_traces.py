@@ -11,26 +11,11 @@ import subprocess
 
 import httpx
 import pytest
+from cliutil import socat_cli
 from netutil import OriginServer, TcpSyslog, free_port, run_haproxy, run_hapx, wait_until
 from tlspki import CA
 
 SOCAT = shutil.which("socat")
-
-
-def cli(path: str, line: str) -> str:
-    """One non-interactive exchange (socat when present, else a Python client)."""
-    if SOCAT:
-        out = subprocess.run([SOCAT, "-t", "5", "-", f"UNIX-CONNECT:{path}"],
-                             input=line + "\n", capture_output=True, text=True, timeout=10)
-        return out.stdout
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while data := s.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks).decode()
 
 
 def config(port: int, sock: str, *, extra: str = "", front: str = "") -> str:
@@ -75,8 +60,8 @@ def test_log_lines_in_ring_like_haproxy(tmp_path):
         port, sock = free_port(), str(tmp_path / f"{name}.sock")
         with runner(config(port, sock), ready_ports=[port, sock]):
             _get(port)
-            wait_until(lambda s=sock: "Connect from" in cli(s, "show events myring"))
-            outs[name] = cli(sock, "show events myring")
+            wait_until(lambda s=sock: "Connect from" in socat_cli(s, "show events myring"))
+            outs[name] = socat_cli(sock, "show events myring")
     assert _normalize(outs["hapx"]) == _normalize(outs["haproxy"])
     assert re.fullmatch(r"<134>DATE localhost PROG\[PID\]: Connect from ADDR to ADDR "
                         r"\(fe/HTTP\)\n\n", _normalize(outs["hapx"]))
@@ -89,7 +74,7 @@ def test_show_events_listing_and_errors_as_haproxy(tmp_path):
     for name, runner in (("hapx", run_hapx), ("haproxy", run_haproxy)):
         port, sock = free_port(), str(tmp_path / f"{name}.sock")
         with runner(config(port, sock), ready_ports=[port, sock]):
-            outs[name] = [cli(sock, line) for line in lines]
+            outs[name] = [socat_cli(sock, line) for line in lines]
     assert outs["hapx"] == outs["haproxy"]
     assert outs["hapx"][0] == (
         "Supported events sinks are listed below. Add -w(wait), -n(new). Any key to stop\n"
@@ -104,8 +89,8 @@ def test_show_events_level_operator(tmp_path):
     port, sock = free_port(), str(tmp_path / "h.sock")
     cfg = config(port, sock).replace("level admin", "level user")
     with run_hapx(cfg, ready_ports=[port, sock]):
-        assert cli(sock, "show events").startswith("Supported events sinks")
-        assert cli(sock, "show events myring") == "Permission denied\n\n"
+        assert socat_cli(sock, "show events").startswith("Supported events sinks")
+        assert socat_cli(sock, "show events myring") == "Permission denied\n\n"
 
 
 def _recv_until(s: socket.socket, pred, timeout: float = 10.0) -> bytes:
@@ -123,7 +108,7 @@ def test_wait_streams_new_events_and_nul(tmp_path):
     port, sock = free_port(), str(tmp_path / "h.sock")
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
         _get(port, "/first")
-        wait_until(lambda: "Connect from" in cli(sock, "show events myring"))
+        wait_until(lambda: "Connect from" in socat_cli(sock, "show events myring"))
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(sock)
             s.sendall(b"show events myring -w\n")
@@ -141,7 +126,7 @@ def test_wait_streams_new_events_and_nul(tmp_path):
             got = _recv_until(s, lambda b: b"Connect from" in b)
             assert got.count(b"Connect from") == 1
         # -0: every event ends with a NUL instead of a LF
-        raw = cli(sock, "show events myring -0")
+        raw = socat_cli(sock, "show events myring -0")
         events = raw[:-1].split("\0")
         assert events[-1] == "" and len(events) == 4
         assert all("Connect from" in e and "\n" not in e for e in events[:-1])
@@ -150,29 +135,29 @@ def test_wait_streams_new_events_and_nul(tmp_path):
 def test_trace_h1_to_ring(tmp_path):
     port, sock = free_port(), str(tmp_path / "h.sock")
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
-        assert cli(sock, "trace h1 sink raw level user verbosity simple start now") == "\n"
-        assert "[R] h1" in cli(sock, "trace")
+        assert socat_cli(sock, "trace h1 sink raw level user verbosity simple start now") == "\n"
+        assert "[R] h1" in socat_cli(sock, "trace")
         _get(port, "/traced?x=1")
-        wait_until(lambda: "fully xferred" in cli(sock, "show events raw"))
-        text = cli(sock, "show events raw")
+        wait_until(lambda: "fully xferred" in socat_cli(sock, "show events raw"))
+        text = socat_cli(sock, "show events raw")
         assert re.search(r"^\[\d\d\|h1\|1\|http1\.py:\d+\] rcvd H1 request headers : "
                          r'\[F\] "GET /traced\?x=1 HTTP/1\.1"$', text, re.M), text
         assert re.search(r'sending response headers : \[F\] "HTTP/1\.1 200 OK"$', text,
                          re.M)
         assert re.search(r"\] H1 request fully rcvd : \[F\]$", text, re.M)
         # stopped: nothing more is written
-        assert cli(sock, "trace h1 stop now") == "\n"
-        before = cli(sock, "show events raw")
+        assert socat_cli(sock, "trace h1 stop now") == "\n"
+        before = socat_cli(sock, "show events raw")
         _get(port, "/untraced")
         _get(port, "/untraced2")
-        assert "untraced" not in cli(sock, "show events raw") and before
+        assert "untraced" not in socat_cli(sock, "show events raw") and before
         # proto level with the rfc3164 ring: HAProxy's header with level 0, no tag
-        cli(sock, "trace h1 sink myring level proto verbosity quiet start now")
+        socat_cli(sock, "trace h1 sink myring level proto verbosity quiet start now")
         _get(port)
-        wait_until(lambda: "new H1 connection" in cli(sock, "show events myring"))
+        wait_until(lambda: "new H1 connection" in socat_cli(sock, "show events myring"))
         assert re.search(r"^<0>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d localhost "
                          r"\[\d\d\|h1\|2\|http1\.py:\d+\] new H1 connection$",
-                         cli(sock, "show events myring"), re.M)
+                         socat_cli(sock, "show events myring"), re.M)
 
 
 def test_trace_listings_as_haproxy(tmp_path):
@@ -186,17 +171,17 @@ def test_trace_listings_as_haproxy(tmp_path):
     for name, runner in (("hapx", run_hapx), ("haproxy", run_haproxy)):
         port, sock = free_port(), str(tmp_path / f"{name}.sock")
         with runner(config(port, sock), ready_ports=[port, sock]):
-            outs[name] = {line: cli(sock, line) for line in lines}
+            outs[name] = {line: socat_cli(sock, line) for line in lines}
     for line in lines:
         assert outs["hapx"][line] == outs["haproxy"][line], line
     listing = None
     port, sock = free_port(), str(tmp_path / "l.sock")
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
-        listing = cli(sock, "trace")
-        assert cli(sock, "trace h1 start now") == "\n"
-        assert " [R] h1 " in cli(sock, "trace")
-        assert cli(sock, "trace 0") == "\n"
-        assert " [.] h1 " in cli(sock, "trace")
+        listing = socat_cli(sock, "trace")
+        assert socat_cli(sock, "trace h1 start now") == "\n"
+        assert " [R] h1 " in socat_cli(sock, "trace")
+        assert socat_cli(sock, "trace 0") == "\n"
+        assert " [.] h1 " in socat_cli(sock, "trace")
     assert listing.startswith(
         "Supported trace sources and states (.=stopped, w=waiting, R=running) :\n"
         " [.] 0          : not a source, will immediately stop all traces\n")
@@ -212,11 +197,11 @@ def test_trace_ssl_handshake(tmp_path):
     cfg = config(port, sock).replace(f"bind 127.0.0.1:{port}",
                                      f"bind 127.0.0.1:{port} ssl crt {tmp_path}/site.pem")
     with run_hapx(cfg, ready_ports=[port, sock]):
-        out = cli(sock, "trace ssl sink raw level developer verbosity advanced start now")
+        out = socat_cli(sock, "trace ssl sink raw level developer verbosity advanced start now")
         assert out == "\n"
         assert httpx.get(f"https://127.0.0.1:{port}/", verify=False).status_code == 200
-        wait_until(lambda: "SSL handshake done" in cli(sock, "show events raw"))
-        text = cli(sock, "show events raw")
+        wait_until(lambda: "SSL handshake done" in socat_cli(sock, "show events raw"))
+        text = socat_cli(sock, "show events raw")
         assert re.search(r"^\[\d\d\|ssl\|3\|tracing\.py:\d+\] SSL handshake done : "
                          r"\[F\(fe\)\] conn=0x[0-9a-f]+ servername=\(null\) alpn=\S* "
                          r"tls_vers=TLSv1\.[23] cipher=\S+$", text, re.M), text
@@ -229,7 +214,7 @@ def test_trace_ssl_handshake(tmp_path):
                 s.recv(100)
             except OSError:
                 pass
-        wait_until(lambda: "SSL handshake failure" in cli(sock, "show events raw"))
+        wait_until(lambda: "SSL handshake failure" in socat_cli(sock, "show events raw"))
 
 
 def test_traces_section_starts_at_boot_and_check_source(tmp_path):
@@ -243,19 +228,19 @@ def test_traces_section_starts_at_boot_and_check_source(tmp_path):
                  f"    server s1 127.0.0.1:{origin.port} check inter 200\n")
         with run_hapx(config(port, sock, extra=extra, front=front),
                       ready_ports=[port, sock]):
-            assert " [R] stream " in cli(sock, "trace")
+            assert " [R] stream " in socat_cli(sock, "trace")
             _get(port, "/boot")
-            wait_until(lambda: "releasing stream" in cli(sock, "show events buf0"))
-            text = cli(sock, "show events buf0")
+            wait_until(lambda: "releasing stream" in socat_cli(sock, "show events buf0"))
+            text = socat_cli(sock, "show events buf0")
             assert re.search(r"^<0>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d "
                              r"\[\d\d\|stream\|5\|http_txn\.py:\d+\] new stream : "
                              r"strm=0x[0-9a-f]+ \[fe/-/-\] term=--$", text, re.M), text
             assert re.search(r"\|stream\|2\|.*\] releasing stream : .* term=LR$", text,
                              re.M)
-            wait_until(lambda: "health-check succeeded" in cli(sock, "show events raw"))
+            wait_until(lambda: "health-check succeeded" in socat_cli(sock, "show events raw"))
             assert re.search(r"^\[\d\d\|check\|2\|tracing\.py:\d+\] health-check succeeded "
                              r": check=0x[0-9a-f]+\(li/s1\) status=L4OK",
-                             cli(sock, "show events raw"), re.M)
+                             socat_cli(sock, "show events raw"), re.M)
 
 
 def test_traces_section_errors(tmp_path):
@@ -275,16 +260,16 @@ def test_traces_section_errors(tmp_path):
 def test_show_events_in_help(tmp_path, line):
     port, sock = free_port(), str(tmp_path / "h.sock")
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
-        assert "show events [<sink>] [-w] [-n] [-0]" in cli(sock, "help")
-        assert cli(sock, line).endswith("\n\n") or cli(sock, line) == "\n"
+        assert "show events [<sink>] [-w] [-n] [-0]" in socat_cli(sock, "help")
+        assert socat_cli(sock, line).endswith("\n\n") or socat_cli(sock, line) == "\n"
 
 
 def test_debug_counters(tmp_path):
     port, sock = free_port(), str(tmp_path / "h.sock")
     with run_hapx(config(port, sock), ready_ports=[port, sock]):
         header = 'Count     Type Location function(): "condition" [comment]\n'
-        assert cli(sock, "debug counters") == header + "\n"
-        listed = cli(sock, "debug counters all")
+        assert socat_cli(sock, "debug counters") == header + "\n"
+        listed = socat_cli(sock, "debug counters all")
         assert re.search(r"^0 +GLT http1\.py:\d+ <module>\(\): invalid HTTP/1 request$",
                          listed, re.M), listed
         with socket.create_connection(("127.0.0.1", port)) as s:
@@ -292,10 +277,10 @@ def test_debug_counters(tmp_path):
             s.settimeout(5)
             assert s.recv(100).startswith(b"HTTP/1.1 400")
         assert re.search(r"^1 +GLT http1\.py:\d+ <module>\(\): invalid HTTP/1 request\n",
-                         cli(sock, "debug counters glt"), re.M)
-        assert cli(sock, "debug counters reset") == "\n"
-        assert cli(sock, "debug counters") == header + "\n"
-        assert cli(sock, "debug counters nope").startswith("Expects an optional action")
+                         socat_cli(sock, "debug counters glt"), re.M)
+        assert socat_cli(sock, "debug counters reset") == "\n"
+        assert socat_cli(sock, "debug counters") == header + "\n"
+        assert socat_cli(sock, "debug counters nope").startswith("Expects an optional action")
 
 
 @pytest.mark.parametrize("proto", ["legacy", "octet-count"])
@@ -351,10 +336,10 @@ def test_trace_h1_server_side(tmp_path):
                  f"    server s1 127.0.0.1:{origin.port}\n")
         li_port = int(re.search(r"bind 127\.0\.0\.1:(\d+)", front).group(1))
         with run_hapx(config(port, sock, front=front), ready_ports=[li_port, sock]):
-            cli(sock, "trace h1 sink raw level user verbosity advanced lock server start now")
+            socat_cli(sock, "trace h1 sink raw level user verbosity advanced lock server start now")
             assert httpx.get(f"http://127.0.0.1:{li_port}/to-origin").status_code == 200
-            wait_until(lambda: "rcvd H1 response headers" in cli(sock, "show events raw"))
-            text = cli(sock, "show events raw")
+            wait_until(lambda: "rcvd H1 response headers" in socat_cli(sock, "show events raw"))
+            text = socat_cli(sock, "show events raw")
             assert re.search(r'\] sending request headers : \[B\] "GET /to-origin HTTP/1\.1"'
                              r" Host: 127\.0\.0\.1:\d+", text), text
             assert re.search(r'\] rcvd H1 response headers : \[B\] "HTTP/1\.1 200 ', text)

@@ -6,15 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import socket
 import stat
-import subprocess
 import threading
 
 import httpx
 import pytest
-from netutil import OriginServer, Response, free_port, run_haproxy, run_hapx, wait_until
+from cliutil import socat_cli
+from netutil import (
+    OriginServer,
+    Response,
+    free_port,
+    recv_until,
+    recv_until_eof,
+    run_haproxy,
+    run_hapx,
+    wait_until,
+)
 
 #: HAProxy 3.2's show stat columns (doc/management.txt, section 9.1)
 COLUMNS_32 = (
@@ -31,8 +39,6 @@ COLUMNS_32 = (
     "used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,"
     "agg_check_status,srid,sess_other,h1sess,h2sess,h3sess,req_other,h1req,h2req,h3req,"
     "proto").split(",")
-
-SOCAT = shutil.which("socat")
 
 
 def config(port: int, origin_port: int, dead_port: int, sockdir: str, *,
@@ -58,41 +64,6 @@ backend be
     server s2 127.0.0.1:{origin_port} weight {weight}
     server s3 127.0.0.1:{dead_port} weight 0
 """
-
-
-def cli(path: str, line: str, timeout: float = 10.0) -> str:
-    """One non-interactive exchange through socat when present, else a Python client."""
-    if SOCAT:
-        out = subprocess.run([SOCAT, "-t", "5", "-", f"UNIX-CONNECT:{path}"],
-                             input=line + "\n", capture_output=True, text=True,
-                             timeout=timeout)
-        return out.stdout
-    return pycli(path, line)
-
-
-def pycli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks).decode()
-
-
-def recv_until(sock: socket.socket, end: bytes, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    buf = b""
-    while not buf.endswith(end):
-        data = sock.recv(65536)
-        if not data:
-            break
-        buf += data
-    return buf
 
 
 @pytest.fixture
@@ -129,24 +100,24 @@ def parse_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
 
 def test_help_unknown_and_permission(setup):
     proc, port, d, _ = setup
-    out = cli(f"{d}/user.sock", "help")
+    out = socat_cli(f"{d}/user.sock", "help")
     assert out.startswith("The following commands are valid at this level:\n")
     assert out.endswith("  quit                                    : disconnect\n\n")
     lines = out.splitlines()[1:-4]
     assert lines == sorted(lines)
     assert "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy " \
            "and server" in lines
-    out = cli(f"{d}/admin.sock", "show foo")
+    out = socat_cli(f"{d}/admin.sock", "show foo")
     assert out.startswith("Unknown command: 'show', but maybe one of the following ones is "
                           "a better match:\n")
     assert "  show info [desc|json|typed|float]*      : report information about the " \
            "running process\n" in out
     # level user: show sess (operator) and shutdown session (admin) are refused
-    assert cli(f"{d}/user.sock", "show sess") == "Permission denied\n\n"
-    assert cli(f"{d}/oper.sock", "shutdown session 0x1") == "Permission denied\n\n"
-    assert cli(f"{d}/oper.sock", "show cli level") == "operator\n\n"
+    assert socat_cli(f"{d}/user.sock", "show sess") == "Permission denied\n\n"
+    assert socat_cli(f"{d}/oper.sock", "shutdown session 0x1") == "Permission denied\n\n"
+    assert socat_cli(f"{d}/oper.sock", "show cli level") == "operator\n\n"
     # lowering the level inside a session
-    assert cli(f"{d}/admin.sock", "show cli level; user; show cli level; show sess") == \
+    assert socat_cli(f"{d}/admin.sock", "show cli level; user; show cli level; show sess") == \
         "admin\n\n\nuser\n\nPermission denied\n\n"
 
 
@@ -157,11 +128,11 @@ def test_unix_socket_mode(setup):
 
 def test_several_commands_escapes_and_prompt(setup):
     _proc, _port, d, _ = setup
-    out = cli(f"{d}/oper.sock", "show version;show cli level")
+    out = socat_cli(f"{d}/oper.sock", "show version;show cli level")
     version = out.split("\n")[0]
     assert out == f"{version}\n\noperator\n\n"
     # an escaped ';' stays in the word: show env of a variable that does not exist
-    assert cli(f"{d}/oper.sock", r"show env A\;B") == "Variable not found\n\n"
+    assert socat_cli(f"{d}/oper.sock", r"show env A\;B") == "Variable not found\n\n"
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(f"{d}/oper.sock")
         s.sendall(b"prompt\n")
@@ -176,7 +147,7 @@ def test_several_commands_escapes_and_prompt(setup):
         got = recv_until(s, b"]> ").decode()
         assert got.startswith("\n[0:00:00:") and got.endswith("]> ")
         s.sendall(b"quit\n")
-        assert recv_until(s, b"<eof>") == b""
+        assert recv_until_eof(s) == b""
 
 
 def test_stats_timeout_closes_idle_sessions(tmp_path):
@@ -203,7 +174,7 @@ def test_tcp_stats_socket(tmp_path):
         with run_hapx(cfg, ready_ports=[port, cport]):
             with socket.create_connection(("127.0.0.1", cport), timeout=10) as s:
                 s.sendall(b"show cli level\n")
-                assert recv_until(s, b"<eof>") == b"user\n\n"
+                assert recv_until_eof(s) == b"user\n\n"
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -212,7 +183,7 @@ def test_show_stat_csv_under_traffic(setup):
     _proc, port, d, origin = setup
     statuses = traffic(port, 12)
     assert statuses == [200] * 12
-    header, rows = parse_csv(cli(f"{d}/user.sock", "show stat"))
+    header, rows = parse_csv(socat_cli(f"{d}/user.sock", "show stat"))
     assert header == COLUMNS_32
     assert [(r["pxname"], r["svname"]) for r in rows] == [
         ("fe", "FRONTEND"), ("be", "s1"), ("be", "s2"), ("be", "s3"), ("be", "BACKEND")]
@@ -235,16 +206,16 @@ def test_show_stat_csv_under_traffic(setup):
     assert fe["qcur"] == fe["weight"] == fe["addr"] == ""
     assert s1["slim"] == s1["ereq"] == ""
     # filters: backend 'be' servers only
-    _h, only = parse_csv(cli(f"{d}/user.sock", "show stat be 4 -1"))
+    _h, only = parse_csv(socat_cli(f"{d}/user.sock", "show stat be 4 -1"))
     assert [r["svname"] for r in only] == ["s1", "s2", "s3"]
-    _h, one = parse_csv(cli(f"{d}/user.sock", "show stat be 4 2"))
+    _h, one = parse_csv(socat_cli(f"{d}/user.sock", "show stat be 4 2"))
     assert [r["svname"] for r in one] == ["s2"]
 
 
 def test_show_stat_typed_json_and_info(setup):
     _proc, port, d, _ = setup
     traffic(port, 3)
-    typed = cli(f"{d}/user.sock", "show stat typed").splitlines()
+    typed = socat_cli(f"{d}/user.sock", "show stat typed").splitlines()
     assert typed[0].startswith("F.")
     assert "F.1.0.0.pxname.1:KNS:str:fe" in typed
     assert any(line.endswith(".48.req_tot.1:MCP:u64:3") and line.startswith("F.")
@@ -253,13 +224,13 @@ def test_show_stat_typed_json_and_info(setup):
                for line in typed)
     import json
 
-    data = json.loads(cli(f"{d}/user.sock", "show stat json"))
+    data = json.loads(socat_cli(f"{d}/user.sock", "show stat json"))
     first = data[0][0]
     assert first == {"objType": "Frontend", "proxyId": 1, "id": 0,
                      "field": {"pos": 0, "name": "pxname"}, "processNum": 1,
                      "tags": {"origin": "Key", "nature": "Name", "scope": "Service"},
                      "value": {"type": "str", "value": "fe"}}
-    info = cli(f"{d}/user.sock", "show info")
+    info = socat_cli(f"{d}/user.sock", "show info")
     keys = [line.split(":", 1)[0] for line in info.splitlines() if line]
     assert keys[:8] == ["Name", "Version", "Release_date", "Nbthread", "Nbproc",
                         "Process_num", "Pid", "Uptime"]
@@ -267,7 +238,7 @@ def test_show_stat_typed_json_and_info(setup):
     values = dict(line.split(": ", 1) for line in info.splitlines() if ": " in line)
     assert values["Name"] == "HAProxy" and values["CumReq"] == "3"
     assert values["Listeners"] == "4"
-    typed_info = cli(f"{d}/user.sock", "show info typed").splitlines()
+    typed_info = socat_cli(f"{d}/user.sock", "show info typed").splitlines()
     assert typed_info[0] == "0.Name.1:POS:str:HAProxy"
 
 
@@ -286,7 +257,7 @@ def test_show_stat_matches_haproxy_26(tmp_path):
             cfg = config(port, origin.port, dead, str(sub), weight=1)
             with runner(cfg, ready_ports=[port, str(sub / "admin.sock")]):
                 assert traffic(port, 6) == [200] * 6
-                outs[name] = cli(str(sub / "admin.sock"), "show stat")
+                outs[name] = socat_cli(str(sub / "admin.sock"), "show stat")
     ref_text = outs["haproxy"]
     ref_header = ref_text[2:].split("\n", 1)[0].split(",")
     common = ref_header[:ref_header.index("-")]
@@ -337,44 +308,45 @@ def test_show_sess_filters_and_shutdown(tmp_path):
             threads = [threading.Thread(target=client) for _ in range(2)]
             for t in threads:
                 t.start()
-            wait_until(lambda: cli(adm, "show sess").count("\n") >= 3, timeout=10)
-            lines = [x for x in cli(adm, "show sess").splitlines() if x]
+            wait_until(lambda: socat_cli(adm, "show sess").count("\n") >= 3, timeout=10)
+            lines = [x for x in socat_cli(adm, "show sess").splitlines() if x]
             assert len(lines) == 2
             for line in lines:
                 assert line.startswith("0x") and " proto=tcpv4 src=127.0.0.1:" in line
                 assert " fe=fe be=be srv=s" in line
-            assert cli(adm, "show sess frontend fe").count("\n") == 3
-            assert cli(adm, "show sess backend be").count("\n") == 3
-            by_srv = [x for x in cli(adm, "show sess server be/s1").splitlines() if x]
-            by_srv += [x for x in cli(adm, "show sess server be/s2").splitlines() if x]
+            assert socat_cli(adm, "show sess frontend fe").count("\n") == 3
+            assert socat_cli(adm, "show sess backend be").count("\n") == 3
+            by_srv = [x for x in socat_cli(adm, "show sess server be/s1").splitlines() if x]
+            by_srv += [x for x in socat_cli(adm, "show sess server be/s2").splitlines() if x]
             assert sorted(by_srv) == sorted(lines)
-            assert cli(adm, "show sess frontend nope") == "Unknown frontend 'nope'.\n\n"
+            assert socat_cli(adm, "show sess frontend nope") == "Unknown frontend 'nope'.\n\n"
             ptr = lines[0].split(":", 1)[0]
-            detail = cli(adm, f"show sess {ptr}")
+            detail = socat_cli(adm, f"show sess {ptr}")
             assert detail.startswith(f"{ptr}: [") and "frontend=fe" in detail
             assert "req.uri=/hold" in detail
-            assert cli(adm, f"shutdown session {ptr}") == "\n"
+            assert socat_cli(adm, f"shutdown session {ptr}") == "\n"
             wait_until(lambda: len(results) == 1, timeout=10)
             assert results[0] != 200
-            rest = [x for x in cli(adm, "show sess").splitlines() if x]
+            rest = [x for x in socat_cli(adm, "show sess").splitlines() if x]
             assert len(rest) == 1 and rest[0] != lines[0]
             release.set()
             for t in threads:
                 t.join(20)
             assert sorted(map(str, results)) == sorted([str(results[0]), "200"])
-            wait_until(lambda: cli(adm, "show sess") == "\n", timeout=10)
-            assert cli(adm, "shutdown session 0x1") == "No such session (use 'show sess').\n\n"
+            wait_until(lambda: socat_cli(adm, "show sess") == "\n", timeout=10)
+            assert socat_cli(adm, "shutdown session 0x1") == \
+                "No such session (use 'show sess').\n\n"
 
 
 def test_show_env_version_activity_pools(setup):
     _proc, port, d, _ = setup
     traffic(port, 2)
-    env = cli(f"{d}/oper.sock", "show env PATH")
+    env = socat_cli(f"{d}/oper.sock", "show env PATH")
     assert env.startswith("PATH=") and env.endswith("\n\n")
-    assert cli(f"{d}/user.sock", "show env") == "Permission denied\n\n"
-    act = cli(f"{d}/user.sock", "show activity")
+    assert socat_cli(f"{d}/user.sock", "show env") == "Permission denied\n\n"
+    act = socat_cli(f"{d}/user.sock", "show activity")
     assert "accepted: " in act and "requests: 2 [ 2 ]" in act
-    pools = cli(f"{d}/user.sock", "show pools byname 5")
+    pools = socat_cli(f"{d}/user.sock", "show pools byname 5")
     lines = pools.splitlines()
     assert lines[0] == "Dumping pools usage. Use SIGQUIT to flush them."
     assert len([x for x in lines if x.startswith("  - Pool ")]) == 5

@@ -6,39 +6,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
 import threading
 import time
 
 import httpx
+from cliutil import socat_cli
 from netutil import OriginServer, free_port, run_haproxy, run_hapx, wait_until
 
 SOCAT = shutil.which("socat")
-
-
-def cli(path: str, line: str, payload: str | None = None) -> str:
-    """One non-interactive exchange (socat when present, else a Python client); with
-    ``payload``, the command ends in ``<<`` and the payload lines follow, then an empty
-    line."""
-    data = line + "\n"
-    if payload is not None:
-        data = line + " <<\n" + payload + "\n\n"
-    if SOCAT:
-        out = subprocess.run([SOCAT, "-t", "5", "-", f"UNIX-CONNECT:{path}"], input=data,
-                             capture_output=True, text=True, timeout=20)
-        return out.stdout
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(20)
-        s.connect(path)
-        s.sendall(data.encode())
-        chunks = []
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            chunks.append(got)
-    return b"".join(chunks).decode()
 
 
 class Traffic:
@@ -122,7 +97,7 @@ def _run_script(proc_cls, tmp_path, name: str) -> list[str]:
     outs = []
     with proc_cls(cfg, ready_ports=[port, sock]):
         for cmd in MAP_SCRIPT:
-            outs.append(_mask(cli(sock, cmd.format(map=mp, acl=acl))).replace(
+            outs.append(_mask(socat_cli(sock, cmd.format(map=mp, acl=acl))).replace(
                 f"{tmp_path}/{name}", "DIR").replace(f"'{name}.cfg'", "CFG"))
     return outs
 
@@ -155,33 +130,33 @@ def test_map_acl_changes_seen_by_live_traffic(tmp_path):
     with run_hapx(cfg, ready_ports=[port, sock]), Traffic(port, "/foo") as traffic:
         assert get("/foo") == (200, "bar")
         assert get("/new") == (200, "none")
-        assert cli(sock, "add map " + mp + " /new NEW") == "\n"
+        assert socat_cli(sock, "add map " + mp + " /new NEW") == "\n"
         assert get("/new") == (200, "NEW")
-        assert cli(sock, f"set map {mp} /new NEWER") == "\n"
+        assert socat_cli(sock, f"set map {mp} /new NEWER") == "\n"
         assert get("/new") == (200, "NEWER")
-        ptr = re.search(r"(0x[0-9a-f]+) /new", cli(sock, f"show map {mp}")).group(1)
-        assert cli(sock, f"set map {mp} #{ptr} BYPTR") == "\n"
+        ptr = re.search(r"(0x[0-9a-f]+) /new", socat_cli(sock, f"show map {mp}")).group(1)
+        assert socat_cli(sock, f"set map {mp} #{ptr} BYPTR") == "\n"
         assert get("/new") == (200, "BYPTR")
-        assert cli(sock, f"del map {mp} #{ptr}") == "\n"
+        assert socat_cli(sock, f"del map {mp} #{ptr}") == "\n"
         assert get("/new") == (200, "none")
         # payload form
-        assert cli(sock, f"add map {mp}", "/p1 one\n/p2 two words") == "\n"
+        assert socat_cli(sock, f"add map {mp}", "/p1 one\n/p2 two words") == "\n"
         assert get("/p2") == (200, "two words")
         # ACL: block a path, unblock it
         assert get("/secret")[0] == 200
-        assert cli(sock, f"add acl {acl} /secret") == "\n"
+        assert socat_cli(sock, f"add acl {acl} /secret") == "\n"
         assert get("/secret")[0] == 403
-        assert cli(sock, f"del acl {acl} /secret") == "\n"
+        assert socat_cli(sock, f"del acl {acl} /secret") == "\n"
         assert get("/secret")[0] == 200
         assert get("/admin")[0] == 403
         # versions: the prepared content is invisible until committed, then atomic
-        assert cli(sock, f"prepare map {mp}") == "New version created: 1\n\n"
-        assert cli(sock, f"add map @1 {mp} /foo v1") == "\n"
+        assert socat_cli(sock, f"prepare map {mp}") == "New version created: 1\n\n"
+        assert socat_cli(sock, f"add map @1 {mp} /foo v1") == "\n"
         assert get("/foo") == (200, "bar")
-        assert cli(sock, f"commit map @1 {mp}") == "\n"
+        assert socat_cli(sock, f"commit map @1 {mp}") == "\n"
         assert get("/foo") == (200, "v1")
         assert get("/baz") == (200, "none")
-        assert cli(sock, f"clear acl {acl}") == "\n"
+        assert socat_cli(sock, f"clear acl {acl}") == "\n"
         assert get("/admin")[0] == 200
     assert traffic.results and all(r == 200 for r in traffic.results)
 
@@ -248,7 +223,7 @@ def _run_srv_script(proc_cls, tmp_path, name: str, origin_port: int) -> list[str
             # s1's check fails (L4CON): DOWN, health 0 (checks every 2s, so that a state shown
             # is not caught in the middle of a check whatever the load; leaving
             # maintenance puts it UP until the next check)
-            f = cli(sock, "show servers state be").split("\n")[2].split()
+            f = socat_cli(sock, "show servers state be").split("\n")[2].split()
             return f[5] == "0" and f[10] == "8" and f[12] == "0"
 
         wait_until(s1_down, timeout=10, interval=0.05)
@@ -257,7 +232,7 @@ def _run_srv_script(proc_cls, tmp_path, name: str, origin_port: int) -> list[str
                 wait_until(s1_down, timeout=10, interval=0.05)
                 outs.append("")
                 continue
-            outs.append(_mask_state(cli(sock, cmd)).replace(str(dead), "DEAD").replace(
+            outs.append(_mask_state(socat_cli(sock, cmd)).replace(str(dead), "DEAD").replace(
                 str(origin_port), "ORIGIN"))
     return outs
 
@@ -290,28 +265,28 @@ backend be
     server s1 127.0.0.1:{one.port}
 """
         with run_hapx(cfg, ready_ports=[port, sock]), Traffic(port) as traffic:
-            assert cli(sock, f"add server be/dyn 127.0.0.1:{two.port} weight 3") == \
+            assert socat_cli(sock, f"add server be/dyn 127.0.0.1:{two.port} weight 3") == \
                 "New server registered.\n\n"
-            state = cli(sock, "show servers state be").splitlines()[3].split()
+            state = socat_cli(sock, "show servers state be").splitlines()[3].split()
             assert state[3] == "dyn" and state[5:7] == ["0", "1"]  # stopped, FMAINT
             before = len(two.requests)
-            assert cli(sock, "set server be/dyn state ready") == "\n"
+            assert socat_cli(sock, "set server be/dyn state ready") == "\n"
             wait_until(lambda: len(two.requests) > before + 20, timeout=10)
             # the new server takes its share next to s1 (weight 3 vs 1)
-            assert cli(sock, "get weight be/dyn") == "3 (initial 3)\n\n"
-            assert cli(sock, "del server be/dyn") == \
+            assert socat_cli(sock, "get weight be/dyn") == "3 (initial 3)\n\n"
+            assert socat_cli(sock, "del server be/dyn") == \
                 "Only servers in maintenance mode can be deleted.\n"
-            assert cli(sock, "set server be/dyn state drain") == "\n"
-            assert cli(sock, "set server be/dyn state maint") == "\n"
-            assert cli(sock, "wait 5s srv-removable be/dyn") == "Done.\n\n"
-            assert cli(sock, "del server be/dyn") == "Server deleted.\n"
+            assert socat_cli(sock, "set server be/dyn state drain") == "\n"
+            assert socat_cli(sock, "set server be/dyn state maint") == "\n"
+            assert socat_cli(sock, "wait 5s srv-removable be/dyn") == "Done.\n\n"
+            assert socat_cli(sock, "del server be/dyn") == "Server deleted.\n"
             after = len(two.requests)
             n = len(traffic.results)
             wait_until(lambda: len(traffic.results) > n + 20, timeout=10)
             assert len(two.requests) == after
-            assert "dyn" not in cli(sock, "show servers state be")
-            assert cli(sock, "wait 50 srv-removable be/dyn") == "No such server.\n\n"
-            assert cli(sock, "wait 30") == "Done.\n\n"
+            assert "dyn" not in socat_cli(sock, "show servers state be")
+            assert socat_cli(sock, "wait 50 srv-removable be/dyn") == "No such server.\n\n"
+            assert socat_cli(sock, "wait 30") == "Done.\n\n"
         assert traffic.results and all(r == 200 for r in traffic.results)
 
 
@@ -334,11 +309,11 @@ def test_wait_srv_removable_expires_while_connections_remain(tmp_path):
                 f"http://127.0.0.1:{port}/", timeout=15).status_code), daemon=True)
             t.start()
             wait_until(lambda: len(origin.requests) == 1 or origin.connections, timeout=5)
-            assert cli(sock, "set server be/s2 state maint") == "\n"
-            assert cli(sock, "wait 300 srv-removable be/s2") == "Wait delay expired.\n\n"
-            assert cli(sock, "del server be/s2") == \
+            assert socat_cli(sock, "set server be/s2 state maint") == "\n"
+            assert socat_cli(sock, "wait 300 srv-removable be/s2") == "Wait delay expired.\n\n"
+            assert socat_cli(sock, "del server be/s2") == \
                 "Server still has connections attached to it, cannot remove it.\n"
             release.set()
             t.join(10)
             assert statuses == [200]
-            assert cli(sock, "wait 5s srv-removable be/s2") == "Done.\n\n"
+            assert socat_cli(sock, "wait 5s srv-removable be/s2") == "Done.\n\n"

@@ -9,9 +9,9 @@ import socket
 import ssl
 
 import pytest
+from cliutil import socat_cli
 from cryptography import x509
 from netutil import OriginServer, free_port, read_response, run_haproxy, run_hapx
-from test_runtime_cmds import cli
 from tlspki import CA, client_ctx, peer, write
 
 
@@ -62,7 +62,7 @@ def _both(pki, tmp_path, commands: list[str]) -> dict[str, list[str]]:
         sock = str(tmp_path / f"{runner.__name__}.sock")
         port = free_port()
         with runner(_cfg(sock, port, 1, pki), ready_ports=[port, sock]):
-            out[runner.__name__] = [cli(sock, c) for c in commands]
+            out[runner.__name__] = [socat_cli(sock, c) for c in commands]
     return out
 
 
@@ -91,11 +91,11 @@ def test_show_ssl_sni_layout(pki, tmp_path):
     bind = f"ssl crt {pki['a.pem']} crt-list {pki['list']}"
     with run_hapx(_cfg(sock, port, 1, pki, bind=bind), ready_ports=[port, sock]) as proc:
         where = f"fe/{proc.cfg_path}:10"
-        out = cli(sock, "show ssl sni")
-        only = cli(sock, "show ssl sni -f fe")
-        expired = cli(sock, "show ssl sni -A")
-        later = cli(sock, "show ssl sni -A -t 20d")
-        bad = cli(sock, "show ssl sni -f nope")
+        out = socat_cli(sock, "show ssl sni")
+        only = socat_cli(sock, "show ssl sni -f fe")
+        expired = socat_cli(sock, "show ssl sni -A")
+        later = socat_cli(sock, "show ssl sni -A -t 20d")
+        bad = socat_cli(sock, "show ssl sni -f nope")
     leaves = pki["leaves"]
 
     def dates(leaf) -> str:
@@ -144,15 +144,15 @@ def test_replace_certificate_while_serving(pki, tmp_path):
         assert seen.serial_number == old.cert.serial_number
 
         payload = (new.cert_pem + new.key_pem + pki["ca_obj"].pem).decode().strip("\n")
-        assert cli(sock, f"set ssl cert {pki['a.pem']}", payload) == \
+        assert socat_cli(sock, f"set ssl cert {pki['a.pem']}", payload) == \
             f"Transaction created for certificate {pki['a.pem']}!\n\n"
-        assert cli(sock, "show ssl cert") == \
+        assert socat_cli(sock, "show ssl cert") == \
             f"# transaction\n*{pki['a.pem']}\n# filename\n{pki['a.pem']}\n\n"
-        status = cli(sock, f"show ssl cert *{pki['a.pem']}").splitlines()[:2]
+        status = socat_cli(sock, f"show ssl cert *{pki['a.pem']}").splitlines()[:2]
         assert status == [f"Filename: *{pki['a.pem']}", "Status: Uncommitted"]
         # not committed yet: handshakes still get the old certificate
         assert peer(port, "a.test", ctx)["cert"].serial_number == old.cert.serial_number
-        assert cli(sock, f"commit ssl cert {pki['a.pem']}") == \
+        assert socat_cli(sock, f"commit ssl cert {pki['a.pem']}") == \
             f"Committing {pki['a.pem']}.\nSuccess!\n\n"
 
         # new handshakes get the new certificate (with SNI and without)
@@ -164,7 +164,7 @@ def test_replace_certificate_while_serving(pki, tmp_path):
         seen = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
         assert seen.serial_number == old.cert.serial_number
         tls.close()
-        dumped = cli(sock, f"dump ssl cert {pki['a.pem']}")
+        dumped = socat_cli(sock, f"dump ssl cert {pki['a.pem']}")
         assert dumped.startswith("-----BEGIN PRIVATE KEY-----\n")
         assert new.cert_pem.decode() in dumped
         assert dumped.rstrip("\n").endswith(pki["ca_obj"].pem.decode().rstrip("\n"))
@@ -179,38 +179,38 @@ def test_transactions_and_errors(pki, tmp_path):
     with OriginServer() as origin, run_hapx(_cfg(sock, port, origin.port, pki),
                                             ready_ports=[port, sock]):
         a = pki["a.pem"]
-        assert cli(sock, f"set ssl cert {a}", leaf.cert_pem.decode().strip()) == \
+        assert socat_cli(sock, f"set ssl cert {a}", leaf.cert_pem.decode().strip()) == \
             f"Transaction created for certificate {a}!\n\n"
         # another file while a transaction is open
-        assert cli(sock, f"set ssl cert {pki['wild.pem']}", leaf.cert_pem.decode()
+        assert socat_cli(sock, f"set ssl cert {pki['wild.pem']}", leaf.cert_pem.decode()
                    .strip()) == f"The ongoing transaction is about '{a}' but you are " \
                                 f"trying to set '{pki['wild.pem']}'\nCan't update " \
                                 f"{pki['wild.pem']}!\n\n"
         # the kept key does not match the new certificate
-        assert cli(sock, f"commit ssl cert {a}") == \
+        assert socat_cli(sock, f"commit ssl cert {a}") == \
             f"inconsistencies between private key and certificate loaded '{a}'.\n" \
             f"Can't commit {a}!\n\n"
-        assert cli(sock, f"set ssl cert {a}.key", leaf.key_pem.decode().strip()) == \
+        assert socat_cli(sock, f"set ssl cert {a}.key", leaf.key_pem.decode().strip()) == \
             f"Transaction updated for certificate {a}!\n\n"
-        assert cli(sock, f"abort ssl cert {a}") == \
+        assert socat_cli(sock, f"abort ssl cert {a}") == \
             f"Transaction aborted for certificate '{a}'!\n\n"
-        assert cli(sock, "set ssl cert /nope.pem", leaf.cert_pem.decode().strip()) == \
+        assert socat_cli(sock, "set ssl cert /nope.pem", leaf.cert_pem.decode().strip()) == \
             "Can't replace a certificate which is not referenced by the configuration!\n" \
             "Can't update /nope.pem!\n\n"
         # a new store, filled and committed, unused by any bind
         n = f"{tmp_path}/n.pem"
-        assert cli(sock, f"new ssl cert {n}") == f"New empty certificate store '{n}'!\n\n"
-        assert cli(sock, f"set ssl cert {n}", (other.cert_pem + other.key_pem).decode()
+        assert socat_cli(sock, f"new ssl cert {n}") == f"New empty certificate store '{n}'!\n\n"
+        assert socat_cli(sock, f"set ssl cert {n}", (other.cert_pem + other.key_pem).decode()
                    .strip()) == f"Transaction created for certificate {n}!\n\n"
-        assert cli(sock, f"commit ssl cert {n}") == f"Committing {n}\nSuccess!\n\n"
-        assert cli(sock, f"show ssl cert {n}").splitlines()[:2] == [f"Filename: {n}",
+        assert socat_cli(sock, f"commit ssl cert {n}") == f"Committing {n}\nSuccess!\n\n"
+        assert socat_cli(sock, f"show ssl cert {n}").splitlines()[:2] == [f"Filename: {n}",
                                                                     "Status: Unused"]
-        assert cli(sock, f"del ssl cert {a}") == \
+        assert socat_cli(sock, f"del ssl cert {a}") == \
             f"Can't remove the certificate: certificate '{a}' in use, can't be deleted!\n\n\n"
-        assert cli(sock, f"del ssl cert {n}") == f"Certificate '{n}' deleted!\n\n"
-        assert n not in cli(sock, "show ssl cert")
+        assert socat_cli(sock, f"del ssl cert {n}") == f"Certificate '{n}' deleted!\n\n"
+        assert n not in socat_cli(sock, "show ssl cert")
         # the server's client certificate is replaced too
         c = pki["client.pem"]
-        assert cli(sock, f"set ssl cert {c}", (leaf.cert_pem + leaf.key_pem).decode()
+        assert socat_cli(sock, f"set ssl cert {c}", (leaf.cert_pem + leaf.key_pem).decode()
                    .strip()) == f"Transaction created for certificate {c}!\n\n"
-        assert cli(sock, f"commit ssl cert {c}") == f"Committing {c}.\nSuccess!\n\n"
+        assert socat_cli(sock, f"commit ssl cert {c}") == f"Committing {c}.\nSuccess!\n\n"

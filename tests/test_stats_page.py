@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cliutil import socat_cli
 from netutil import OriginServer, free_port, run_haproxy, run_hapx, wait_until
-from test_runtime_api import cli, parse_csv
+from test_runtime_api import parse_csv
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -165,7 +166,7 @@ def test_admin_form_puts_a_server_in_maintenance(tmp_path):
             assert res.headers["content-type"] == "text/plain"
             done = c.get(base + res.headers["location"]).text
             assert "Action processed successfully." in done
-            csv_rows = parse_csv(cli(sock, "show stat"))[1]
+            csv_rows = parse_csv(socat_cli(sock, "show stat"))[1]
             status = {r["svname"]: r["status"] for r in csv_rows if r["pxname"] == "be"}
             assert status["s1"] == "MAINT"
             assert dom(c.get(base + "/st").text).row("s1")[0] == "maintain"
@@ -177,7 +178,7 @@ def test_admin_form_puts_a_server_in_maintenance(tmp_path):
             assert res.headers["location"] == "/st;st=ERRP"
             res = c.post(base + "/st", data={"s": "s1", "action": "bogus", "b": b})
             assert res.headers["location"] == "/st;st=ERRP"
-            status = {r["svname"]: r["status"] for r in parse_csv(cli(sock, "show stat"))[1]
+            status = {r["svname"]: r["status"] for r in parse_csv(socat_cli(sock, "show stat"))[1]
                       if r["pxname"] == "be"}
             assert status["s1"] == "no check"
             # the page's own messages for each code
@@ -197,7 +198,7 @@ def test_post_without_stats_admin_is_denied(tmp_path):
             assert '<form method="post">' not in c.get(base + "/st").text
             res = c.post(base + "/st", data={"s": "s1", "action": "maint", "b": "#2"})
             assert res.status_code == 303 and res.headers["location"] == "/st;st=DENY"
-        rows = parse_csv(cli(sock, "show stat"))[1]
+        rows = parse_csv(socat_cli(sock, "show stat"))[1]
         assert [r["status"] for r in rows if r["svname"] == "s1"] == ["no check"]
 
 
@@ -268,7 +269,7 @@ def test_exports_scope_and_options(tmp_path):
             # the exports are show stat's
             csv_text = c.get(base + "/st;csv").text
             assert res.status_code == 200
-            sock_csv = cli(sock, "show stat")
+            sock_csv = socat_cli(sock, "show stat")
             page_header, page_rows = parse_csv(csv_text + "\n")
             cli_header, cli_rows = parse_csv(sock_csv)
             assert page_header == cli_header
@@ -276,7 +277,7 @@ def test_exports_scope_and_options(tmp_path):
                 [(r["pxname"], r["svname"], r["type"]) for r in cli_rows]
             js = c.get(base + "/st;json")
             assert js.headers["content-type"] == "application/json"
-            cli_js = httpx.Response(200, text=cli(sock, "show stat json")).json()
+            cli_js = httpx.Response(200, text=socat_cli(sock, "show stat json")).json()
             page_js = js.json()
             assert [[(f["objType"], f["field"]["name"]) for f in row] for row in page_js] == \
                 [[(f["objType"], f["field"]["name"]) for f in row] for row in cli_js]
@@ -321,7 +322,7 @@ def test_page_structure_matches_haproxy_26(tmp_path):
                                     servers=checked),
                         ready_ports=[port, stats_port, sock]):
                 wait_until(lambda s=sock: ",s4,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN," in
-                           cli(s, "show stat"), timeout=15)
+                           socat_cli(s, "show stat"), timeout=15)
                 with httpx.Client() as c:
                     assert c.get(f"http://127.0.0.1:{port}/").status_code == 200
                     pages[name] = c.get(f"http://127.0.0.1:{stats_port}/st").text
@@ -354,11 +355,12 @@ def test_listener_rows_match_haproxy_26(tmp_path):
                 raw.sendall(b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n")
                 assert raw.recv(100).startswith(b"HTTP/1.1 400")
                 raw.close()
-                wait_until(lambda s=sock: [r["stot"] for r in parse_csv(cli(s, "show stat"))[1]
+                wait_until(lambda s=sock: [r["stot"]
+                                           for r in parse_csv(socat_cli(s, "show stat"))[1]
                                            if r["svname"] == "second"] == ["2"],
-                           message=lambda s=sock: cli(s, "show stat"))
-                outs[name] = ((port, port2), cli(sock, "show stat"),
-                              cli(sock, "show stat typed"))
+                           message=lambda s=sock: socat_cli(s, "show stat"))
+                outs[name] = ((port, port2), socat_cli(sock, "show stat"),
+                              socat_cli(sock, "show stat typed"))
     (ref_ports, ref_csv, ref_typed), (ports, csv_text, typed) = outs["haproxy"], outs["hapx"]
     ref_header = ref_csv[2:].split("\n", 1)[0].split(",")
     common = ref_header[:ref_header.index("-")]
@@ -456,7 +458,7 @@ def test_show_errors_after_bad_request_and_response(tmp_path):
             sock = str(tmp_path / f"{name}.sock")
             with runner(ERR_CFG.format(sock=sock, port=port, bad=bad.port),
                         ready_ports=[port, sock]):
-                empty = cli(sock, "show errors")
+                empty = socat_cli(sock, "show errors")
                 assert re.fullmatch(r"Total events captured on \[[^]]+\] : 0\n\n", empty)
                 with httpx.Client() as c:
                     assert c.get(f"http://127.0.0.1:{port}/x").status_code == 502
@@ -466,12 +468,12 @@ def test_show_errors_after_bad_request_and_response(tmp_path):
                 assert raw.recv(100).startswith(b"HTTP/1.1 400")
                 raw.close()
                 outs[name] = {
-                    "all": cli(sock, "show errors"),
-                    "fe": cli(sock, "show errors fe"),
-                    "req": cli(sock, "show errors -1 request"),
-                    "resp": cli(sock, "show errors be response"),
-                    "none": cli(sock, "show errors be request"),
-                    "bad": cli(sock, "show errors nosuch"),
+                    "all": socat_cli(sock, "show errors"),
+                    "fe": socat_cli(sock, "show errors fe"),
+                    "req": socat_cli(sock, "show errors -1 request"),
+                    "resp": socat_cli(sock, "show errors be response"),
+                    "none": socat_cli(sock, "show errors be request"),
+                    "bad": socat_cli(sock, "show errors nosuch"),
                 }
     mine, ref = outs["hapx"], outs["haproxy"]
     for key in mine:

@@ -10,32 +10,13 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-import subprocess
 
 import httpx
 import pytest
+from cliutil import socat_cli
 from netutil import OriginServer, Response, free_port, run_haproxy, run_hapx, wait_until
 
 SOCAT = shutil.which("socat")
-
-
-def cli(path: str, line: str) -> str:
-    data = line + "\n"
-    if SOCAT:
-        out = subprocess.run([SOCAT, "-t", "5", "-", f"UNIX-CONNECT:{path}"], input=data,
-                             capture_output=True, text=True, timeout=20)
-        return out.stdout
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(20)
-        s.connect(path)
-        s.sendall(data.encode())
-        chunks = []
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            chunks.append(got)
-    return b"".join(chunks).decode()
 
 
 def entries(text: str) -> dict[str, dict[str, str]]:
@@ -89,7 +70,7 @@ def test_http_req_rate_limit_answers_429_above_the_rate(rate_proxy):
     with httpx.Client(timeout=10) as c:
         statuses = [c.get(f"http://127.0.0.1:{port}/limited").status_code for _ in range(10)]
     assert statuses == [200] * 5 + [429] * 5
-    row = entries(cli(sock, "show table fe"))["127.0.0.1"]
+    row = entries(socat_cli(sock, "show table fe"))["127.0.0.1"]
     assert row["http_req_rate(10000)"] == "10"
     assert row["http_req_cnt"] == "10"
     assert row["conn_cnt"] == "10"
@@ -105,7 +86,7 @@ def test_counters_errors_failures_and_tracking_fetches(rate_proxy):
         for _ in range(3):
             assert c.get(f"http://127.0.0.1:{port}/count").status_code == 200
         body = c.get(f"http://127.0.0.1:{port}/show").text
-    row = entries(cli(sock, "show table fe"))["127.0.0.1"]
+    row = entries(socat_cli(sock, "show table fe"))["127.0.0.1"]
     assert row["http_err_cnt"] == "1"
     assert row["http_fail_cnt"] == "1"
     assert row["gpc0"] == "3" and row["gpc0_rate(10000)"] == "3"
@@ -119,17 +100,17 @@ def test_set_gpc_array_element_is_visible_and_limits(rate_proxy):
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(timeout=10) as c:
         assert c.get(url + "/gpc").status_code == 200
-        assert cli(sock, "set table fe key 127.0.0.1 data.gpc[2] 5") == "\n"
-        row = entries(cli(sock, "show table fe"))["127.0.0.1"]
+        assert socat_cli(sock, "set table fe key 127.0.0.1 data.gpc[2] 5") == "\n"
+        row = entries(socat_cli(sock, "show table fe"))["127.0.0.1"]
         assert row["gpc2"] == "5" and row["gpc0"] == "0" and row["gpc1"] == "0"
         assert c.get(url + "/show").text.split()[:3] == ["5", "5", "5"]
         assert c.get(url + "/gpc").status_code == 429
-        out = cli(sock, "show table fe data.gpc[2] ge 5")
+        out = socat_cli(sock, "show table fe data.gpc[2] ge 5")
         assert "key=127.0.0.1" in out
-        assert "key=" not in cli(sock, "show table fe data.gpc[2] lt 5")
-        assert cli(sock, "set table fe key 127.0.0.1 data.gpc[3] 1") == (
+        assert "key=" not in socat_cli(sock, "show table fe data.gpc[2] lt 5")
+        assert socat_cli(sock, "set table fe key 127.0.0.1 data.gpc[3] 1") == (
             "Data type not stored in this table\n\n")
-        cli(sock, "set table fe key 127.0.0.1 data.gpc[2] 0")
+        socat_cli(sock, "set table fe key 127.0.0.1 data.gpc[2] 0")
         assert c.get(url + "/gpc").status_code == 200
 
 
@@ -158,16 +139,16 @@ def test_entries_expire_on_time(tmp_path):
     port = free_port()
     with run_hapx(SMALL_CFG.format(sock=sock, port=port, expire="1m"),
                   ready_ports=[port, sock]):
-        cli(sock, "set table short key a data.gpt0 1")
-        assert "used:1" in cli(sock, "show table short")
-        exp = int(entries(cli(sock, "show table short"))["a"]["exp"])
+        socat_cli(sock, "set table short key a data.gpt0 1")
+        assert "used:1" in socat_cli(sock, "show table short")
+        exp = int(entries(socat_cli(sock, "show table short"))["a"]["exp"])
         assert 0 < exp <= 1000
-        wait_until(lambda: "used:0" in cli(sock, "show table short"), timeout=5)
-        assert "key=a" not in cli(sock, "show table short")
+        wait_until(lambda: "used:0" in socat_cli(sock, "show table short"), timeout=5)
+        assert "key=a" not in socat_cli(sock, "show table short")
         # an entry refreshed before its expiry stays
-        cli(sock, "set table short key b data.gpt0 1")
-        cli(sock, "set table short key b data.gpt0 2")
-        assert entries(cli(sock, "show table short"))["b"]["gpt0"] == "2"
+        socat_cli(sock, "set table short key b data.gpt0 1")
+        socat_cli(sock, "set table short key b data.gpt0 2")
+        assert entries(socat_cli(sock, "show table short"))["b"]["gpt0"] == "2"
 
 
 def test_tracked_entry_expires_after_the_stream(tmp_path):
@@ -176,8 +157,8 @@ def test_tracked_entry_expires_after_the_stream(tmp_path):
     with run_hapx(SMALL_CFG.format(sock=sock, port=port, expire="1s"),
                   ready_ports=[port, sock]):
         assert httpx.get(f"http://127.0.0.1:{port}/").text == "1"
-        assert "key=127.0.0.1" in cli(sock, "show table fe")
-        wait_until(lambda: "used:0" in cli(sock, "show table fe"), timeout=5)
+        assert "key=127.0.0.1" in socat_cli(sock, "show table fe")
+        wait_until(lambda: "used:0" in socat_cli(sock, "show table fe"), timeout=5)
 
 
 def test_full_table_evicts_the_oldest(tmp_path):
@@ -186,18 +167,18 @@ def test_full_table_evicts_the_oldest(tmp_path):
     with run_hapx(SMALL_CFG.format(sock=sock, port=port, expire="1m"),
                   ready_ports=[port, sock]):
         for i in (1, 2, 3):
-            cli(sock, f"set table fe key 10.0.0.{i} data.gpc0 {i}")
-        assert set(entries(cli(sock, "show table fe"))) == {"10.0.0.1", "10.0.0.2",
+            socat_cli(sock, f"set table fe key 10.0.0.{i} data.gpc0 {i}")
+        assert set(entries(socat_cli(sock, "show table fe"))) == {"10.0.0.1", "10.0.0.2",
                                                              "10.0.0.3"}
-        cli(sock, "set table fe key 10.0.0.4 data.gpc0 4")
-        assert set(entries(cli(sock, "show table fe"))) == {"10.0.0.2", "10.0.0.3",
+        socat_cli(sock, "set table fe key 10.0.0.4 data.gpc0 4")
+        assert set(entries(socat_cli(sock, "show table fe"))) == {"10.0.0.2", "10.0.0.3",
                                                              "10.0.0.4"}
-        cli(sock, "set table fe key 10.0.0.2 data.gpc0 22")  # refreshed: now the youngest
+        socat_cli(sock, "set table fe key 10.0.0.2 data.gpc0 22")  # refreshed: now the youngest
         # a tracked request adds its source: the oldest (10.0.0.3) goes
         assert httpx.get(f"http://127.0.0.1:{port}/").text == "3"
-        assert set(entries(cli(sock, "show table fe"))) == {"10.0.0.2", "10.0.0.4",
+        assert set(entries(socat_cli(sock, "show table fe"))) == {"10.0.0.2", "10.0.0.4",
                                                              "127.0.0.1"}
-        assert "# table: fe, type: ip, size:3, used:3\n" in cli(sock, "show table")
+        assert "# table: fe, type: ip, size:3, used:3\n" in socat_cli(sock, "show table")
 
 
 # -- persistence -------------------------------------------------------------------------------
@@ -242,18 +223,18 @@ def test_stick_on_src_keeps_the_client_and_moves_it_when_disabled(tmp_path):
             assert len(set(seen)) == 1
             first = seen[0]
             idx = [o.name for o in origins].index(first)
-            row = entries(cli(sock, "show table be"))["127.0.0.1"]
+            row = entries(socat_cli(sock, "show table be"))["127.0.0.1"]
             assert row["server_id"] == str(idx + 1)
             assert row["server_key"] == f"s{idx + 1}"
-            assert cli(sock, f"disable server be/s{idx + 1}") == "\n"
+            assert socat_cli(sock, f"disable server be/s{idx + 1}") == "\n"
             moved = {c.get(url, headers={"Connection": "close"}).headers["x-origin"]
                      for _ in range(20)}
             assert len(moved) == 1 and first not in moved
             new_idx = [o.name for o in origins].index(moved.pop())
-            row = entries(cli(sock, "show table be"))["127.0.0.1"]
+            row = entries(socat_cli(sock, "show table be"))["127.0.0.1"]
             assert row["server_id"] == str(new_idx + 1)
             # back up: the entry now names the new server, the client stays there
-            cli(sock, f"enable server be/s{idx + 1}")
+            socat_cli(sock, f"enable server be/s{idx + 1}")
             again = {c.get(url, headers={"Connection": "close"}).headers["x-origin"]
                      for _ in range(20)}
             assert again == {origins[new_idx].name}
@@ -336,7 +317,7 @@ def _run_cmp(proc, tmp_path, name: str) -> list[str]:
         with httpx.Client(timeout=10) as c:
             for _ in range(2):
                 assert c.get(f"http://127.0.0.1:{port}/").status_code == 200
-        return [_mask(cli(sock, cmd)) for cmd in CMP_SCRIPT]
+        return [_mask(socat_cli(sock, cmd)) for cmd in CMP_SCRIPT]
 
 
 def test_table_commands_match_haproxy(tmp_path):
@@ -426,7 +407,7 @@ def _tcp_scenario(proc, tmp_path, name: str, echo_port: int) -> list[dict[str, s
     rows = []
 
     def row() -> dict[str, str]:
-        r = dict(entries(cli(sock, "show table fe"))["127.0.0.1"])
+        r = dict(entries(socat_cli(sock, "show table fe"))["127.0.0.1"])
         r.pop("exp")
         r.pop("shard", None)  # 3.x field, not in 2.6
         return r
@@ -506,9 +487,9 @@ def test_gpc_actions_and_32_fetches(tmp_path):
         assert c.get(url + "/incclr").text == "8 8 0"
         body = c.get(url + "/gpt", headers={"x-user": "alice"}).text
         assert body == "42 42 9 127.0.0.1 alice 0 1 42 1 0 10 10"
-        users = entries(cli(sock, "show table users"))
+        users = entries(socat_cli(sock, "show table users"))
         assert users["alice"]["gpt0"] == "9"
-        row = entries(cli(sock, "show table fe"))["127.0.0.1"]
+        row = entries(socat_cli(sock, "show table fe"))["127.0.0.1"]
         assert (row["gpc0"], row["gpc1"], row["gpt2"]) == ("0", "6", "42")
 
 
@@ -544,7 +525,7 @@ def test_stick_store_response_and_match(tmp_path):
             url = f"http://127.0.0.1:{port}/"
             names = {c.get(url).headers["x-origin"] for _ in range(3)}
             assert names == {"r0", "r1", "r2"}
-            table = entries(cli(sock, "show table be"))
+            table = entries(socat_cli(sock, "show table be"))
             assert {k: v["server_id"] for k, v in table.items()} == {
                 "r0": "1", "r1": "2", "r2": "3"}
             for want in ("r2", "r0", "r1", "r2", "r2"):
@@ -584,7 +565,7 @@ def _http_conn_scenario(proc, tmp_path, name: str) -> list[object]:
     out: list[object] = []
 
     def row() -> dict[str, str]:
-        r = dict(entries(cli(sock, "show table fe"))["127.0.0.1"])
+        r = dict(entries(socat_cli(sock, "show table fe"))["127.0.0.1"])
         r.pop("exp")
         r.pop("shard", None)
         return r
@@ -605,7 +586,7 @@ def _http_conn_scenario(proc, tmp_path, name: str) -> list[object]:
             out += [late.get(url).status_code for _ in range(3)]
         wait_until(lambda: row()["conn_cur"] == "0", timeout=5)
         out.append(row())
-        ctab = dict(entries(cli(sock, "show table ctab"))["127.0.0.1"])
+        ctab = dict(entries(socat_cli(sock, "show table ctab"))["127.0.0.1"])
         ctab.pop("exp")
         ctab.pop("shard", None)
         out.append(ctab)

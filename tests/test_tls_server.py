@@ -14,6 +14,7 @@ import threading
 
 import httpx
 import pytest
+from cliutil import socat_cli
 from netutil import (
     OriginServer,
     Response,
@@ -317,22 +318,20 @@ def test_http_check_over_tls(pki):
 
 
 def test_dynamic_server_with_tls(pki, tmp_path):
-    from test_runtime_cmds import cli
-
     sock = str(tmp_path / "s.sock")
     with TlsOrigin(origin_ctx(pki)) as origin, OriginServer() as plain:
         port = free_port()
         cfg = _cfg(port, plain.address, glob=f"    stats socket {sock} level admin\n")
         with run_hapx(cfg, ready_ports=[port, sock]):
             # refused TLS settings: no server is added (never plain TCP instead)
-            out = cli(sock, f"add server be/s2 {origin.address} ssl")
+            out = socat_cli(sock, f"add server be/s2 {origin.address} ssl")
             assert "verify is enabled by default but no CA file specified" in out
-            assert "No such server" in cli(sock, "enable server be/s2")
-            assert cli(sock, f"add server be/s2 {origin.address} ssl verify required "
+            assert "No such server" in socat_cli(sock, "enable server be/s2")
+            assert socat_cli(sock, f"add server be/s2 {origin.address} ssl verify required "
                              f"ca-file {pki['ca.pem']} sni str(origin.test)") == \
                 "New server registered.\n\n"
-            cli(sock, "enable server be/s2")
-            cli(sock, "disable server be/s1")
+            socat_cli(sock, "enable server be/s2")
+            socat_cli(sock, "disable server be/s1")
             r = _get(port, "/dyn")
             assert r.status_code == 200
             assert origin.requests[-1].target == "/dyn"
