@@ -47,6 +47,24 @@ class CliError(Exception):
     """A command's reply when it cannot do what was asked (the message is printed)."""
 
 
+#: how an argument opens in a usage line (the command's words come before the first)
+_ARG_OPENERS = "<[{(@-"
+
+
+def cli_command(usage: str, handler: Any, explain: str, *, level: str = "user",
+                synopsis: str | None = None) -> CliCommand:
+    """A :class:`CliCommand` described by its usage line: its words are the usage's leading
+    words (up to the first argument, a word opening with one of ``<[{(@-``), its ``doc`` the
+    ``synopsis`` (the usage unless given), a blank line and ``explain``."""
+    words: list[str] = []
+    for word in usage.split():
+        if word[0] in _ARG_OPENERS:
+            break
+        words.append(word)
+    return CliCommand(" ".join(words), words=tuple(words), level=level, handler=handler,
+                      usage=usage, doc=f"{synopsis or usage}\n\n{explain}")
+
+
 def split_commands(line: str) -> list[list[str]]:
     """Split a line into commands (``;``) and words (spaces, tabs); a backslash escapes the
     next character (``\\;``, ``\\\\``, ``\\ ``)."""

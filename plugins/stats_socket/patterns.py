@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from hapx.core.records import CliCommand, SmpType
-from hapx.core.runtime.cli_api import CliError, CliSession
+from hapx.core.runtime.cli_api import CliError, CliSession, cli_command
 from hapx.core.sample.match import RefMatcher
 from hapx.core.sample.patterns import PatternEntry, PatternRef
 from hapx.core.sample.types import Sample
@@ -265,52 +265,60 @@ def _commit(cli: CliSession, args: list[str]) -> str:
     return ""
 
 
-def _cmd(words: str, handler: Any, usage: str, explain: str) -> CliCommand:
-    return CliCommand(words, words=tuple(words.split()), level="user", handler=handler,
-                      usage=usage, doc=f"{usage}\n\n{explain}")
+def _pair(handler: Any, acl: tuple[str, str],
+          map_: tuple[str, str]) -> tuple[CliCommand, CliCommand]:
+    """``<verb> acl`` and ``<verb> map``: one handler (it reads the list kind from the second
+    word), each its own ``(usage, explanation)``."""
+    return cli_command(acl[0], handler, acl[1]), cli_command(map_[0], handler, map_[1])
 
 
 COMMANDS = [
-    _cmd("show acl", _show, "show acl [@<ver>] <acl>]",
-         "Report available acls or dump an acl's contents. Without a name: one line per "
-         "list (id, file, description, versions, entry count); with one: '<ptr> "
-         "<pattern>' per entry of the current version (or of version <ver>)."),
-    _cmd("show map", _show, "show map [@ver] [map]",
-         "Report available maps or dump a map's contents. Without a name: one line per "
-         "map; with one: '<ptr> <key> <value>' per entry."),
-    _cmd("get acl", _get, "get acl <acl> <value>",
-         "Report the patterns matching a sample for an ACL. One line per match method "
-         "the list is used with."),
-    _cmd("get map", _get, "get map <acl> <value>",
-         "Report the keys and values matching a sample for a map. One line per match "
-         "method the list is used with."),
-    _cmd("add acl", _add, "add acl [@<ver>] <acl> <pattern>",
-         "Add an acl entry. To version <ver> (from 'prepare acl') when given, else to "
-         "the current version, seen at once by the ACLs using the list."),
-    _cmd("add map", _add, "add map [@<ver>] <map> <key> <val>",
-         "Add a map entry (payload supported instead of key/val). With a payload "
-         "('add map <map> <<' then '<key> <value>' lines up to an empty line) several "
-         "entries are added at once."),
-    _cmd("del acl", _del, "del acl <acl> [<key>|#<ref>]",
-         "Delete acl entries matching <key>. '#<ref>' names one entry by the pointer "
-         "'show acl <acl>' prints."),
-    _cmd("del map", _del, "del map <map> [<key>|#<ref>]",
-         "Delete map entries matching <key>. '#<ref>' names one entry by its pointer."),
-    _cmd("set map", _set, "set map <map> [<key>|#<ref>] <value>",
-         "Modify a map entry. Every entry with this key gets the new value."),
-    _cmd("clear acl", _clear, "clear acl [@<ver>] <acl>",
-         "Clear the contents of this acl. Or of version <ver> only."),
-    _cmd("clear map", _clear, "clear map [@<ver>] <map>",
-         "Clear the contents of this map. Or of version <ver> only."),
-    _cmd("prepare acl", _prepare, "prepare acl <acl>",
-         "Prepare a new version for atomic ACL replacement. Prints 'New version created: "
-         "<ver>'; fill it with 'add acl @<ver>', then 'commit acl'."),
-    _cmd("prepare map", _prepare, "prepare map <acl>",
-         "Prepare a new version for atomic map replacement. Prints 'New version created: "
-         "<ver>'."),
-    _cmd("commit acl", _commit, "commit acl @<ver> <acl>",
-         "Commit the ACL at this version. The version becomes the content at once; older "
-         "versions are dropped."),
-    _cmd("commit map", _commit, "commit map @<ver> <map>",
-         "Commit the map at this version. The version becomes the content at once."),
+    *_pair(_show, acl=(
+        "show acl [@<ver>] <acl>]",
+        "Report available acls or dump an acl's contents. Without a name: one line per "
+        "list (id, file, description, versions, entry count); with one: '<ptr> "
+        "<pattern>' per entry of the current version (or of version <ver>)."), map_=(
+        "show map [@ver] [map]",
+        "Report available maps or dump a map's contents. Without a name: one line per "
+        "map; with one: '<ptr> <key> <value>' per entry.")),
+    *_pair(_get, acl=(
+        "get acl <acl> <value>",
+        "Report the patterns matching a sample for an ACL. One line per match method "
+        "the list is used with."), map_=(
+        "get map <acl> <value>",
+        "Report the keys and values matching a sample for a map. One line per match "
+        "method the list is used with.")),
+    *_pair(_add, acl=(
+        "add acl [@<ver>] <acl> <pattern>",
+        "Add an acl entry. To version <ver> (from 'prepare acl') when given, else to "
+        "the current version, seen at once by the ACLs using the list."), map_=(
+        "add map [@<ver>] <map> <key> <val>",
+        "Add a map entry (payload supported instead of key/val). With a payload "
+        "('add map <map> <<' then '<key> <value>' lines up to an empty line) several "
+        "entries are added at once.")),
+    *_pair(_del, acl=(
+        "del acl <acl> [<key>|#<ref>]",
+        "Delete acl entries matching <key>. '#<ref>' names one entry by the pointer "
+        "'show acl <acl>' prints."), map_=(
+        "del map <map> [<key>|#<ref>]",
+        "Delete map entries matching <key>. '#<ref>' names one entry by its pointer.")),
+    cli_command("set map <map> [<key>|#<ref>] <value>", _set,
+                "Modify a map entry. Every entry with this key gets the new value."),
+    *_pair(_clear, *(
+        (f"clear {kind} [@<ver>] <{kind}>",
+         f"Clear the contents of this {kind}. Or of version <ver> only.")
+        for kind in ("acl", "map"))),
+    *_pair(_prepare, acl=(
+        "prepare acl <acl>",
+        "Prepare a new version for atomic ACL replacement. Prints 'New version created: "
+        "<ver>'; fill it with 'add acl @<ver>', then 'commit acl'."), map_=(
+        "prepare map <acl>",
+        "Prepare a new version for atomic map replacement. Prints 'New version created: "
+        "<ver>'.")),
+    *_pair(_commit, acl=(
+        "commit acl @<ver> <acl>",
+        "Commit the ACL at this version. The version becomes the content at once; older "
+        "versions are dropped."), map_=(
+        "commit map @<ver> <map>",
+        "Commit the map at this version. The version becomes the content at once.")),
 ]
