@@ -18,9 +18,8 @@ from typing import Any
 
 import anyio
 from hapx.core.config.address import AddressError, Ports, parse_address
-from hapx.core.records import CliCommand
 from hapx.core.runtime.backend import picker_for, server_state, servers_changed
-from hapx.core.runtime.cli_api import CliError, CliSession
+from hapx.core.runtime.cli_api import CliError, CliSession, cli_command
 from hapx.plugins.servers import SERVER_OPTIONS, Server
 
 from .agent import allows_up, build_agent_plan, check_allows_up
@@ -617,51 +616,60 @@ async def _wait(cli: CliSession, args: list[str]) -> str:
         await anyio.sleep(step)
 
 
-def _cmd(words: str, handler: Any, level: str, usage: str, explain: str) -> CliCommand:
-    return CliCommand(words, words=tuple(words.split()), level=level, handler=handler,
-                      usage=usage, doc=f"{usage}\n\n{explain}")
-
-
 COMMANDS = [
-    _cmd("set server", bare_ok(_set_server), "admin", "set server <bk>/<srv> [opts]",
-         "Change a server's state, weight, address or ssl. Options: state ready|drain|"
-         "maint, weight <w>[%], addr <ip> [port <p>], health up|stopping|down, agent "
-         "up|down, check-port <p>."),
-    _cmd("set weight", bare_ok(_set_weight), "admin", "set weight <bk>/<srv>  (DEPRECATED)",
-         "Change a server's weight (use 'set server' instead). <w> absolute (0-256) or "
-         "<w>% of the initial weight."),
-    _cmd("get weight", _get_weight, "user", "get weight <bk>/<srv>",
-         "Report a server's current weight. '<current> (initial <configured>)'."),
-    _cmd("set maxconn server", _set_maxconn, "admin", "set maxconn server <bk>/<srv>",
-         "Change a server's maxconn setting. 0 removes the limit."),
-    _cmd("enable server", _enable_server, "admin", "enable server  (DEPRECATED)",
-         "Enable a disabled server (use 'set server' instead). Same as 'set server "
-         "<bk>/<srv> state ready'."),
-    _cmd("disable server", _enable_server, "admin", "disable server (DEPRECATED)",
-         "Disable a server for maintenance (use 'set server' instead). Same as 'set "
-         "server <bk>/<srv> state maint'."),
-    _cmd("enable health", _toggle_health, "admin", "enable health",
-         "Enable health checks. 'enable health <bk>/<srv>' resumes the server's checks."),
-    _cmd("disable health", _toggle_health, "admin", "disable health",
-         "Disable health checks. The server keeps its state; no check runs."),
-    _cmd("enable agent", _toggle_health, "admin", "enable agent",
-         "Enable agent checks. Only on a server configured with agent-check."),
-    _cmd("disable agent", _toggle_health, "admin", "disable agent",
-         "Disable agent checks. The server keeps its state."),
-    _cmd("show servers state", _show_servers_state, "user",
-         "show servers state [<backend>]",
-         "Dump volatile server information (all or for a single backend). Format version "
-         "1: a header line, then one line per server."),
-    _cmd("show backend", _show_backend, "user", "show backend",
-         "List backends in the current running config. One name per line."),
-    _cmd("add server", _add_server, "admin", "add server <bk>/<srv>",
-         "Create a new server. 'add server <bk>/<srv> <addr>[:<port>] [kw]*', created in "
-         "maintenance (enable it with 'set server ... state ready'); 'add server help' "
-         "lists the keywords accepted."),
-    _cmd("del server", _del_server, "admin", "del server <bk>/<srv>",
-         "Remove a dynamically added server. It must be in maintenance, with no "
-         "connection or stream left and not tracked."),
-    _cmd("wait", _wait, "admin", "wait {-h|<delay_ms>} cond [args...]",
-         "Wait the specified delay or condition (-h to see list). 'srv-removable "
-         "<bk>/<srv>' waits until the server can be deleted."),
+    cli_command(
+        "set server <bk>/<srv> [opts]", bare_ok(_set_server), level="admin", explain=(
+            "Change a server's state, weight, address or ssl. Options: state ready|drain|maint, "
+            "weight <w>[%], addr <ip> [port <p>], health up|stopping|down, agent up|down, "
+            "check-port <p>.")),
+    cli_command(
+        "set weight <bk>/<srv>  (DEPRECATED)", bare_ok(_set_weight), level="admin", explain=(
+            "Change a server's weight (use 'set server' instead). <w> absolute (0-256) or <w>% of "
+            "the initial weight.")),
+    cli_command(
+        "get weight <bk>/<srv>", _get_weight, level="user", explain=(
+            "Report a server's current weight. '<current> (initial <configured>)'.")),
+    cli_command(
+        "set maxconn server <bk>/<srv>", _set_maxconn, level="admin", explain=(
+            "Change a server's maxconn setting. 0 removes the limit.")),
+    cli_command(
+        "enable server  (DEPRECATED)", _enable_server, level="admin", explain=(
+            "Enable a disabled server (use 'set server' instead). Same as 'set server <bk>/<srv> "
+            "state ready'.")),
+    cli_command(
+        "disable server (DEPRECATED)", _enable_server, level="admin", explain=(
+            "Disable a server for maintenance (use 'set server' instead). Same as 'set server "
+            "<bk>/<srv> state maint'.")),
+    cli_command(
+        "enable health", _toggle_health, level="admin", explain=(
+            "Enable health checks. 'enable health <bk>/<srv>' resumes the server's checks.")),
+    cli_command(
+        "disable health", _toggle_health, level="admin", explain=(
+            "Disable health checks. The server keeps its state; no check runs.")),
+    cli_command(
+        "enable agent", _toggle_health, level="admin", explain=(
+            "Enable agent checks. Only on a server configured with agent-check.")),
+    cli_command(
+        "disable agent", _toggle_health, level="admin", explain=(
+            "Disable agent checks. The server keeps its state.")),
+    cli_command(
+        "show servers state [<backend>]", _show_servers_state, level="user", explain=(
+            "Dump volatile server information (all or for a single backend). Format version 1: a "
+            "header line, then one line per server.")),
+    cli_command(
+        "show backend", _show_backend, level="user", explain=(
+            "List backends in the current running config. One name per line.")),
+    cli_command(
+        "add server <bk>/<srv>", _add_server, level="admin", explain=(
+            "Create a new server. 'add server <bk>/<srv> <addr>[:<port>] [kw]*', created in "
+            "maintenance (enable it with 'set server ... state ready'); 'add server help' lists "
+            "the keywords accepted.")),
+    cli_command(
+        "del server <bk>/<srv>", _del_server, level="admin", explain=(
+            "Remove a dynamically added server. It must be in maintenance, with no connection or "
+            "stream left and not tracked.")),
+    cli_command(
+        "wait {-h|<delay_ms>} cond [args...]", _wait, level="admin", explain=(
+            "Wait the specified delay or condition (-h to see list). 'srv-removable <bk>/<srv>' "
+            "waits until the server can be deleted.")),
 ]

@@ -13,8 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from hapx.core.records import CliCommand
-from hapx.core.runtime.cli_api import PERMISSION_DENIED
+from hapx.core.runtime.cli_api import PERMISSION_DENIED, cli_command
 from hapx.core.sinks import RingSink, sinks_of
 
 HEADER = ("Supported events sinks are listed below. Add -w(wait), -n(new). Any key to "
@@ -82,9 +81,8 @@ def show_events(cli: Any, args: list[str]) -> Any:
 
 
 COMMANDS = (
-    CliCommand("show events", words=("show", "events"), level="user", handler=show_events,
-               usage="show events [<sink>] [-w] [-n] [-0]",
-               doc="show events [<sink>] [-w] [-n] [-0]\n\nShow event sink state. Without "
-                   "argument the list of sinks; with a ring its events (-w waits for new "
-                   "ones, -n skips those present, -0 ends each event with a NUL)."),
+    cli_command(
+        "show events [<sink>] [-w] [-n] [-0]", show_events, level="user", explain=(
+            "Show event sink state. Without argument the list of sinks; with a ring its events (-w "
+            "waits for new ones, -n skips those present, -0 ends each event with a NUL).")),
 )

@@ -11,9 +11,8 @@ import sys
 import time
 from typing import Any
 
-from hapx.core.records import CliCommand
 from hapx.core.runtime import activity, live
-from hapx.core.runtime.cli_api import CliError, CliSession
+from hapx.core.runtime.cli_api import CliError, CliSession, cli_command
 from hapx.core.runtime.statdump import (
     VERSION,
     context,
@@ -389,45 +388,43 @@ def install(config: Any) -> None:
 
 
 COMMANDS = [
-    CliCommand("show info", words=("show", "info"), level="user", handler=_show_info,
-               usage="show info [desc|json|typed|float]*",
-               doc="show info [desc|json|typed|float]*\n\nReport information about the "
-                   "running process. Key: value lines in HAProxy's order; typed and json "
-                   "forms carry each field's tags; desc adds descriptions."),
-    CliCommand("show stat", words=("show", "stat"), level="user", handler=_show_stat,
-               usage="show stat [desc|json|no-maint|typed|up]*",
-               doc="show stat [domain proxy] [{<iid>|<proxy>} <type> <sid>] "
-                   "[typed|json] [desc] [up|no-maint]\n\nReport counters for each proxy and "
-                   "server. CSV with HAProxy's header and column order; type is a "
-                   "bitmask (1 frontends, 2 backends, 4 servers, -1 all)."),
-    CliCommand("clear counters", words=("clear", "counters"), level="operator",
-               handler=_clear_counters, usage="clear counters [all]",
-               doc="clear counters [all]\n\nClear max statistics counters (or all counters). "
-                   "'all' needs the admin level."),
-    CliCommand("show env", words=("show", "env"), level="operator", handler=_show_env,
-               usage="show env [var]",
-               doc="show env [var]\n\nDump environment variables known to the process."),
-    CliCommand("show version", words=("show", "version"), level="user",
-               handler=_show_version, usage="show version",
-               doc="show version\n\nShow version of the current process."),
-    CliCommand("show activity", words=("show", "activity"), level="user",
-               handler=_show_activity, usage="show activity",
-               doc="show activity\n\nShow process activity counters (accepted connections, "
-                   "streams, requests, live streams, idle percentage, CPU time)."),
-    CliCommand("show pools", words=("show", "pools"), level="user", handler=_show_pools,
-               usage="show pools [byname|bysize|byusage] [detailed] [match <pfx>] [<nb>]",
-               doc="show pools [byname|bysize|byusage] [detailed] [match <pfx>] [<nb>]\n\n"
-                   "Report information about the memory pools usage. In hapx a pool is a "
-                   "Python object type: the number of live objects the garbage collector "
-                   "tracks and their shallow size in bytes."),
-    CliCommand("show sess", words=("show", "sess"), level="operator", handler=_show_sess,
-               usage="show sess [help|<id>|all] [opts...]",
-               doc="show sess [<id> | all | help] [older <age>] [susp] [show-uri] "
-                   "[frontend <f>] [backend <b>] [server <b/s>]\n\nReport the list of "
-                   "current streams or dump this exact stream. One line per stream, or "
-                   "the detailed form with all or an id."),
-    CliCommand("shutdown session", words=("shutdown", "session"), level="admin",
-               handler=_shutdown_session, usage="shutdown session [id]",
-               doc="shutdown session <id>\n\nKill a specific stream (termination state "
-                   "K)."),
+    cli_command(
+        "show info [desc|json|typed|float]*", _show_info, level="user", explain=(
+            "Report information about the running process. Key: value lines in HAProxy's order; "
+            "typed and json forms carry each field's tags; desc adds descriptions.")),
+    cli_command(
+        "show stat [desc|json|no-maint|typed|up]*", _show_stat, level="user",
+        synopsis=("show stat [domain proxy] [{<iid>|<proxy>} <type> <sid>] [typed|json] "
+                  "[desc] [up|no-maint]"), explain=(
+            "Report counters for each proxy and server. CSV with HAProxy's header and column "
+            "order; type is a bitmask (1 frontends, 2 backends, 4 servers, -1 all).")),
+    cli_command(
+        "clear counters [all]", _clear_counters, level="operator", explain=(
+            "Clear max statistics counters (or all counters). 'all' needs the admin level.")),
+    cli_command(
+        "show env [var]", _show_env, level="operator", explain=(
+            "Dump environment variables known to the process.")),
+    cli_command(
+        "show version", _show_version, level="user", explain=(
+            "Show version of the current process.")),
+    cli_command(
+        "show activity", _show_activity, level="user", explain=(
+            "Show process activity counters (accepted connections, streams, requests, live "
+            "streams, idle percentage, CPU time).")),
+    cli_command(
+        "show pools [byname|bysize|byusage] [detailed] [match <pfx>] [<nb>]", _show_pools,
+        level="user", explain=(
+            "Report information about the memory pools usage. In hapx a pool is a Python object "
+            "type: the number of live objects the garbage collector tracks and their shallow size "
+            "in bytes.")),
+    cli_command(
+        "show sess [help|<id>|all] [opts...]", _show_sess, level="operator",
+        synopsis=("show sess [<id> | all | help] [older <age>] [susp] [show-uri] [frontend <f>] "
+                  "[backend <b>] [server <b/s>]"), explain=(
+            "Report the list of current streams or dump this exact stream. One line per stream, or "
+            "the detailed form with all or an id.")),
+    cli_command(
+        "shutdown session [id]", _shutdown_session, level="admin",
+        synopsis="shutdown session <id>", explain=(
+            "Kill a specific stream (termination state K).")),
 ]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import time
 
-from hapx.core.records import CliCommand
 from hapx.core.runtime import errcapture
-from hapx.core.runtime.cli_api import CliError, CliSession
+from hapx.core.runtime.cli_api import CliError, CliSession, cli_command
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ESCAPES = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x1B: "\\e", 0x5C: "\\\\"}
@@ -111,11 +110,11 @@ def _show_errors(cli: CliSession, args: list[str]) -> str:
 
 
 COMMANDS = [
-    CliCommand("show errors", words=("show", "errors"), level="operator",
-               handler=_show_errors, usage="show errors [<px>] [request|response]",
-               doc="show errors [<iid>|<proxy>] [request|response]\n\nReport the last "
-                   "request and/or response errors for each proxy: the invalid message "
-                   "each proxy captured last in each direction, with its date, the other "
-                   "proxy, the server, the event number, the client's address, the "
-                   "position of the error and the bytes as received."),
+    cli_command(
+        "show errors [<px>] [request|response]", _show_errors, level="operator",
+        synopsis="show errors [<iid>|<proxy>] [request|response]", explain=(
+            "Report the last request and/or response errors for each proxy: the invalid message "
+            "each proxy captured last in each direction, with its date, the other proxy, the "
+            "server, the event number, the client's address, the position of the error and the "
+            "bytes as received.")),
 ]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hapx.core.records import CliCommand
-from hapx.core.runtime.cli_api import CliError
+from hapx.core.runtime.cli_api import CliError, cli_command
 
 from . import runtime as rt
 from .store import DT_ORDER, Entry, FreqCtr, Store, now_ms
@@ -222,20 +221,23 @@ def tables(config: Any) -> list[dict[str, Any]]:
 
 
 COMMANDS = (
-    CliCommand("show table", words=("show", "table"), level="operator", handler=show_table,
-               usage="show table <table> [<filter>]*",
-               doc="show table [<table> [data.<type>[<idx>] <op> <value>]* | [key <key>] | "
-                   "[ptr <ptr>]]\n\nWithout a table, one summary line per table (type, size, "
-                   "used entries); with one, its entries with their stored data, filtered by "
-                   "data values (eq ne le ge lt gt, up to 4) or one key."),
-    CliCommand("set table", words=("set", "table"), level="admin", handler=set_table,
-               usage="set table <table> key <key> [data.<type>[<idx>] <value>]*",
-               doc="set table <table> {key <key> | ptr <ptr>} [data.<type>[<idx>] <value>]*"
-                   "\n\nCreate or update the entry of <key>: set counters, tags, rates and "
-                   "array elements (data.gpc[2] 5)."),
-    CliCommand("clear table", words=("clear", "table"), level="admin", handler=clear_table,
-               usage="clear table <table> [<filter>]*",
-               doc="clear table <table> [data.<type>[<idx>] <op> <value>]* | [key <key>] | "
-                   "[ptr <ptr>]\n\nRemove the matching entries (all without a filter); "
-                   "entries currently tracked are kept."),
+    cli_command(
+        "show table <table> [<filter>]*", show_table, level="operator",
+        synopsis=("show table [<table> [data.<type>[<idx>] <op> <value>]* | [key <key>] | "
+                  "[ptr <ptr>]]"), explain=(
+            "Without a table, one summary line per table (type, size, used entries); with one, its "
+            "entries with their stored data, filtered by data values (eq ne le ge lt gt, up to 4) "
+            "or one key.")),
+    cli_command(
+        "set table <table> key <key> [data.<type>[<idx>] <value>]*", set_table, level="admin",
+        synopsis="set table <table> {key <key> | ptr <ptr>} [data.<type>[<idx>] <value>]*",
+        explain=(
+            "Create or update the entry of <key>: set counters, tags, rates and array elements "
+            "(data.gpc[2] 5).")),
+    cli_command(
+        "clear table <table> [<filter>]*", clear_table, level="admin",
+        synopsis=("clear table <table> [data.<type>[<idx>] <op> <value>]* | [key <key>] | "
+                  "[ptr <ptr>]"), explain=(
+            "Remove the matching entries (all without a filter); entries currently tracked are "
+            "kept.")),
 )

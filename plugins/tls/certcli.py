@@ -21,8 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
-from hapx.core.records import CliCommand
-from hapx.core.runtime.cli_api import CliError
+from hapx.core.runtime.cli_api import CliError, cli_command
 
 from .pki import CertKey, PkiError, _split_pem, parse_bundle
 from .sni import Entry
@@ -457,39 +456,42 @@ def _del_cert(cli: Any, args: list[str]) -> str:
     return f"Certificate '{name}' deleted!\n"
 
 
-def _cmd(words: str, handler: Any, usage: str, level: str, explain: str) -> CliCommand:
-    return CliCommand(words, words=tuple(words.split()), level=level, handler=handler,
-                      usage=usage, doc=f"{usage}\n\n{explain}")
-
-
 COMMANDS = [
-    _cmd("show ssl cert", _show_cert, "show ssl cert [<certfile>]", "operator",
-         "Display the SSL certificates used in memory, or the details of a file. Without a "
-         "name: '# filename' then one store per line (an ongoing transaction first, as "
-         "'# transaction' and '*<name>'); with one: Filename, Status (Used, Unused, Empty, "
-         "Uncommitted for '*<name>'), Serial, dates, SAN, Algorithm, SHA1 FingerPrint, "
-         "Subject, Issuer and the chain's subjects and issuers."),
-    _cmd("show ssl sni", _show_sni, "show ssl sni [-f <frontend>] [-A] [-t <offset>]", "user",
-         "Display the list of SNIs and their corresponding filename. Tab-separated: "
-         "frontend/bind file:line, SNI ('*' for the default certificate, '*.' wildcards), "
-         "negative filters ('-' when none), key type, file, notAfter, notBefore; -f one "
-         "frontend, -A only certificates expired (at now plus the -t offset: s/m/h/d)."),
-    _cmd("dump ssl cert", _dump_cert, "dump ssl cert <certfile>", "admin",
-         "Dump a certificate file in PEM format. The private key, the certificate, then the "
-         "chain ('*<certfile>' dumps the ongoing transaction)."),
-    _cmd("new ssl cert", _new_cert, "new ssl cert <certfile>", "admin",
-         "Create a new certificate file to be used in a crt-list or a directory. It starts "
-         "empty: fill it with 'set ssl cert' and 'commit ssl cert'."),
-    _cmd("set ssl cert", _set_cert, "set ssl cert <certfile> <payload>", "admin",
-         "Replace a certificate file. The PEM payload ('set ssl cert <certfile> <<' then "
-         "the PEM lines and an empty line) starts or updates the transaction; a payload "
-         "without a key keeps the current key, '<certfile>.key' replaces the key only."),
-    _cmd("commit ssl cert", _commit_cert, "commit ssl cert <certfile>", "admin",
-         "Commit a certificate file. New handshakes use the new certificate at once; "
-         "established connections keep theirs."),
-    _cmd("del ssl cert", _del_cert, "del ssl cert <certfile>", "admin",
-         "Delete an unused certificate file. One used by a bind or a server, or with an "
-         "ongoing transaction, stays."),
-    _cmd("abort ssl cert", _abort_cert, "abort ssl cert <certfile>", "admin",
-         "Abort a transaction for a certificate file. The prepared content is dropped."),
+    cli_command(
+        "show ssl cert [<certfile>]", _show_cert, level="operator", explain=(
+            "Display the SSL certificates used in memory, or the details of a file. Without a "
+            "name: '# filename' then one store per line (an ongoing transaction first, as "
+            "'# transaction' and '*<name>'); with one: Filename, Status (Used, Unused, Empty, "
+            "Uncommitted for '*<name>'), Serial, dates, SAN, Algorithm, SHA1 FingerPrint, "
+            "Subject, Issuer and the chain's subjects and issuers.")),
+    cli_command(
+        "show ssl sni [-f <frontend>] [-A] [-t <offset>]", _show_sni, level="user", explain=(
+            "Display the list of SNIs and their corresponding filename. Tab-separated: "
+            "frontend/bind file:line, SNI ('*' for the default certificate, '*.' wildcards), "
+            "negative filters ('-' when none), key type, file, notAfter, notBefore; -f one "
+            "frontend, -A only certificates expired (at now plus the -t offset: s/m/h/d).")),
+    cli_command(
+        "dump ssl cert <certfile>", _dump_cert, level="admin", explain=(
+            "Dump a certificate file in PEM format. The private key, the certificate, then the "
+            "chain ('*<certfile>' dumps the ongoing transaction).")),
+    cli_command(
+        "new ssl cert <certfile>", _new_cert, level="admin", explain=(
+            "Create a new certificate file to be used in a crt-list or a directory. It starts "
+            "empty: fill it with 'set ssl cert' and 'commit ssl cert'.")),
+    cli_command(
+        "set ssl cert <certfile> <payload>", _set_cert, level="admin", explain=(
+            "Replace a certificate file. The PEM payload ('set ssl cert <certfile> <<' then "
+            "the PEM lines and an empty line) starts or updates the transaction; a payload "
+            "without a key keeps the current key, '<certfile>.key' replaces the key only.")),
+    cli_command(
+        "commit ssl cert <certfile>", _commit_cert, level="admin", explain=(
+            "Commit a certificate file. New handshakes use the new certificate at once; "
+            "established connections keep theirs.")),
+    cli_command(
+        "del ssl cert <certfile>", _del_cert, level="admin", explain=(
+            "Delete an unused certificate file. One used by a bind or a server, or with an "
+            "ongoing transaction, stays.")),
+    cli_command(
+        "abort ssl cert <certfile>", _abort_cert, level="admin", explain=(
+            "Abort a transaction for a certificate file. The prepared content is dropped.")),
 ]

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from hapx.core.debugcount import COUNTERS, HEADER
-from hapx.core.records import CliCommand
-from hapx.core.runtime.cli_api import PERMISSION_DENIED
+from hapx.core.runtime.cli_api import PERMISSION_DENIED, cli_command
 
 USAGE_ERROR = ("Expects an optional action ('reset','show'), optional types "
                "('bug','chk','cnt','glt') and optionally 'all' to even dump null counters.\n")
@@ -40,10 +39,9 @@ def debug_counters(cli: Any, args: list[str]) -> str:
 
 
 COMMANDS = (
-    CliCommand("debug counters", words=("debug", "counters"), level="operator",
-               handler=debug_counters,
-               usage="debug counters [?|all|bug|cnt|chk|glt]*",
-               doc="debug counters [reset|show|all|bug|chk|cnt|glt]*\n\nShow/reset debug "
-                   "counters: the counted conditions and failed checks of the code, with "
-                   "their place; 'all' lists those still at zero."),
+    cli_command(
+        "debug counters [?|all|bug|cnt|chk|glt]*", debug_counters, level="operator",
+        synopsis="debug counters [reset|show|all|bug|chk|cnt|glt]*", explain=(
+            "Show/reset debug counters: the counted conditions and failed checks of the code, with "
+            "their place; 'all' lists those still at zero.")),
 )
