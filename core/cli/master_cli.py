@@ -38,6 +38,7 @@ from ..records import CliCommand
 from ..runtime.cli_api import (
     LEVELS,
     PERMISSION_DENIED,
+    SESSION_COMMANDS,
     CliError,
     CliSession,
     Commands,
@@ -208,23 +209,6 @@ def _prompt(cli: CliSession, args: list[str]) -> str:
     return ""
 
 
-def _quit(cli: CliSession, args: list[str]) -> str:
-    cli.closing = True
-    return ""
-
-
-def _lower(level: str) -> Any:
-    def lower(cli: CliSession, args: list[str]) -> str:
-        if LEVELS[level] < LEVELS[cli.level]:
-            cli.level = level
-        return ""
-    return lower
-
-
-def _cli_level(cli: CliSession, args: list[str]) -> str:
-    return cli.level + "\n"
-
-
 async def _route(cli: CliSession, args: list[str]) -> str | None:
     """``@<n>``, ``@!<pid>``, ``@``/``@master`` [<command>]: run the command there (its
     reply, framing included), or alone switch the session's context (None).  ``@@<n>``
@@ -281,23 +265,11 @@ MASTER_COMMANDS = (
     CliCommand("show version", words=("show", "version"), level="user", handler=_version,
                usage="show version",
                doc="show version\n\nShow version of the current process."),
-    CliCommand("show cli level", words=("show", "cli", "level"), level="user",
-               handler=_cli_level, usage="show cli level",
-               doc="show cli level\n\nDisplay the level of the current CLI session."),
-    CliCommand("user", words=("user",), level="user", handler=_lower("user"), usage="user",
-               doc="user\n\nLower the level of the current CLI session to user."),
-    CliCommand("operator", words=("operator",), level="user", handler=_lower("operator"),
-               usage="operator",
-               doc="operator\n\nLower the level of the current CLI session to operator."),
-    CliCommand("help", words=("help",), level="user",
-               handler=lambda cli, args: cli.command_set().usage(args, True),
-               doc="help [<command>]\n\nList matching or all commands."),
     CliCommand("prompt", words=("prompt",), level="user", handler=_prompt,
                doc="prompt [i | p | timed]*\n\nToggle the prompt; i: interactive without "
                    "prompt (for agents), p: interactive with prompt, timed: toggle the "
                    "uptime in the prompt."),
-    CliCommand("quit", words=("quit",), level="user", handler=_quit,
-               doc="quit\n\nClose the session."),
+    *SESSION_COMMANDS,
 )
 
 
@@ -338,11 +310,7 @@ class MasterCli:
                 out = await self.attach(cli, word, rest, reader, stream)
             else:
                 out = await cli.run_line(line)
-            if cli.mode == "p" and not cli.closing:
-                out += cli.prompt()
-            if out:
-                await stream.send(out.encode("latin-1", "replace"))
-            if cli.closing or not cli.interactive:
+            if await cli.answer(stream, out):
                 return
 
     async def attach(self, cli: MasterSession, word: str, rest: str,

@@ -266,6 +266,16 @@ class CliSession:
         return f"[{d}:{h:02d}:{m:02d}:{s:02d}]> "
 
     # -- running ----------------------------------------------------------------------------
+    async def answer(self, stream: Any, out: str) -> bool:
+        """Send a line's output on ``stream``, then the prompt in prompt mode (unless the
+        session is closing); True when the session ends here (``quit``, or not
+        interactive)."""
+        if self.mode == "p" and not self.closing:
+            out += self.prompt()
+        if out:
+            await stream.send(out.encode("latin-1", "replace"))
+        return self.closing or not self.interactive
+
     def command_set(self) -> Commands:
         return self.commands if self.commands is not None else commands_of(self.config)
 
@@ -376,25 +386,31 @@ def _cli_level(cli: CliSession, args: list[str]) -> str:
     return cli.level + "\n"
 
 
+#: the commands of every CLI session, the master CLI's too (``prompt`` differs)
+SESSION_COMMANDS = (
+    CliCommand("help", words=("help",), level="user", handler=_help,
+               doc="help [<command>]\n\nList matching or all commands."),
+    CliCommand("quit", words=("quit",), level="user", handler=_quit,
+               doc="quit\n\nClose the session."),
+    CliCommand("user", words=("user",), level="user", handler=_lower("user"),
+               usage="user",
+               doc="user\n\nLower the level of the current CLI session to user."),
+    CliCommand("operator", words=("operator",), level="user",
+               handler=_lower("operator"), usage="operator",
+               doc="operator\n\nLower the level of the current CLI session to operator."),
+    CliCommand("show cli level", words=("show", "cli", "level"), level="user",
+               handler=_cli_level, usage="show cli level",
+               doc="show cli level\n\nDisplay the level of the current CLI session."),
+)
+
+
 @hookimpl
 def hapx_register_cli_commands(commands: Any) -> None:
     commands.add(
-        CliCommand("help", words=("help",), level="user", handler=_help,
-                   doc="help [<command>]\n\nList matching or all commands."),
         CliCommand("prompt", words=("prompt",), level="user", handler=_prompt,
                    doc="prompt [help | n | i | p | timed]*\n\nSet the session mode: n "
                        "non-interactive, i interactive without prompt, p interactive with "
                        "prompt, timed toggles the uptime in the prompt; alone it toggles "
                        "between p and n."),
-        CliCommand("quit", words=("quit",), level="user", handler=_quit,
-                   doc="quit\n\nClose the session."),
-        CliCommand("user", words=("user",), level="user", handler=_lower("user"),
-                   usage="user",
-                   doc="user\n\nLower the level of the current CLI session to user."),
-        CliCommand("operator", words=("operator",), level="user",
-                   handler=_lower("operator"), usage="operator",
-                   doc="operator\n\nLower the level of the current CLI session to operator."),
-        CliCommand("show cli level", words=("show", "cli", "level"), level="user",
-                   handler=_cli_level, usage="show cli level",
-                   doc="show cli level\n\nDisplay the level of the current CLI session."),
+        *SESSION_COMMANDS,
     )

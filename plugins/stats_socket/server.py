@@ -162,9 +162,5 @@ class StatsServer:
             else:
                 cli.payload = None
             out = await cli.run_line(line)
-            if cli.mode == "p" and not cli.closing:
-                out += cli.prompt()
-            if out:
-                await stream.send(out.encode("latin-1", "replace"))
-            if cli.closing or not cli.interactive:
+            if await cli.answer(stream, out):
                 return
