@@ -52,6 +52,14 @@ LOCK_CRITERIA = {
 }
 QUIET = ("quiet", "only report basic information with no decoding")
 DEFAULT_VERBOSITY = ("default", "report extra information when available")
+#: the verbosities of HAProxy's stream trace source, which its check source uses too
+STREAM_VERBOSITIES = (
+    ("clean", 'only user-friendly stuff, generally suitable for level "user"'),
+    ("minimal", "report info on streams and connectors"),
+    ("simple", "add info on request and response channels"),
+    ("advanced", "add info on channel's buffer for data and developer levels only"),
+    ("complete", "add info on channel's buffer"),
+)
 
 
 @dataclass(eq=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..trace import TraceSource, register_source
+from ..trace import STREAM_VERBOSITIES, TraceSource, register_source
 
 H1_TRACE = register_source(TraceSource(
     "h1", "HTTP/1 multiplexer",
@@ -47,13 +47,7 @@ STREAM_TRACE = register_source(TraceSource(
         ("tcp_ana", "TCP analyzers"), ("tcp_err", "error during TCP analyzis"),
         ("flt_ana", "Filter analyzers"), ("flt_err", "error during filter analyzis"),
     ),
-    verbosities=(
-        ("clean", 'only user-friendly stuff, generally suitable for level "user"'),
-        ("minimal", "report info on streams and connectors"),
-        ("simple", "add info on request and response channels"),
-        ("advanced", "add info on channel's buffer for data and developer levels only"),
-        ("complete", "add info on channel's buffer"),
-    ),
+    verbosities=STREAM_VERBOSITIES,
     locks=("backend", "frontend", "listener", "server", "session", "stream", "thread"),
 ))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hapx.core.trace import ERROR, PROTO, TraceSource, register_source
+from hapx.core.trace import ERROR, PROTO, STREAM_VERBOSITIES, TraceSource, register_source
 
 CHECK_TRACE = register_source(TraceSource(
     "check", "Health-check",
@@ -24,13 +24,7 @@ CHECK_TRACE = register_source(TraceSource(
         ("rx_err", "receipt error"), ("tx_data", "transmission of data"),
         ("tx_blk", "transmission blocked"), ("tx_err", "transmission error"),
     ),
-    verbosities=(
-        ("clean", 'only user-friendly stuff, generally suitable for level "user"'),
-        ("minimal", "report info on streams and connectors"),
-        ("simple", "add info on request and response channels"),
-        ("advanced", "add info on channel's buffer for data and developer levels only"),
-        ("complete", "add info on channel's buffer"),
-    ),
+    verbosities=STREAM_VERBOSITIES,
     locks=("check", "thread"),
 ))
 
