@@ -208,7 +208,10 @@ def _make_src(reader: Reader, with_idx: bool, creates: bool) -> Callable[..., An
     return process
 
 
-def _validator(with_idx: bool, with_ctr: bool) -> Callable[..., Any]:
+def _validator(with_idx: bool, with_ctr: bool, *,
+               optional_table: bool = False) -> Callable[..., Any]:
+    """Check the gpc/gpt index and stick counter arguments, then resolve the table argument
+    (``optional_table``, the sc fetches': it stays None when absent)."""
     def validate(args: list[Any], ctx: Any) -> list[Any]:
         i = 0
         if with_idx:
@@ -217,24 +220,15 @@ def _validator(with_idx: bool, with_ctr: bool) -> Callable[..., Any]:
         if with_ctr:
             _check_range(args[i], NB_CTR, "stick counter")
             i += 1
+        if optional_table and not (i < len(args) and args[i]):
+            return args
         return _resolve_table(args, i, ctx)
     return validate
 
 
 def _validator_sc(with_idx: bool, with_ctr: bool) -> Callable[..., Any]:
     """sc fetches: the table argument is optional and stays None when absent."""
-    def validate(args: list[Any], ctx: Any) -> list[Any]:
-        i = 0
-        if with_idx:
-            _check_range(args[0], 100, "gpc/gpt index")
-            i = 1
-        if with_ctr:
-            _check_range(args[i], NB_CTR, "stick counter")
-            i += 1
-        if i < len(args) and args[i]:
-            return _resolve_table(args, i, ctx)
-        return args
-    return validate
+    return _validator(with_idx, with_ctr, optional_table=True)
 
 
 _T = Arg("table", ArgType.TABLE, optional=True)

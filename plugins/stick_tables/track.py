@@ -15,6 +15,7 @@ feeds them, and they are released when the connection closes.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from typing import Any
 
@@ -312,38 +313,46 @@ def _eval_int(const: int | None, expr: Any, strm: Any) -> int | None:
         return None
 
 
-class ScGpc(ActionRule):
+class _ScArrayWrite(ActionRule, abc.ABC):
+    """An action writing element ``idx`` of a gpc/gpt array (``legacy``: the gpc0/gpc1/gpt0
+    slots) of the entry tracked by stick counter ``ctr``, with ``const`` or ``expr``'s
+    integer value; the entry is touched when something was written."""
+
+    def __init__(self, idx: int, ctr: int, legacy: bool, const: int | None, expr: Any) -> None:
+        self.idx, self.ctr, self.legacy = idx, ctr, legacy
+        self.const, self.expr = const, expr
+
+    def run(self, strm: Any) -> ActResult:
+        tr = tracked(strm, self.ctr)
+        if tr is None:
+            return _CONT
+        if self.write(tr, _eval_int(self.const, self.expr, strm)):
+            tr.store.touch(tr.entry)
+        return _CONT
+
+    @abc.abstractmethod
+    def write(self, tr: Any, value: int | None) -> bool:
+        """Write ``value`` into the tracked entry ``tr``; False when nothing is to write."""
+
+
+class ScGpc(_ScArrayWrite):
     """sc-inc-gpc / sc-inc-gpc0/1 / sc-add-gpc."""
 
-    def __init__(self, idx: int, ctr: int, legacy: bool, const: int | None, expr: Any) -> None:
-        self.idx, self.ctr, self.legacy = idx, ctr, legacy
-        self.const, self.expr = const, expr
-
-    def run(self, strm: Any) -> ActResult:
-        tr = tracked(strm, self.ctr)
-        if tr is None:
-            return _CONT
-        n = _eval_int(self.const, self.expr, strm)
-        if n:
-            rt.gpc_add(tr.store, tr.entry, self.idx, n, self.legacy)
-            tr.store.touch(tr.entry)
-        return _CONT
+    def write(self, tr: Any, value: int | None) -> bool:
+        if not value:
+            return False
+        rt.gpc_add(tr.store, tr.entry, self.idx, value, self.legacy)
+        return True
 
 
-class ScSetGpt(ActionRule):
-    def __init__(self, idx: int, ctr: int, legacy: bool, const: int | None, expr: Any) -> None:
-        self.idx, self.ctr, self.legacy = idx, ctr, legacy
-        self.const, self.expr = const, expr
+class ScSetGpt(_ScArrayWrite):
+    """sc-set-gpt / sc-set-gpt0."""
 
-    def run(self, strm: Any) -> ActResult:
-        tr = tracked(strm, self.ctr)
-        if tr is None:
-            return _CONT
-        v = _eval_int(self.const, self.expr, strm)
-        if v is not None:
-            rt.gpt_set(tr.store, tr.entry, self.idx, v, self.legacy)
-            tr.store.touch(tr.entry)
-        return _CONT
+    def write(self, tr: Any, value: int | None) -> bool:
+        if value is None:
+            return False
+        rt.gpt_set(tr.store, tr.entry, self.idx, value, self.legacy)
+        return True
 
 
 def _parse_inc_gpc(ctx: Any, args: list[str]) -> ActionRule:
