@@ -29,18 +29,11 @@ from typing import Any
 from hapx.core.stream import HttpMessage
 
 from .runtime import LuaRuntimeError, LuaState, alert
+from .values import as_text
 
 LUA = (Path(__file__).parent / "filters.lua").read_text()
 WAIT = 0
 ERROR = -1
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("latin-1")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "" if v is None else str(v)
 
 
 class FilterMsg:
@@ -112,7 +105,7 @@ class Bridge:
 
     @staticmethod
     def insert(m: FilterMsg, s: Any, off: Any = 0) -> int:
-        data = _text(s).encode("latin-1")
+        data = as_text(s).encode("latin-1")
         pos = len(m.buf) if off is None or int(off) < 0 else min(int(off), len(m.buf))
         m.buf[pos:pos] = data
         return len(data)
@@ -126,13 +119,13 @@ class Bridge:
     @staticmethod
     def set(m: FilterMsg, s: Any, off: Any = None, length: Any = None) -> int:
         a, b = m.span(off, length)
-        data = _text(s).encode("latin-1")
+        data = as_text(s).encode("latin-1")
         m.buf[a:b] = data
         return len(data)
 
     @staticmethod
     def send(m: FilterMsg, s: Any) -> int:
-        data = _text(s).encode("latin-1")
+        data = as_text(s).encode("latin-1")
         m.sent += data
         return len(data)
 
@@ -169,11 +162,11 @@ class Bridge:
 
     def hdr(self, m: FilterMsg, op: str, name: Any, value: Any = None,
             repl: Any = None) -> None:
-        msg, n = m.msg, _text(name)
+        msg, n = m.msg, as_text(name)
         if op == "add":
-            msg.add(n, _text(value))
+            msg.add(n, as_text(value))
         elif op == "set":
-            msg.set(n, _text(value))
+            msg.set(n, as_text(value))
         elif op == "del":
             msg.remove(n)
         else:
@@ -196,7 +189,7 @@ class Bridge:
         bytes or a chunked body."""
         if m.headers_done:
             return False
-        if isinstance(length, str | bytes) and _text(length) == "chunked":
+        if isinstance(length, str | bytes) and as_text(length) == "chunked":
             value = None
         else:
             try:

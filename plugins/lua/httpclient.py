@@ -21,17 +21,10 @@ from urllib.parse import urlsplit
 import h11
 
 from .sockets import split_addr
+from .values import as_text
 
 LUA = (Path(__file__).parent / "httpclient.lua").read_text()
 DEFAULT_TIMEOUT_MS = 5000
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("latin-1")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "" if v is None else str(v)
 
 
 async def exchange(method: str, url: str, headers: list[tuple[str, str]], body: bytes,
@@ -100,13 +93,13 @@ def lua_api(api: Any) -> None:
 
     async def request(method: Any, url: Any, headers: Any, body: Any, timeout: Any,
                       dst: Any) -> tuple[Any, ...]:
-        hdrs = [(_text(nv[1]), _text(nv[2])) for nv in headers.values()] if headers else []
-        data = _text(body).encode("latin-1") if body is not None else b""
+        hdrs = [(as_text(nv[1]), as_text(nv[2])) for nv in headers.values()] if headers else []
+        data = as_text(body).encode("latin-1") if body is not None else b""
         limit = (float(timeout) if timeout is not None else DEFAULT_TIMEOUT_MS) / 1000
         try:
             status, reason, res_hdrs, res_body = await asyncio.wait_for(
-                exchange(_text(method), _text(url), hdrs, data,
-                         _text(dst) if dst is not None else None), limit)
+                exchange(as_text(method), as_text(url), hdrs, data,
+                         as_text(dst) if dst is not None else None), limit)
         except TimeoutError:
             return None, "timeout"
         except (OSError, ValueError, h11.ProtocolError) as exc:

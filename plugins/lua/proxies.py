@@ -21,15 +21,9 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from .values import as_text
+
 LUA = (Path(__file__).parent / "proxies.lua").read_text()
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("latin-1")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "" if v is None else str(v)
 
 
 class _Handle:
@@ -145,7 +139,7 @@ class Bridge:
             return "DRAIN" in health_of(srv).admin
         try:
             if method == "set_weight":
-                hc.apply_weight(px, srv, hc.parse_weight(px, srv, _text(args[0] if args
+                hc.apply_weight(px, srv, hc.parse_weight(px, srv, as_text(args[0] if args
                                                                         else "")))
             elif method == "set_maint":
                 hc.set_maint(srv)
@@ -158,7 +152,7 @@ class Bridge:
             elif method == "check_force_down":
                 hc._set_health(srv, "down")
             elif method == "set_addr":
-                words = [_text(args[0])] + (["port", _text(args[1])] if len(args) > 1
+                words = [as_text(args[0])] + (["port", as_text(args[1])] if len(args) > 1
                                             and args[1] is not None else [])
                 out = hc._set_addr(srv, words)
                 return None if not out or "changed" in out or "no need" in out else out

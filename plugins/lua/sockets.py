@@ -17,15 +17,9 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from .values import as_text
+
 LUA = (Path(__file__).parent / "sockets.lua").read_text()
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("latin-1")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "" if v is None else str(v)
 
 
 def split_addr(addr: str, port: Any) -> tuple[str, str | None, int | None]:
@@ -63,7 +57,7 @@ class SockHandle:
 
     async def connect(self, addr: Any, port: Any, tls: bool) -> tuple[Any, ...]:
         try:
-            kind, host, p = split_addr(_text(addr), port)
+            kind, host, p = split_addr(as_text(addr), port)
         except ValueError as exc:
             return None, str(exc)
         ctx = None
@@ -88,7 +82,7 @@ class SockHandle:
     async def send(self, data: Any) -> tuple[Any, ...]:
         if self.writer is None or self.writer.is_closing():
             return None, "closed"
-        raw = _text(data).encode("latin-1")
+        raw = as_text(data).encode("latin-1")
         try:
             self.writer.write(raw)
             await self._wait(self.writer.drain())
@@ -101,7 +95,7 @@ class SockHandle:
     async def receive(self, pattern: Any) -> tuple[Any, ...]:
         if self.reader is None:
             return None, "closed", ""
-        pat = _text(pattern)
+        pat = as_text(pattern)
         rd = self.reader
         try:
             if pat == "*a":

@@ -22,17 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from hapx.core.hookspecs import hookimpl
+from hapx.plugins.lua.values import as_text
 
 LUA = (Path(__file__).parent / "patref.lua").read_text()
 EVENTS = ("PAT_REF_ADD", "PAT_REF_DEL", "PAT_REF_SET", "PAT_REF_CLEAR", "PAT_REF_COMMIT")
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, bytes):
-        return v.decode("latin-1")
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return "" if v is None else str(v)
 
 
 class _Watcher:
@@ -94,7 +87,7 @@ class Bridge:
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, name: Any) -> Any:
-        ref = self.api.config.patterns.get(_text(name))
+        ref = self.api.config.patterns.get(as_text(name))
         return None if ref is None else Handle(ref)
 
     @staticmethod
@@ -108,7 +101,7 @@ class Bridge:
 
     @staticmethod
     def lookup(h: Handle, key: Any) -> Any:
-        found = h.ref.find(_text(key))
+        found = h.ref.find(as_text(key))
         if not found:
             return None
         e = found[0]
@@ -127,7 +120,7 @@ class Bridge:
     def add(self, h: Handle, key: Any, value: Any = None) -> bool:
         if value is None and "acl" not in h.ref.kinds:
             raise self._error("add: a map entry needs a value")
-        k, v = _text(key), (None if value is None else _text(value))
+        k, v = as_text(key), (None if value is None else as_text(value))
         if h.pending is not None:
             h.pending.append([k, v])
         else:
@@ -135,7 +128,7 @@ class Bridge:
         return True
 
     def delete(self, h: Handle, key: Any) -> bool:
-        k = _text(key)
+        k = as_text(key)
         if h.pending is not None:
             before = len(h.pending)
             h.pending[:] = [kv for kv in h.pending if kv[0] != k]
@@ -145,7 +138,7 @@ class Bridge:
     def set(self, h: Handle, key: Any, value: Any, force: Any = None) -> bool:
         if not h.ref.is_map:
             raise self._error("set: only maps have values")
-        k, v = _text(key), _text(value)
+        k, v = as_text(key), as_text(value)
         if h.pending is not None:
             hits = [kv for kv in h.pending if kv[0] == k]
             for kv in hits:
@@ -189,7 +182,7 @@ class Bridge:
 
     # -- events ----------------------------------------------------------------------------
     def subscribe(self, h: Handle, types: Any, fn: Any, sub: Any) -> int:
-        words = [_text(t) for t in (types.values() if hasattr(types, "values") else [types])]
+        words = [as_text(t) for t in (types.values() if hasattr(types, "values") else [types])]
         wanted: set[str] = set()
         for w in words:
             if w == "PAT_REF":
