@@ -141,6 +141,19 @@ def read_map_lines(data: str) -> list[tuple[str, str]]:
     return _MAP_LINE.findall(data)
 
 
+def _index_put(idx: dict[str, Any], entries: Iterable[PatternEntry]) -> None:
+    """Add ``entries`` to a key index: a key's first entry alone, then the list of the
+    entries sharing the key, in order."""
+    for e in entries:
+        cur = idx.get(e.key)
+        if cur is None:
+            idx[e.key] = e
+        elif type(cur) is list:
+            cur.append(e)
+        else:
+            idx[e.key] = [cur, e]
+
+
 class PatternRef:
     """One list of patterns, shared by everything that names it.
 
@@ -195,30 +208,13 @@ class PatternRef:
             idx = {e.key: e for e in entries}
             if len(idx) != len(entries):  # duplicated keys: keep them all, in order
                 idx = {}
-                get = idx.get
-                for e in entries:
-                    cur = get(e.key)
-                    if cur is None:
-                        idx[e.key] = e
-                    elif type(cur) is list:
-                        cur.append(e)
-                    else:
-                        idx[e.key] = [cur, e]  # type: ignore[list-item]
+                _index_put(idx, entries)
             self._index = idx
         return idx
 
     def _index_add(self, entries: Iterable[PatternEntry]) -> None:
-        idx = self._index
-        if idx is None:
-            return
-        for e in entries:
-            cur = idx.get(e.key)
-            if cur is None:
-                idx[e.key] = e
-            elif type(cur) is list:
-                cur.append(e)
-            else:
-                idx[e.key] = [cur, e]  # type: ignore[list-item]
+        if self._index is not None:
+            _index_put(self._index, entries)
 
     def _index_remove(self, entry: PatternEntry) -> None:
         idx = self._index
