@@ -38,6 +38,7 @@ from netutil import (
     recv_until_eof,
     run_haproxy,
     run_hapx,
+    wait_until,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -501,10 +502,8 @@ def _last_path(origin: OriginServer) -> str | None:
 
 
 def _wait_served(origins: list[OriginServer], n: int) -> None:
-    deadline = time.monotonic() + 5
-    while sum(len(o.requests) for o in origins) < n:
-        assert time.monotonic() < deadline, "slow requests did not reach the servers"
-        time.sleep(0.01)
+    wait_until(lambda: sum(len(o.requests) for o in origins) >= n, 5,
+               message="slow requests did not reach the servers")
 
 
 def test_leastconn_picks_the_least_loaded_live():

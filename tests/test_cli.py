@@ -14,10 +14,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from netutil import wait_until
 
 HAPX = [sys.executable, "-m", "hapx.core.cli.main"]
 
@@ -556,15 +556,6 @@ def test_installed_command_is_the_same_program(site):
 
 # -- running -----------------------------------------------------------------------------------
 
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def events_of(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
@@ -579,7 +570,7 @@ def test_foreground_run_hard_stop(site, listening_cfg, tmp_path):
     pidfile = tmp_path / "hapx.pid"
     proc = start(["-db", "-f", cfg, "-p", str(pidfile), "--hapxtest-marker", "m1"], site)
     try:
-        wait_for(lambda: any(e.startswith("started") for e in events_of(events)))
+        wait_until(lambda: any(e.startswith("started") for e in events_of(events)), 60)
         assert pidfile.read_text() == f"{proc.pid}\n"
         assert events_of(events)[0] == f"started {proc.pid} foreground m1"
         proc.send_signal(signal.SIGTERM)
@@ -608,7 +599,7 @@ def test_foreground_run_soft_stop_waits_for_work(site, listening_cfg):
     cfg, events = listening_cfg
     proc = start(["-db", "-f", cfg], site)
     try:
-        wait_for(lambda: bool(events_of(events)))
+        wait_until(lambda: bool(events_of(events)), 60)
         proc.send_signal(signal.SIGUSR1)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -666,8 +657,8 @@ def test_systemd_notify_in_master_worker_mode(site, listening_cfg, tmp_path):
         proc.send_signal(signal.SIGUSR2)
         assert "RELOADING=1" in notify.recv(1024).decode()
         assert "READY=1" in notify.recv(1024).decode()
-        wait_for(lambda: sum(e.startswith("started") for e in events_of(events)) == 2)
-        wait_for(lambda: "work-done" in events_of(events))
+        wait_until(lambda: sum(e.startswith("started") for e in events_of(events)) == 2, 60)
+        wait_until(lambda: "work-done" in events_of(events), 60)
         proc.send_signal(signal.SIGTERM)
         assert "STOPPING=1" in notify.recv(1024).decode()
         assert proc.wait(timeout=30) == 0
@@ -686,7 +677,7 @@ def test_daemon_mode(site, listening_cfg, tmp_path):
     try:
         assert events_of(events)[0].startswith(f"started {pid} daemon")
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: "shutdown" in events_of(events))
+        wait_until(lambda: "shutdown" in events_of(events), 60)
     finally:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -698,11 +689,11 @@ def test_soft_stop_of_old_pids(site, listening_cfg, tmp_path):
     cfg, events = listening_cfg
     old = start(["-db", "-f", cfg], site)
     try:
-        wait_for(lambda: bool(events_of(events)))
+        wait_until(lambda: bool(events_of(events)), 60)
         new = start(["-db", "-f", cfg, "-sf", str(old.pid)], site)
         try:
             assert old.wait(timeout=20) == 0
-            wait_for(lambda: sum(e.startswith("started") for e in events_of(events)) == 2)
+            wait_until(lambda: sum(e.startswith("started") for e in events_of(events)) == 2, 60)
         finally:
             new.send_signal(signal.SIGTERM)
             new.wait(timeout=20)
