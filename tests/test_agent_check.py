@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 import pytest
+from cliutil import cli
 from netutil import (
     HAPX_CMD,
     OriginServer,
@@ -94,19 +95,6 @@ class Agent:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def cli(path: str, line: str) -> str:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        out = b""
-        while True:
-            piece = s.recv(65536)
-            if not piece:
-                return out.decode()
-            out += piece
 
 
 def server_row(sock: str) -> dict[str, str]:
