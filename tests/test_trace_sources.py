@@ -14,9 +14,9 @@ import threading
 
 import httpx
 import pytest
+from cliutil import socat_cli
 from h2util import H2Origin
 from netutil import free_port, run_haproxy, run_hapx, wait_until
-from test_rings_traces import cli
 from tlspki import CA
 
 CURL = shutil.which("curl")
@@ -55,7 +55,7 @@ def _h2_get(port: int, path: str) -> str:
 
 
 def _events(sock: str, ring: str = "raw") -> str:
-    return cli(sock, f"show events {ring}")
+    return socat_cli(sock, f"show events {ring}")
 
 
 def _lines(sock: str, ring: str = "raw") -> list[str]:
@@ -67,11 +67,11 @@ def test_h2_frontend_trace_from_runtime_api(tmp_path):
     body = (f"frontend fe\n    bind 127.0.0.1:{port} proto h2\n"
             "    http-request return status 200 content-type text/plain string ok\n")
     with run_hapx(config(sock, body), ready_ports=[port, sock]):
-        assert "h2c_new      : new H2 connection" in cli(sock, "trace h2 event")
-        assert re.search(r"^  \* clean +: ", cli(sock, "trace h2 verbosity"), re.M)
+        assert "h2c_new      : new H2 connection" in socat_cli(sock, "trace h2 event")
+        assert re.search(r"^  \* clean +: ", socat_cli(sock, "trace h2 verbosity"), re.M)
         assert _h2_get(port, "/before") == "ok"
-        assert cli(sock, "trace h2 sink raw level data verbosity complete start now") == "\n"
-        assert " [R] h2 " in cli(sock, "trace")
+        assert socat_cli(sock, "trace h2 sink raw level data verbosity complete start now") == "\n"
+        assert " [R] h2 " in socat_cli(sock, "trace")
         assert _h2_get(port, "/abc?x=1") == "ok"
         wait_until(lambda: "releasing H2 connection" in _events(sock))
         text = _events(sock)
@@ -107,7 +107,7 @@ def test_h2_frontend_trace_from_runtime_api(tmp_path):
         assert re.search(state + r"H2 stream closed : ", text, re.M)
         assert "/before" not in text
         # only the events asked for: SETTINGS frames received, at level user nothing else
-        cli(sock, "trace h2 sink raw level proto verbosity simple event none "
+        socat_cli(sock, "trace h2 sink raw level proto verbosity simple event none "
                   "event rx_settings")
         n = len(_lines(sock))
         assert _h2_get(port, "/filtered") == "ok"
@@ -115,7 +115,7 @@ def test_h2_frontend_trace_from_runtime_api(tmp_path):
         new = _lines(sock)[n:]
         assert any("receiving H2 SETTINGS frame" in line for line in new), new
         assert all("receiving H2 SETTINGS" in line for line in new), new
-        assert cli(sock, "trace h2 stop now") == "\n"
+        assert socat_cli(sock, "trace h2 stop now") == "\n"
         n = len(_lines(sock))
         assert _h2_get(port, "/after") == "ok"
         assert len(_lines(sock)) == n
@@ -134,7 +134,7 @@ def test_h2_trace_listings_as_haproxy(tmp_path):
                 "    http-request return status 200\n")
         with runner(config(sock, body).replace("ring raw\n    size 262144\n", ""),
                     ready_ports=[port, sock]):
-            outs[name] = [cli(sock, line) for line in lines]
+            outs[name] = [socat_cli(sock, line) for line in lines]
     assert outs["hapx"] == outs["haproxy"]
     assert "  + rx_fhdr      : H2 frame header received\n" in outs["hapx"][0]
     assert outs["hapx"][2].endswith("    h2s        : H2 stream\n\n")
@@ -149,7 +149,7 @@ def test_h2_backend_trace_from_traces_section(tmp_path):
         extra = ("traces\n    trace h2 sink buf0 level user verbosity simple "
                  "lock server start now\n")
         with run_hapx(config(sock, body, extra=extra), ready_ports=[port, sock]):
-            assert " [R] h2 " in cli(sock, "trace")
+            assert " [R] h2 " in socat_cli(sock, "trace")
             out = subprocess.run([NGHTTP, "-n", f"http://127.0.0.1:{port}/nghttp?q=1"],
                                  capture_output=True, text=True, timeout=20)
             assert out.returncode == 0, out.stderr
@@ -184,7 +184,7 @@ def _tls_loop_config(tmp_path, port: int, sock: str, extra: str = "") -> str:
 def test_ssl_trace_server_side_handshake(tmp_path):
     port, sock = free_port(), str(tmp_path / "h.sock")
     with run_hapx(_tls_loop_config(tmp_path, port, sock), ready_ports=[port, sock]):
-        assert cli(sock, "trace ssl sink raw level developer verbosity advanced start now") \
+        assert socat_cli(sock, "trace ssl sink raw level developer verbosity advanced start now") \
             == "\n"
         assert httpx.get(f"http://127.0.0.1:{port}/").text == "tls-ok"
         wait_until(lambda: "[B(be)]" in _events(sock))
@@ -351,8 +351,8 @@ def test_quic_and_h3_traces_with_aioquic_client(tmp_path):
         assert re.search(r"\|quic\|5\|.*\] secrets derivation : .*key_type=client_"
                          r"handshake_secret", quic, re.M)
         # the runtime API stops them: a new connection is not traced
-        assert cli(sock, "trace quic stop now") == "\n"
-        assert cli(sock, "trace h3 stop now") == "\n"
+        assert socat_cli(sock, "trace quic stop now") == "\n"
+        assert socat_cli(sock, "trace h3 stop now") == "\n"
         n = len(_lines(sock)) + len(_lines(sock, "buf0"))
         assert asyncio.run(go()) == (200, b"h3-ok")
         assert len(_lines(sock)) + len(_lines(sock, "buf0")) == n
