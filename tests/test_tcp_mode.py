@@ -205,12 +205,10 @@ backend be
         try:
             with run_hapx(cfg, ready_ports=[fe1, fe2]):
                 stuck = [socket.create_connection(("127.0.0.1", fe1)) for _ in range(5)]
-                t0 = time.monotonic()
                 with socket.create_connection(("127.0.0.1", fe2)) as sock:
                     sock.sendall(b"quick")
                     sock.shutdown(socket.SHUT_WR)
-                    assert recv_all(sock) == b"quick"
-                assert time.monotonic() - t0 < 3
+                    assert recv_all(sock, timeout=3) == b"quick"
                 for s in stuck:
                     s.close()
         finally:
@@ -288,8 +286,8 @@ backend hole
                     with socket.create_connection(("127.0.0.1", port)) as sock:
                         sock.sendall(b"x")
                         t0 = time.monotonic()
-                        assert recv_all(sock) == b""
-                        assert 0.25 < time.monotonic() - t0 < 3
+                        assert recv_all(sock, timeout=3) == b""
+                        assert time.monotonic() - t0 > 0.25  # not before its timeout
                     line = syslog.wait_for(1, timeout=5)[-1]
                     assert _term(line) == term, line
                     syslog.clear()
@@ -301,8 +299,8 @@ backend hole
                         sock.sendall(b"t")
                         assert sock.recv(1) == b"t"
                     t0 = time.monotonic()
-                    assert recv_all(sock) == b""
-                    assert 0.8 < time.monotonic() - t0 < 3
+                    assert recv_all(sock, timeout=3) == b""
+                    assert time.monotonic() - t0 > 0.8  # not before its timeout
                 with socket.create_connection(("127.0.0.1", p_conn)) as sock:
                     assert recv_all(sock) == b""
                 lines = syslog.wait_for(2, timeout=5)
@@ -363,8 +361,8 @@ backend be
                     sock.sendall(b"bye")
                     sock.shutdown(socket.SHUT_WR)
                     t0 = time.monotonic()
-                    assert recv_all(sock) == b""
-                    assert 0.25 < time.monotonic() - t0 < 3
+                    assert recv_all(sock, timeout=3) == b""
+                    assert time.monotonic() - t0 > 0.25  # not before its timeout
                 line = syslog.wait_for(1, timeout=5)[0]
             assert silent.got_eof.is_set()  # our half-close reached the server
         finally:
@@ -543,14 +541,12 @@ backend spread
         with run_hapx(cfg, ready_ports=[p1, p2]):
             with socket.create_connection(("127.0.0.1", p1)) as sock:
                 t0 = time.monotonic()
-                assert recv_all(sock) == b""
-                assert 0.35 < time.monotonic() - t0 < 3  # two waits of 200ms
+                assert recv_all(sock, timeout=3) == b""
+                assert time.monotonic() - t0 > 0.35  # two waits of 200ms, at least
             with socket.create_connection(("127.0.0.1", p2)) as sock:
-                t0 = time.monotonic()
                 sock.sendall(b"again")
                 sock.shutdown(socket.SHUT_WR)
-                assert recv_all(sock) == b"again"
-                assert time.monotonic() - t0 < 0.5
+                assert recv_all(sock, timeout=3) == b"again"
             lines = syslog.wait_for(2, timeout=5)
         failed = next(x for x in lines if " fe dead/s " in x)
         assert _term(failed) == "SC" and " 1/1/0/0/2 " in failed, failed
