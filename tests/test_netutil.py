@@ -6,7 +6,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ from netutil import (
     read_response,
     run_haproxy,
     run_hapx,
+    wait_until,
 )
 
 CURL = shutil.which("curl")
@@ -169,10 +172,9 @@ def test_origin_stalled_response_ends_when_server_closes():
         with socket.create_connection(("127.0.0.1", origin.port), timeout=5) as s:
             s.sendall(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
             origin.wait_requests(1)
-            t0 = time.monotonic()
             origin.close()
+            s.settimeout(3)  # the close must come before this read gives up
             assert s.recv(100) == b""
-            assert time.monotonic() - t0 < 3
 
 
 def test_origin_close_reset_and_malformed():
@@ -233,14 +235,25 @@ def test_origin_upgrade_then_echo():
 
 @needs_curl
 def test_origin_serves_curl_in_parallel():
-    origin = OriginServer({"/slow": Response(body=b"s", delay_head=0.5)})
+    gate = threading.Event()
+    arrived = []
+
+    def held(req: Any) -> Response:
+        arrived.append(req.path)
+        gate.wait(10)
+        return Response(body=b"s")
+
+    origin = OriginServer(handler=held)
     with origin:
-        t0 = time.monotonic()
         procs = [subprocess.Popen([CURL or "curl", "-s", origin.url("/slow")],
                                   stdout=subprocess.PIPE) for _ in range(5)]
+        try:
+            # all five are being served at once: none is answered before the gate opens
+            wait_until(lambda: len(arrived) == 5, 10)
+        finally:
+            gate.set()
         outs = [p.communicate(timeout=10)[0] for p in procs]
         assert outs == [b"s"] * 5
-        assert time.monotonic() - t0 < 2.4
         assert origin.connections == 5
 
 
@@ -368,10 +381,8 @@ def test_unix_syslog_with_logger():
 
 def test_syslog_wait_is_bounded():
     with UdpSyslog() as rx:
-        t0 = time.monotonic()
         with pytest.raises(WaitTimeout, match="0 syslog messages"):
             rx.wait_for(1, timeout=0.2)
-        assert time.monotonic() - t0 < 2
 
 
 # --------------------------------------------------------------------------- proxy processes
