@@ -12,7 +12,8 @@ Settings: the bind option ``quic-cc-algo cubic|newreno`` (aioquic has no BBR: re
 configuration time), ``quic-force-retry``, and the global ``tune.quic.disable-tx-pacing``,
 ``tune.quic.frontend.stream-data-ratio``, ``tune.quic.frontend.max-streams-bidi``,
 ``tune.quic.frontend.max-idle-timeout``, ``tune.quic.frontend.max-tx-mem`` and
-``tune.quic.frontend.glitches-threshold``.  The runtime API gains ``show quic``.
+``tune.quic.frontend.glitches-threshold``; the ``quic-initial`` rules (:mod:`.initial`).
+The runtime API gains ``show quic``.
 
 Alt-Svc: HAProxy users advertise HTTP/3 on their TCP frontends with
 ``http-response set-header alt-svc "h3=\\":443\\";ma=900"``; that works unchanged here.
@@ -30,6 +31,7 @@ from hapx.plugins.binds import BIND_OPTIONS
 
 from . import tracing  # noqa: F401 - registers the quic and h3 trace sources
 from .cli import show_quic
+from .initial import DIRECTIVE as QUIC_INITIAL
 from .settings import QuicSettingError, QuicSettings, settings_for
 
 EXT = "quic"
@@ -78,6 +80,11 @@ def hapx_configure(config: Any) -> None:
             continue
         bind.quic = settings
         bind.datagram_server = functools.partial(_serve, settings)
+
+
+@hookimpl
+def hapx_register_directives(directives: Any) -> None:
+    directives.add(QUIC_INITIAL)
 
 
 @hookimpl
