@@ -10,6 +10,7 @@ import subprocess
 import h2.events
 import h2.settings
 import httpx
+import pytest
 from h2util import H2Origin, RawH2, read_frames
 from hyperframe.frame import DataFrame, GoAwayFrame
 from netutil import HAPX_CMD, OriginServer, free_port, run_hapx, wait_until
@@ -102,11 +103,13 @@ def _settings(cli: RawH2) -> None:
     cli.wait(lambda evs: [e for e in evs if isinstance(e, h2.events.RemoteSettingsChanged)])
 
 
-def test_fe_rxbuf_is_the_connection_window_shared_by_uploads():
+@pytest.mark.parametrize("codec", ["lean", "h2"])
+def test_fe_rxbuf_is_the_connection_window_shared_by_uploads(codec):
     """tune.h2.fe.rxbuf 256k: the connection window is 256 KiB; a lone upload stream may
-    use all of it, two parallel ones get half each (the initial window stays 65535)."""
+    use all of it, two parallel ones get half each (the initial window stays 65535); with
+    either frontend codec (h2-codec)."""
     port = free_port()
-    glob = "    tune.h2.fe.rxbuf 256k"
+    glob = f"    tune.h2.fe.rxbuf 256k\n    h2-codec {codec}"
     with OriginServer() as origin, run_hapx(_cfg(port, origin.port, glob),
                                             ready_ports=[port]):
         cli = RawH2(port)
