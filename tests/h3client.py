@@ -27,6 +27,8 @@ class H3Response:
     body_len: int = 0
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
     reset: int | None = None
+    #: interim (1xx) responses received before the final one
+    interim: list[list[tuple[bytes, bytes]]] = field(default_factory=list)
     #: upload observations
     max_in_flight: int = 0
     max_window: int = 0
@@ -82,7 +84,10 @@ class H3Client(QuicConnectionProtocol):
                 continue
             fut, resp, sink = self.waiters[ev.stream_id]
             if isinstance(ev, HeadersReceived):
-                if resp.headers:
+                status = dict(ev.headers).get(b":status", b"")
+                if not resp.headers and status[:1] == b"1":
+                    resp.interim.append(ev.headers)  # an interim response (1xx)
+                elif resp.headers:
                     resp.trailers += ev.headers
                 else:
                     resp.headers += ev.headers

@@ -223,7 +223,8 @@ _H2_ACTIVE = frozenset({
     "tune.h2.fe.initial-window-size", "tune.h2.be.initial-window-size",
     "tune.h2.max-concurrent-streams", "tune.h2.fe.max-concurrent-streams",
     "tune.h2.be.max-concurrent-streams", "tune.h2.max-frame-size",
-    "tune.h2.fe.glitches-threshold", "tune.h2.be.glitches-threshold"})
+    "tune.h2.fe.glitches-threshold", "tune.h2.be.glitches-threshold",
+    "tune.h2.fe.max-total-streams", "tune.h2.fe.rxbuf", "tune.h2.be.rxbuf"})
 #: the QUIC tuning the quic plugin applies (see plugins/quic)
 _QUIC_ACTIVE = {
     "tune.quic.disable-tx-pacing": "Send QUIC packets as soon as the congestion window "
@@ -238,10 +239,27 @@ _QUIC_ACTIVE = {
     "tune.quic.frontend.stream-data-ratio": "Percentage of the connection's receive "
     "window one stream may use (default 90).",
 }
+#: what the h2_mux plugin does with these (see plugins/h2_mux/limits.py)
+_H2_DOCS = {
+    "tune.h2.fe.max-total-streams": "Once a client connection opened this many streams, "
+    "send a graceful GOAWAY: the streams in progress are served, the client opens a new "
+    "connection for the next ones (0: no limit).  MAX_CONCURRENT_STREAMS announces no "
+    "more than this.",
+    "tune.h2.fe.rxbuf": "Receive budget of one HTTP/2 client connection, rounded up to a "
+    "multiple of tune.bufsize (default 1600k): the connection's window, divided between "
+    "the streams receiving a request body (each at least one buffer and the initial "
+    "window).",
+    "tune.h2.be.rxbuf": "Receive budget of one HTTP/2 server connection, rounded up to a "
+    "multiple of tune.bufsize (default 1600k): the connection's window, divided between "
+    "its streams receiving a response.",
+}
 for _name, (_parser, _usage) in _H2.items():
     _what = "HTTP/2" if ".h2." in _name else "QUIC"
     if _name in _QUIC_ACTIVE:
         KEYWORDS[_name] = (_parser, True, False, _usage, _QUIC_ACTIVE[_name])
+        continue
+    if _name in _H2_DOCS:
+        KEYWORDS[_name] = (_parser, True, False, _usage, _H2_DOCS[_name])
         continue
     KEYWORDS[_name] = (_parser, _name in _H2_ACTIVE, False, _usage,
                        f"{_what} tuning, with HAProxy's meaning." if _name in _H2_ACTIVE else

@@ -28,7 +28,7 @@ from h2.errors import ErrorCodes
 from hapx.core.runtime.http_server import pool_of
 from hapx.core.runtime.queue import conn_closed, conn_opened
 
-from . import tracing
+from . import limits, tracing
 from .glitches import GlitchCounter
 from .params import H2Params, encode_headers, request_headers
 from .tracing import H2_TRACE
@@ -113,6 +113,8 @@ class H2ServerStream:
             conn.kick()
             return 0
         conn.streams[self.sid] = self
+        if req.method != "HEAD":
+            limits.grant_share(conn.h2, self.sid, conn.params, False, len(conn.streams))
         if end:
             self.ended = True
         conn.kick()
@@ -232,6 +234,7 @@ class H2ServerConn(asyncio.Protocol):
         self.h2.max_inbound_frame_size = params.max_frame_size
         self.h2.decoder.max_allowed_table_size = params.header_table_size
         self.h2.initiate_connection()
+        limits.server_conn_opened(self.h2, params)
         self.streams: dict[int, H2ServerStream] = {}
         #: streams attached (opened or about to be): counted against the stream limit
         self.attached = 0

@@ -25,7 +25,7 @@ import h2.exceptions
 from h2.errors import ErrorCodes
 from hapx.core.runtime.http_txn import Transaction
 
-from . import tracing
+from . import limits, tracing
 from .glitches import GlitchCounter
 from .h2lib import H2LibServer
 from .lean import LeanH2Server
@@ -436,6 +436,7 @@ class H2ClientMux:
                           size)
         self.nreq += 1
         st.txn = txn
+        limits.client_stream_opened(self, sid, ended)
         if not ended:
             if txn.req_len is None or txn.req_chunked:
                 # a body of unknown length: chunked towards an HTTP/1 server
@@ -542,6 +543,7 @@ class H2ClientMux:
             return
         self.idle_since = _monotonic()
         if self.going_away or self.ctx.stopping():
+            limits.goaway_before_close(self)
             self._flush()
             self.close()
             return

@@ -192,7 +192,7 @@ class ResponseEncoder:
 # -- streams ------------------------------------------------------------------------------------
 class _Stream:
     __slots__ = ("send_win", "recv_win", "recv_open", "send_open", "unacked", "clen",
-                 "got")
+                 "got", "extra")
 
     def __init__(self, send_win: int, recv_win: int, recv_open: bool) -> None:
         self.send_win = send_win
@@ -202,6 +202,8 @@ class _Stream:
         self.unacked = 0
         self.clen = -1
         self.got = 0
+        #: window granted beyond the initial one (tune.h2.fe.rxbuf share, limits.py)
+        self.extra = 0
 
 
 class LeanH2Server:
@@ -258,6 +260,17 @@ class LeanH2Server:
         self.conn_recv += n
         self.conn_recv_max += n
         self.out.append(frame(WINDOW_UPDATE, 0, 0, _pack_u32(n)))
+
+    def increment_stream_window(self, sid: int, n: int) -> None:
+        """Open stream ``sid``'s receive window by ``n`` beyond the initial window, for
+        the rest of its life (its share of tune.h2.fe.rxbuf: see limits.py)."""
+        st = self.streams.get(sid)
+        if st is None or not st.recv_open or n <= 0:
+            return
+        st.recv_win += n
+        st.extra += n
+        self.out.append(frame(WINDOW_UPDATE, 0, sid, _pack_u32(n)))
+        self.last_data = (0, -1)
 
     def data_to_send(self) -> bytes:
         out = self.out
@@ -372,7 +385,7 @@ class LeanH2Server:
         if st is None or not st.recv_open:
             return
         st.unacked += n
-        inc = self._increment(st.recv_win, self.recv_init, st.unacked)
+        inc = self._increment(st.recv_win, self.recv_init + st.extra, st.unacked)
         if inc:
             st.recv_win += inc
             st.unacked = 0

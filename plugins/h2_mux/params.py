@@ -15,6 +15,20 @@ _DROP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-enc
 _DROP_RES = _DROP - {"host"}
 
 
+#: HAProxy's default tune.h2.fe.rxbuf and tune.h2.be.rxbuf (100 buffers of 16 kB)
+DEFAULT_RXBUF = 1600 * 1024
+#: the largest flow-control window HTTP/2 allows
+MAX_WINDOW = 2**31 - 1
+
+
+def _rxbuf(value: Any, bufsize: int) -> int:
+    """An rxbuf setting rounded up to a multiple of tune.bufsize (as HAProxy), at least one
+    buffer and at most the largest window."""
+    size = int(value) if value else DEFAULT_RXBUF
+    size = -(-size // bufsize) * bufsize
+    return max(bufsize, min(size, MAX_WINDOW))
+
+
 @dataclass(frozen=True)
 class H2Params:
     """What one side (frontend or backend) of the HTTP/2 data path announces and enforces."""
@@ -31,6 +45,13 @@ class H2Params:
     fe_conn_window_extra: int = 0
     #: idle-ping of the bind line (ms, 0: none)
     fe_idle_ping: int = 0
+    #: tune.h2.fe.max-total-streams (0: no limit): GOAWAY once that many streams came
+    fe_max_total_streams: int = 0
+    #: tune.h2.fe.rxbuf / tune.h2.be.rxbuf: the receive budget of one connection (bytes)
+    fe_rxbuf: int = DEFAULT_RXBUF
+    be_rxbuf: int = DEFAULT_RXBUF
+    #: tune.bufsize: the smallest share of the budget one stream gets
+    bufsize: int = 16384
 
     @classmethod
     def from_global(cls, gset: dict[str, Any], bind: Any = None) -> H2Params:
@@ -46,6 +67,8 @@ class H2Params:
         ping = 0
         if bind is not None:
             ping = int(bind.opt("idle-ping") or 0)
+        bufsize = int(gset.get("tune.bufsize") or 16384)
+        fe_rxbuf = _rxbuf(gset.get("tune.h2.fe.rxbuf"), bufsize)
         return cls(
             header_table_size=num("tune.h2.header-table-size", default=4096),
             fe_initial_window=fe_win,
@@ -58,10 +81,24 @@ class H2Params:
             max_frame_size=num("tune.h2.max-frame-size", default=16384),
             fe_glitches=num("tune.h2.fe.glitches-threshold", default=0),
             be_glitches=num("tune.h2.be.glitches-threshold", default=0),
-            # as HAProxy, the connection may carry several streams' windows at once
-            fe_conn_window_extra=max(0, min(fe_win * 4, 2**31 - 1) - 65535),
+            # the connection's receive budget (tune.h2.fe.rxbuf) is its window
+            fe_conn_window_extra=max(0, fe_rxbuf - 65535),
             fe_idle_ping=ping,
+            fe_max_total_streams=num("tune.h2.fe.max-total-streams", default=0),
+            fe_rxbuf=fe_rxbuf,
+            be_rxbuf=_rxbuf(gset.get("tune.h2.be.rxbuf"), bufsize),
+            bufsize=bufsize,
         )
+
+    def stream_share(self, frontend: bool, receiving: int) -> int:
+        """The window one of ``receiving`` streams receiving a body may have: an equal
+        share of the connection's rxbuf, at least one buffer and at least the initial
+        window (HAProxy divides tune.h2.fe/be.rxbuf between the active streams)."""
+        rxbuf = self.fe_rxbuf if frontend else self.be_rxbuf
+        initial = self.fe_initial_window if frontend else self.be_initial_window
+        share = rxbuf // max(1, receiving)
+        share -= share % self.bufsize
+        return max(share, self.bufsize, initial)
 
     def local(self, frontend: bool) -> dict[int, int]:
         """The SETTINGS this side sends."""
@@ -73,6 +110,10 @@ class H2Params:
             SettingCodes.ENABLE_PUSH: 0,
         }
         streams = self.fe_max_streams if frontend else self.be_max_streams
+        total = self.fe_max_total_streams
+        if frontend and total and (not streams or total < streams):
+            # a connection that will serve no more than this many streams in its life
+            streams = total
         if frontend and streams:
             out[SettingCodes.MAX_CONCURRENT_STREAMS] = streams
         return out

@@ -51,7 +51,8 @@ __all__ = ["CheckResult", "HealthManager", "ServerHealth", "health_of", "kill_se
 ACTIVE_OPTIONS = ("check", "no-check", "inter", "fastinter", "downinter", "rise", "fall",
                   "port", "addr", "check-reuse-pool", "no-check-reuse-pool", "init-state",
                   "slowstart", "on-marked-down", "on-marked-up", "agent-check",
-                  "no-agent-check", "agent-port", "agent-addr", "agent-inter", "agent-send")
+                  "no-agent-check", "agent-port", "agent-addr", "agent-inter", "agent-send",
+                  "check-proto")
 
 
 @hookimpl

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import rules as R
+from .h2check import H1_NAMES, H2_NAMES
 
 DEFAULT_INTER = 2000
 
@@ -134,10 +135,16 @@ def build_plan(srv: Any, px: Any) -> CheckPlan:
         a = srv.address
         host = str(srv.opt("addr") or a.ip or a.host)
         target = ("inet", (host, 0))
+    proto = srv.opt("check-proto")
+    if proto and proto not in H1_NAMES + H2_NAMES:
+        raise PlanError(f"config: {px.kind} '{px.name}': server '{srv.name}': "
+                        f"'check-proto {proto}': health checks speak h1 or h2 here.")
+    h2 = (proto or srv.opt("proto")) in H2_NAMES or "h2" in (srv.opt("alpn") or ())
     inter = int(srv.opt("inter") or DEFAULT_INTER)
     explicit_connect = any(isinstance(r, R.Connect) and not r.implicit for r in rules)
+    # (the pool's idle connections are HTTP/1 ones: an h2 check opens its own)
     reuse = bool(srv.opt("check-reuse-pool")) and family == "http" and not (
-        srv.opt("port") or srv.opt("addr") or explicit_connect)
+        srv.opt("port") or srv.opt("addr") or explicit_connect or h2)
     return CheckPlan(
         family=family, rules=rules, target=target, inter=inter,
         fastinter=int(srv.opt("fastinter") or inter),

@@ -16,9 +16,10 @@ from typing import Any
 
 import anyio
 import h11
-from anyio.streams.tls import TLSStream
+from anyio.streams.tls import TLSAttribute, TLSStream
 
 from . import rules as R
+from .h2check import H2_NAMES, H2CheckExchange, check_proto
 from .plan import CheckPlan
 from .pooled import take_idle
 from .state import CheckResult
@@ -82,6 +83,9 @@ class Probe:
         self.reused = False
         #: the check connection speaks TLS (the server's ``check_transport``)
         self.tls = False
+        #: the check connection speaks HTTP/2 (see h2check.py), and its exchange
+        self.h2 = False
+        self.h2x: H2CheckExchange | None = None
 
     # -- driver ------------------------------------------------------------------------------
     async def run(self) -> CheckResult:
@@ -250,6 +254,11 @@ class Probe:
                                         self._conn_suffix()))
         if tls is not None:
             await self._handshake(tls)
+        proto = check_proto(self.srv, rule)
+        if proto is None and self.tls:
+            proto = self.chan.stream.extra(TLSAttribute.alpn_protocol, None)
+        self.h2 = proto in H2_NAMES
+        self.h2x = None
         if self.plan.timeout_check:
             self.deadline = anyio.current_time() + self.plan.timeout_check / 1000
 
@@ -260,6 +269,13 @@ class Probe:
             with anyio.fail_after(self._left(self.deadline)):
                 if rule.http is not None and self.reused:
                     await self.chan.request(rule.http.meth, data)
+                elif rule.http is not None and self.h2:
+                    req = rule.http
+                    if self.h2x is None:
+                        self.h2x = H2CheckExchange("https" if self.tls else "http")
+                    self._resp = None
+                    await self.chan.send(self.h2x.request(req.meth or "OPTIONS", req.uri,
+                                                          req.headers, req.body))
                 else:
                     if rule.http is not None:
                         self.h11 = h11.Connection(h11.CLIENT)
@@ -361,6 +377,8 @@ class Probe:
         cached = getattr(self, "_resp", None)
         if cached is not None and (cached[2] or not need_body):
             return cached
+        if self.h2x is not None:
+            return await self._h2_response(need_body)
         conn: h11.Connection = self.h11
         resp = getattr(self, "_head", None)
         body = bytearray(getattr(self, "_body", b""))
@@ -395,6 +413,40 @@ class Probe:
             return None, b"", True
         self._head, self._body = resp, bytes(body)
         self._resp = (resp, bytes(body), complete)
+        return self._resp
+
+    async def _h2_response(self, need_body: bool) -> tuple[Any, bytes, bool]:
+        """The response of an HTTP/2 check stream: (head or None when broken, body,
+        complete)."""
+        ex = self.h2x
+        while not ex.complete and (ex.head is None or need_body) and len(ex.body) < BUFSIZE:
+            try:
+                more = await self._read_more()
+            except _Stop as stop:
+                if stop.result.status != "SOCKERR":
+                    raise
+                more = False  # (a reset after the request: the response is empty)
+            if not more:
+                ex.complete = True
+                ex.broken = ex.head is None
+                break
+            reply = ex.feed(bytes(self.buf))
+            self.buf.clear()
+            if reply:
+                try:
+                    await self.chan.send(reply)
+                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass
+        head = None if ex.broken else ex.head
+        if head is None and not ex.body:
+            # the stream or the connection ended without a response (HAProxy's wording)
+            rule = self.current
+            status = getattr(rule, "error_status", None) or "L7RSP"
+            steps = [r for r in self.plan.rules
+                     if not (isinstance(r, R.Connect) and r.implicit)]
+            step = next((i for i, r in enumerate(steps) if r is rule), 0) + 1
+            raise _Stop(CheckResult(status, 0, f"TCPCHK got an empty response at step {step}"))
+        self._resp = (head, bytes(ex.body), ex.complete)
         return self._resp
 
     async def _expect_http(self, rule: R.Expect) -> None:

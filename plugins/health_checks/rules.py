@@ -55,6 +55,8 @@ class Connect(Rule):
     ssl: bool = False
     sni: str | None = None
     alpn: tuple[str, ...] | None = None
+    #: ``proto``: the multiplexer of this connection (h1 or h2, see h2check.py)
+    proto: str | None = None
     #: options that need a transport hapx does not have here (send-proxy, ...)
     unsupported: tuple[str, ...] = ()
 
@@ -163,6 +165,8 @@ def parse_connect(words: list[str], index: int, *, http: bool) -> Connect:
                 rule.sni = value
             elif w == "alpn":
                 rule.alpn = tuple(p for p in value.split(",") if p)
+            elif w == "proto" and value in ("h1", "h2"):
+                rule.proto = value
             else:
                 unsupported.append(w)
             i += 1

@@ -2,7 +2,8 @@
 ``quic6@`` lines of ``mode http`` frontends.
 
 Certificates come from the TLS plugin exactly as on TCP binds (``crt``, ``crt-list``,
-crt-store references, ``ssl-f-use``; SNI picks among them).  Each request stream becomes a
+crt-store references, ``ssl-f-use``; SNI picks among them), with their TLS options as far
+as aioquic's TLS 1.3 allows (:mod:`.tlsopts`).  Each request stream becomes a
 kernel Transaction: the same rules, backend switching, servers (HTTP/1.1, through the
 shared server connection code and pools), filters and logs as HTTP/1, with ``req.ver``
 ``3.0`` and ``HTTP/3.0`` in the logs.  Bodies stream both ways under flow control (see
@@ -12,7 +13,8 @@ Settings: the bind option ``quic-cc-algo cubic|newreno`` (aioquic has no BBR: re
 configuration time), ``quic-force-retry``, and the global ``tune.quic.disable-tx-pacing``,
 ``tune.quic.frontend.stream-data-ratio``, ``tune.quic.frontend.max-streams-bidi``,
 ``tune.quic.frontend.max-idle-timeout``, ``tune.quic.frontend.max-tx-mem`` and
-``tune.quic.frontend.glitches-threshold``.  The runtime API gains ``show quic``.
+``tune.quic.frontend.glitches-threshold``; the ``quic-initial`` rules (:mod:`.initial`).
+The runtime API gains ``show quic``.
 
 Alt-Svc: HAProxy users advertise HTTP/3 on their TCP frontends with
 ``http-response set-header alt-svc "h3=\\":443\\";ma=900"``; that works unchanged here.
@@ -30,7 +32,9 @@ from hapx.plugins.binds import BIND_OPTIONS
 
 from . import tracing  # noqa: F401 - registers the quic and h3 trace sources
 from .cli import show_quic
+from .initial import DIRECTIVE as QUIC_INITIAL
 from .settings import QuicSettingError, QuicSettings, settings_for
+from .tlsopts import QuicTLSError, compile_options
 
 EXT = "quic"
 
@@ -78,6 +82,26 @@ def hapx_configure(config: Any) -> None:
             continue
         bind.quic = settings
         bind.datagram_server = functools.partial(_serve, settings)
+
+
+@hookimpl
+def hapx_post_check(config: Any) -> None:
+    """Every certificate of a QUIC bind must have TLS options QUIC can honour."""
+    for px, bind in _quic_binds(config):
+        tls = getattr(bind, "tls", None)
+        if tls is None or getattr(bind, "quic", None) is None:
+            continue
+        for entry in tls.entries:
+            try:
+                compile_options(entry.opts)
+            except QuicTLSError as exc:
+                config.diag.alert(f"Proxy '{px.name}': {bind.describe()} : certificate "
+                                  f"'{entry.ref}': {exc}.", bind.file, bind.line)
+
+
+@hookimpl
+def hapx_register_directives(directives: Any) -> None:
+    directives.add(QUIC_INITIAL)
 
 
 @hookimpl

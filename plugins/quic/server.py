@@ -24,9 +24,12 @@ from aioquic.h3.connection import H3Connection as AioH3
 from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic import events
 from aioquic.quic.packet import QuicPacketType, pull_quic_header
+from aioquic.quic.retry import QuicRetryTokenHandler
 from hapx.core.records import Codec
 from hapx.core.stream import Session
 
+from .initial import KEY as INITIAL_KEY
+from .initial import InitialRules, connection_refused
 from .settings import QuicSettings
 from .stream import H3Stream
 from .tracing import TraceLogger
@@ -351,7 +354,9 @@ class _Server(QuicServer):
         self.listener = listener
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        if not self.listener.accepting:
+        listener = self.listener
+        initial = listener.initial
+        if not listener.accepting or initial is not None:
             try:
                 header = pull_quic_header(Buffer(data=bytes(data)),
                                           host_cid_length=self._configuration.connection_id_length)
@@ -359,7 +364,33 @@ class _Server(QuicServer):
                 return
             if header.packet_type == QuicPacketType.INITIAL and \
                     header.destination_cid not in self._protocols:
-                return  # a new connection: the client retries later
+                if not listener.accepting:
+                    return  # a new connection: the client retries later
+                if initial is not None and len(data) >= 1200:
+                    self._initial_rules(initial, header, data, addr)
+                    return
+        super().datagram_received(data, addr)
+
+    def _initial_rules(self, initial: Any, header: Any, data: bytes | str, addr: Any) -> None:
+        """``quic-initial`` rules on an Initial packet opening a new connection."""
+        src, sport = _ip(addr)
+        action = initial.verdict(src, sport, self.listener.ctx.proc)
+        if action == "dgram-drop":
+            return
+        if action == "reject":
+            if header.version is not None and header.version in \
+                    self._configuration.supported_versions:
+                self._transport.sendto(connection_refused(
+                    header.version, header.destination_cid, header.source_cid), addr)
+            return
+        if action == "send-retry" and self._retry is None:
+            # address validation for this packet only (a Retry, or its token checked)
+            self._retry = self.listener.retry_tokens
+            try:
+                super().datagram_received(data, addr)
+            finally:
+                self._retry = None
+            return
         super().datagram_received(data, addr)
 
 
@@ -385,6 +416,10 @@ class QuicListener:
         self.h3_factory = codecs[0].factory if codecs else AioH3
         sock.setblocking(False)
         _buffers(sock)
+        rules = frontend.settings.get(INITIAL_KEY)
+        #: quic-initial rules (None: none), and the Retry tokens of their send-retry
+        self.initial = InitialRules(rules, frontend, self, self.local) if rules else None
+        self.retry_tokens = QuicRetryTokenHandler()
         qcfg = configuration(settings, bind)
         # (aioquic asks it for a per-connection log: one only while quic/h3 traces run)
         qcfg.quic_logger = TraceLogger(frontend, self)

@@ -178,13 +178,14 @@ class H3Stream:
 
     # -- what the Transaction calls (the HTTP/1 client connection's interface) ------------------
     def send_head(self, txn: Transaction, msg: Any, *_framing: Any) -> int:
-        """Encode a response head (or an interim 1xx one) as an HTTP/3 HEADERS frame.
+        """Encode a response head (or an interim 1xx one: 100 Continue, 102, 103 ...,
+        each its own HEADERS frame before the final one) as an HTTP/3 HEADERS frame.
         (HTTP/3 frames the body itself: the HTTP/1 framing arguments a transaction may
         pass after the message are not needed.)"""
         if self.closed or self.conn.h3 is None:
             return 0
-        if 100 <= msg.status < 200 and msg.status != 103:
-            return 0  # (only 103 Early Hints is useful to relay; 100-continue is implicit)
+        if msg.status == 101:
+            return 0  # (no protocol switch inside an HTTP/3 stream)
         drop = set(_HOP)
         for n, v in msg.headers:
             if n.lower() == "connection":

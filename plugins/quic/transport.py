@@ -1,5 +1,6 @@
 """What hapx changes in aioquic's QUIC connection: receive windows that follow what the
-proxy consumed, pacing on or off, and the certificate chosen by SNI.
+proxy consumed, pacing on or off, and the certificate chosen by SNI with its TLS options
+(:mod:`.tlsopts`).
 
 aioquic grants flow-control credit as data *arrives* (it doubles a window once half of it is
 used), so a client could push any amount into a proxy that cannot forward it.  Here credit
@@ -26,6 +27,7 @@ from aioquic.tls import AlertHandshakeFailure, pull_client_hello
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from .settings import QuicSettings
+from .tlsopts import options_of
 
 
 class _NoPacing:
@@ -154,6 +156,12 @@ class HapxQuicConnection(QuicConnection):
             if entry is not None:
                 tls.certificate, tls.certificate_chain, tls.certificate_private_key = \
                     _cert(entry.ck)
+                opts = options_of(entry)
+                if opts is None:
+                    raise AlertHandshakeFailure("the certificate's TLS options cannot "
+                                                "apply to QUIC")
+                if not opts.empty:
+                    opts.apply(tls)
             handle_hello(input_buf, initial_buf, handshake_buf)
 
         tls._server_handle_hello = server_hello

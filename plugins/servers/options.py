@@ -147,7 +147,9 @@ _VALUED: list[tuple[str, Validator, str]] = [
     ("check-alpn", v_list(), "check-alpn <protocols>\n\nALPN of TLS health checks."),
     ("check-pool-conn-name", v_str, "check-pool-conn-name <name>\n\nPool key of connections "
      "reused by checks (3.2)."),
-    ("check-proto", v_str, "check-proto <name>\n\nMultiplexer of health checks."),
+    ("check-proto", v_str, "check-proto <name>\n\nMultiplexer of health checks: h2 runs "
+     "HTTP checks over HTTP/2 (clear text or TLS), h1 over HTTP/1.1; without it the "
+     "server's 'proto', else the check's TLS ALPN, decides."),
     ("check-sni", v_str, "check-sni <sni>\n\nSNI sent by TLS health checks."),
     ("ciphers", v_str, "ciphers <ciphers>\n\nTLS 1.2 cipher list."),
     ("ciphersuites", v_str, "ciphersuites <ciphersuites>\n\nTLS 1.3 cipher suites."),

@@ -166,7 +166,8 @@ def build_bind(cache: CertCache, proxy: Any, bind: Any) -> BindTLS:
         if not entries:
             raise ValueError("no SSL certificate specified")
         curves = {e.opts.get("curves") for e in entries}
-        if len(curves) > 1:
+        # (aioquic picks the key share after the SNI: QUIC binds may differ per certificate)
+        if len(curves) > 1 and getattr(bind.address, "transport", "") != "quic":
             raise ValueError("'curves' must be the same for every certificate of a bind line "
                              "(the key share is chosen before the SNI is known)")
         return BindTLS(entries, bind.options, _resolver(cache.config, bind.file), label)
