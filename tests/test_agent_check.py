@@ -97,16 +97,26 @@ class Agent:
         self.sock.close()
 
 
-def server_row(sock: str) -> dict[str, str]:
+def _row_once(sock: str) -> dict[str, str]:
     lines = cli(sock, "show stat").splitlines()
     names = lines[0].lstrip("# ").split(",")
     for line in lines[1:]:
         row = dict(zip(names, line.split(","), strict=False))
         if row.get("svname") == "s1":
-            # a check running at that moment shows its last status with a "* " prefix
-            row["agent_status"] = row["agent_status"].removeprefix("* ")
             return {k: row[k] for k in COLUMNS}
     raise AssertionError(lines)
+
+
+def server_row(sock: str) -> dict[str, str]:
+    """s1's columns between two agent checks: a check running shows its last status with
+    a "* " prefix and no info text yet (HAProxy clears it when a check starts)."""
+    rows: list[dict[str, str]] = []
+
+    def settled() -> bool:
+        rows.append(_row_once(sock))
+        return not rows[-1]["agent_status"].startswith("* ")
+    wait_until(settled, 10, interval=0.02)
+    return rows[-1]
 
 
 def state_lines(output: str) -> list[str]:

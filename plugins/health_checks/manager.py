@@ -191,6 +191,7 @@ class HealthManager:
         while True:
             if st.agent.enabled:
                 st.agent.in_progress = True
+                st.agent.info = ""  # as HAProxy, no info while a check runs
                 try:
                     res, line = await ask(plan)
                 finally:
