@@ -3,7 +3,11 @@ configuration.  Use them as fixtures (``registry_with``, ``make_ctx``)."""
 
 from __future__ import annotations
 
+import atexit
 import io
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
@@ -13,6 +17,23 @@ from hapx.core.config.reader import SourceLine
 from hapx.core.errors import Diagnostics
 from hapx.core.records import Point, Record
 from hapx.core.registry import Registry
+
+
+def _cache_children_bytecode() -> None:
+    """With PYTHONDONTWRITEBYTECODE set, every hapx the tests start (hundreds of them)
+    would compile all of hapx's modules from source again: about half of its start-up
+    CPU.  Let the children cache their bytecode instead, in a directory of this test
+    session (PYTHONPYCACHEPREFIX), never next to the sources, removed at the end.  Under
+    xdist each worker has its own.  An explicit PYTHONPYCACHEPREFIX is left alone."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or "PYTHONPYCACHEPREFIX" in os.environ:
+        return
+    prefix = tempfile.mkdtemp(prefix="hapx-tests-pycache-")
+    atexit.register(shutil.rmtree, prefix, ignore_errors=True)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+
+
+_cache_children_bytecode()
 
 
 def build_registry(*records: Record, owner: str = "test") -> Registry:

@@ -42,10 +42,59 @@ from typing import Any
 
 # --------------------------------------------------------------------------- ports
 
+# Under pytest-xdist every worker (PYTEST_XDIST_WORKER = "gw0", "gw1", ...) takes its ports
+# from its own range below the kernel's ephemeral range (32768-60999 by default), so two
+# workers can never be handed the same port, and no port the kernel picks for a bind(0) or
+# an outgoing connection (those are ephemeral) can collide with one either.
+_WORKER_BASE = 20000
+_WORKER_SPAN = 1500
+_worker_cursor: dict[int, int] = {}
+
+
+def _xdist_worker() -> int | None:
+    """This process's xdist worker number, or None when not running under xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if name.startswith("gw") and name[2:].isdigit():
+        return int(name[2:]) % ((32768 - _WORKER_BASE) // _WORKER_SPAN)
+    return None
+
+
+def _bindable(host: str, port: int) -> bool:
+    """True when both a TCP and a UDP socket can bind ``host:port`` now."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def _worker_ports(worker: int, n: int, host: str) -> list[int]:
+    """``n`` free ports from ``worker``'s range, cycling through it so a port just used
+    (maybe still in TIME_WAIT) comes back last."""
+    base = _WORKER_BASE + worker * _WORKER_SPAN
+    ports: list[int] = []
+    for _ in range(_WORKER_SPAN):
+        offset = _worker_cursor.get(worker, 0)
+        _worker_cursor[worker] = (offset + 1) % _WORKER_SPAN
+        port = base + offset
+        if port not in ports and _bindable(host, port):
+            ports.append(port)
+            if len(ports) == n:
+                return ports
+    raise OSError(f"no {n} free ports left in {base}-{base + _WORKER_SPAN - 1}")
+
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     """``n`` distinct TCP ports that are free on ``host`` right now (also free for UDP
-    as far as the kernel hands them out: ephemeral ports are chosen by bind(0))."""
+    as far as the kernel hands them out: ephemeral ports are chosen by bind(0)).  Under
+    pytest-xdist, from this worker's own port range (see ``_WORKER_BASE``)."""
+    worker = _xdist_worker()
+    if worker is not None:
+        return _worker_ports(worker, n, host)
     socks: list[socket.socket] = []
     try:
         ports: list[int] = []

@@ -155,8 +155,15 @@ def drive(runner: Any, tmp_path: Any) -> tuple[list[Any], list[str], list[bytes]
     return seen, state_lines(output), agent.received
 
 
-def test_agent_answers_act_on_the_server(tmp_path):
-    seen, lines, received = drive(run_hapx, tmp_path)
+@pytest.fixture(scope="module")
+def hapx_drive(tmp_path_factory):
+    """hapx driven through SEQUENCE once, for the tests reading that run (each reads the
+    result only: the run is the same whichever test asks first)."""
+    return drive(run_hapx, tmp_path_factory.mktemp("agent"))
+
+
+def test_agent_answers_act_on_the_server(hapx_drive):
+    seen, lines, received = hapx_drive
     rows = {reply: row for reply, row, _w in seen}
     assert rows["up 50%"]["weight"] == "5" and rows["up 50%"]["agent_status"] == "L7OK"
     assert rows["drain"]["status"] == "DRAIN (agent)"
@@ -173,8 +180,8 @@ def test_agent_answers_act_on_the_server(tmp_path):
         "0 sessions active, 0 requeued, 0 remaining in queue." in lines
 
 
-def test_agent_check_matches_haproxy(tmp_path):
-    ours = drive(run_hapx, tmp_path)
+def test_agent_check_matches_haproxy(hapx_drive, tmp_path):
+    ours = hapx_drive
     theirs = drive(run_haproxy, tmp_path)
     assert ours[0] == theirs[0]
     assert ours[1] == theirs[1]

@@ -34,6 +34,7 @@ from netutil import (
     OriginServer,
     Response,
     free_port,
+    free_ports,
     parse_response,
     recv_until_eof,
     run_haproxy,
@@ -374,15 +375,6 @@ def _http_requests() -> list[tuple[bytes, str, int]]:
     return out
 
 
-def _sequence(runner, cfg: str, port: int, reqs: list[tuple[bytes, str, int]]) -> list[str]:
-    out = []
-    with runner(cfg, ready_ports=[port]):
-        for data, src, split in reqs:
-            resp = parse_response(_exchange(port, data, src, split))
-            out.append(resp.header("X-Origin") or f"status {resp.status}")
-    return out
-
-
 HTTP_CASES = [
     "balance source",
     "balance source\n    hash-type consistent",
@@ -409,15 +401,47 @@ def origins():
         o.close()
 
 
-@pytest.mark.parametrize("lines", HTTP_CASES, ids=[c.replace("\n    ", "; ")
-                                                   for c in HTTP_CASES])
-def test_choice_sequence_equals_haproxy(origins, lines):
-    port = free_port()
-    cfg = _config(port, [(o.name, o.port) for o in origins], "    " + lines)
-    reqs = _http_requests()
-    ours = _sequence(run_hapx, cfg, port, reqs)
+def _cases_config(ports: list[int], origins) -> str:
+    """One ``listen`` per HTTP_CASES entry (``li<i>`` on ``ports[i]``), all on the same
+    four servers: one process serves every case."""
+    names_ports = [(o.name, o.port) for o in origins]
+    parts = [_config(port, names_ports, "    " + lines) for port, lines in zip(
+        ports, HTTP_CASES, strict=True)]
+    head, _, _ = parts[0].partition("listen li\n")
+    return head + "".join(f"listen li{i}\n" + part.partition("listen li\n")[2]
+                          for i, part in enumerate(parts))
+
+
+@pytest.fixture(scope="module")
+def hapx_cases(origins):
+    """hapx serving every HTTP_CASES entry on its own port (hash choices keep no state)."""
+    ports = free_ports(len(HTTP_CASES))
+    with run_hapx(_cases_config(ports, origins), ready_ports=ports):
+        yield ports
+
+
+@pytest.fixture(scope="module")
+def haproxy_cases(origins):
+    """Debian's haproxy with the same configuration (skips the test when absent)."""
+    ports = free_ports(len(HTTP_CASES))
+    with run_haproxy(_cases_config(ports, origins), ready_ports=ports):
+        yield ports
+
+
+def _case_sequence(port: int) -> list[str]:
+    out = []
+    for data, src, split in _http_requests():
+        resp = parse_response(_exchange(port, data, src, split))
+        out.append(resp.header("X-Origin") or f"status {resp.status}")
+    return out
+
+
+@pytest.mark.parametrize("case", range(len(HTTP_CASES)),
+                         ids=[c.replace("\n    ", "; ") for c in HTTP_CASES])
+def test_choice_sequence_equals_haproxy(hapx_cases, case, request):
+    ours = _case_sequence(hapx_cases[case])
     assert len(set(ours)) >= 2 and all(s.startswith("s") for s in ours), ours
-    theirs = _sequence(run_haproxy, cfg, port, reqs)
+    theirs = _case_sequence(request.getfixturevalue("haproxy_cases")[case])
     assert ours == theirs
 
 
