@@ -323,7 +323,7 @@ ring logs
     timeout connect 5s
     server syslog 10.0.0.30:514 log-proto octet-count
 traces
-    trace h2 sink stderr level developer
+    trace fcgi sink stderr level developer
 program api
     command /usr/bin/true --flag
     no option start-on-reload
@@ -345,10 +345,10 @@ fcgi-app php
     assert secs["ring"]["logs"].settings["description"] == "request logs"
     assert secs["ring"]["logs"].entries[0].opt("log-proto") == "octet-count"
     assert [words for words, _file, _line in config.global_.settings["traces"]] == \
-        [["h2", "sink", "stderr", "level", "developer"]]
-    # h2 has no trace source in hapx: refused at start, named
+        [["fcgi", "sink", "stderr", "level", "developer"]]
+    # fcgi has no trace source in hapx (no FastCGI mux): refused at start, named
     assert [u.keyword for u in config.inactive if u.keyword.startswith("trace")] == \
-        ["trace h2"]
+        ["trace fcgi"]
     assert secs["program"]["api"].settings["option start-on-reload"] is False
     assert any("deprecated" in m.text for m in diag.warnings)
     errors = {
