@@ -69,7 +69,7 @@ class StatsRegistry:
         self.info: list[InfoField] = []
 
     def add(self, fld: StatField | InfoField, *, extra: bool = True) -> None:
-        """Add a field; proxy fields from plugins go after the ``-`` column."""
+        """Add a field; ``extra`` proxy fields (module counters) go after the ``-`` column."""
         if isinstance(fld, InfoField):
             if any(f.name == fld.name for f in self.info):
                 raise ValueError(f"info field '{fld.name}' registered twice")

@@ -79,6 +79,15 @@ def build_agent_plan(srv: Any, px: Any) -> AgentPlan:
                      timeout_connect=px.timeouts.get("connect"))
 
 
+def init_agent(st: ServerHealth, enabled: bool) -> None:
+    """The agent's counters of a server with ``agent-check``: configured, rise and fall 1
+    (HAProxy's defaults for agents), up; ``enabled`` False for a dynamic server until
+    ``enable agent``."""
+    a = st.agent
+    a.configured, a.enabled = True, enabled
+    a.rise = a.fall = a.health = 1
+
+
 def parse_reply(text: str) -> AgentReply:
     """HAProxy's reading of an agent line (the first line only)."""
     for end in ("\r", "\n"):

@@ -22,7 +22,7 @@ from hapx.core.runtime.backend import picker_for, server_state, servers_changed
 from hapx.core.runtime.cli_api import CliError, CliSession, cli_command
 from hapx.plugins.servers import SERVER_OPTIONS, Server
 
-from .agent import allows_up, build_agent_plan, check_allows_up
+from .agent import allows_up, build_agent_plan, check_allows_up, init_agent
 from .manager import EXT
 from .plan import build_plan
 from .state import health_of, set_server_state, still_draining
@@ -498,9 +498,7 @@ def _add_server(cli: CliSession, args: list[str]) -> str:
             agent_plan = build_agent_plan(srv, backend)
         except ValueError as exc:
             raise CliError(str(exc)) from None
-        a = st.agent
-        a.configured, a.enabled = True, False  # "enable agent" starts it, as in HAProxy
-        a.rise = a.fall = a.health = 1
+        init_agent(st, enabled=False)  # "enable agent" starts it, as in HAProxy
         if manager is not None:
             manager.add_agent(srv, agent_plan)
     backend.servers.append(srv)

@@ -14,7 +14,7 @@ import anyio
 from hapx.core.cli.check import say
 from hapx.core.runtime.backend import picker_for, server_state
 
-from .agent import AgentPlan, allows_up, apply_reply, ask, build_agent_plan
+from .agent import AgentPlan, allows_up, apply_reply, ask, build_agent_plan, init_agent
 from .plan import CheckPlan, build_plan
 from .probe import Probe
 from .state import (
@@ -67,9 +67,7 @@ class HealthManager:
                     except ValueError as exc:
                         errors.append((str(exc), srv))
                     else:
-                        a = st.agent
-                        a.enabled = a.configured = True
-                        a.rise = a.fall = a.health = 1
+                        init_agent(st, enabled=True)
                 if not srv.check:
                     continue
                 try:
@@ -125,25 +123,27 @@ class HealthManager:
     def add_plan(self, srv: Any, plan: CheckPlan) -> None:
         """Check a server added at run time (``add server ... check``)."""
         self.plans.append((srv, plan))
-        tg = getattr(self, "tg", None)
-        if tg is not None:
-            scope = anyio.CancelScope()
-            self.loops[id(srv)] = scope
-            tg.start_soon(self._scoped_loop, srv, plan, scope)
+        self._start_scoped(self.loops, self._loop, srv, plan)
 
     def add_agent(self, srv: Any, plan: AgentPlan) -> None:
         """Ask the agent of a server added at run time (``add server ... agent-check``)."""
         self.agents.append((srv, plan))
-        tg = getattr(self, "tg", None)
-        if tg is not None:
-            scope = anyio.CancelScope()
-            self.agent_loops[id(srv)] = scope
-            tg.start_soon(self._scoped_agent_loop, srv, plan, scope)
+        self._start_scoped(self.agent_loops, self._agent_loop, srv, plan)
 
-    async def _scoped_agent_loop(self, srv: Any, plan: AgentPlan, scope: anyio.CancelScope
-                                 ) -> None:
-        with scope:
-            await self._agent_loop(srv, plan, 0)
+    def _start_scoped(self, loops: dict[int, anyio.CancelScope], loop: Any, srv: Any,
+                      plan: Any) -> None:
+        """Run ``loop(srv, plan, 0)`` in its own cancel scope, kept in ``loops`` so that
+        :meth:`remove_plan` can stop it."""
+        tg = getattr(self, "tg", None)
+        if tg is None:
+            return
+        scope = anyio.CancelScope()
+        loops[id(srv)] = scope
+
+        async def scoped() -> None:
+            with scope:
+                await loop(srv, plan, 0)
+        tg.start_soon(scoped)
 
     def remove_plan(self, srv: Any) -> None:
         """Stop checking a server deleted at run time (its agent too)."""
@@ -153,11 +153,6 @@ class HealthManager:
             scope = loops.pop(id(srv), None)
             if scope is not None:
                 scope.cancel()
-
-    async def _scoped_loop(self, srv: Any, plan: CheckPlan, scope: anyio.CancelScope
-                           ) -> None:
-        with scope:
-            await self._loop(srv, plan, 0)
 
     def stop(self) -> None:
         if self.scope is not None:
