@@ -311,15 +311,20 @@ def log_lines(px: object) -> list[str]:
     return [line for line in px.stdout.splitlines() if " fe " in line]  # type: ignore[attr-defined]
 
 
-def marker_through(proxies: Proxies, port: int, tag: str) -> list:
+def marker_through(proxies: Proxies, port: int, tag: str, px: object = None) -> list:
     """Send a marker request and return the requests the origin received from the one
-    before it on: only the marker must be there after a refused request."""
+    before it on: only the marker must be there after a refused request.  With the
+    proxy ``px``, wait for the marker's log line too, so that the next case counts its
+    own lines from after it."""
     origin = proxies.origin
     before = len(origin.requests)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /marker-" + tag.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                   b"Connection: close\r\n\r\n")
         assert read_response(s).status == 200
+    if px is not None:
+        wait_until(lambda: any(f"/marker-{tag} " in line for line in log_lines(px)), 5,
+                   message="no log line for the marker")
     return origin.requests[before:]
 
 
@@ -337,7 +342,7 @@ def run_case(proxies: Proxies, kind: str, case: Case, relaxed: bool) -> int:
         # refused while parsing: HAProxy's <BADREQ> log with termination state PR
         assert " PR-- " in line and '"<BADREQ>"' in line, line
         assert closed
-        got = marker_through(proxies, port, f"{kind}-{case.name}")
+        got = marker_through(proxies, port, f"{kind}-{case.name}", px)
         assert [r.path for r in got] == [f"/marker-{kind}-{case.name}"], got
     elif resp.status == 200 and not case.data.startswith(b"CONNECT"):
         assert " ---- " in line, line
