@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace) -> None:
         for _ in range(args.requests):
             one()
         prof.disable()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(int(__import__("os").environ.get("NSTATS", "35")))
 
 
 def main() -> int:
