@@ -37,6 +37,10 @@ _LOW = 64 * 1024
 _monotonic = time.monotonic
 
 
+def _no_timer() -> None:
+    """The callback of a server-timeout handle kept for reuse (it never fires)."""
+
+
 class H2Stream:
     """One HTTP/2 stream of a client connection: the client side of its transaction."""
 
@@ -50,11 +54,13 @@ class H2Stream:
         self.ctx = mux.ctx
         self.sess = mux.conn.sess
         self.txn: Transaction | None = None
-        self.read_paused: set[str] = set()
+        #: why reading the request body is paused (created on the first pause)
+        self.read_paused: set[str] | None = None
         self.unacked = 0
         self.srv_txn: Transaction | None = None
         self.srv_timer: Any = None
-        self.pending: deque[bytes] = deque()
+        #: the response body waiting for the client's window (created when it must wait)
+        self.pending: deque[bytes] | None = None
         self.pending_len = 0
         self.end_pending = False
         self.ended = False
@@ -66,10 +72,13 @@ class H2Stream:
 
     # -- reading the request (called by the transaction) -----------------------------------------
     def pause_reading(self, why: str) -> None:
+        if self.read_paused is None:
+            self.read_paused = set()
         self.read_paused.add(why)
 
     def resume_reading(self, why: str) -> None:
-        self.read_paused.discard(why)
+        if self.read_paused:
+            self.read_paused.discard(why)
         if not self.read_paused and self.unacked:
             n, self.unacked = self.unacked, 0
             self.mux.ack(self.sid, n)
@@ -79,10 +88,18 @@ class H2Stream:
         self.srv_txn = txn
         wheel = self.ctx.wheel
         deadline = wheel.loop.time() * 1000 + ms
-        if self.srv_timer is None:
-            self.srv_timer = wheel.schedule(deadline, self._srv_timer_fired)
+        timer = self.srv_timer
+        if timer is not None:
+            timer.reschedule(deadline)
+            return
+        free = self.mux.free_timers
+        if free:
+            # a handle of an ended stream of this connection (see H2ClientMux.drop)
+            timer = self.srv_timer = free.pop()
+            timer.callback = self._srv_timer_fired
+            timer.reschedule(deadline)
         else:
-            self.srv_timer.reschedule(deadline)
+            self.srv_timer = wheel.schedule(deadline, self._srv_timer_fired)
 
     def _srv_timer_fired(self) -> None:
         txn = self.srv_txn
@@ -124,7 +141,27 @@ class H2Stream:
     def send_data(self, txn: Transaction, data: bytes) -> None:
         if self.closed or self.ended or not data:
             return
-        self.pending.append(data)
+        pending = self.pending
+        if not pending and not self.end_pending:
+            # nothing waits: a chunk the window and the frame size allow goes out at once
+            # (what push() does with it, without queueing it)
+            mux = self.mux
+            conn = mux.h2
+            n = len(data)
+            try:
+                if n <= conn.max_outbound_frame_size and \
+                        n <= conn.local_flow_control_window(self.sid):
+                    conn.send_data(self.sid, data)
+                    mux._kick()
+                    return
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                self.closed = True
+                self.pending_len = 0
+                mux._kick()
+                return
+        if pending is None:
+            pending = self.pending = deque()
+        pending.append(data)
         self.pending_len += len(data)
         self.push()
         if self.pending_len > _HIGH and not self.srv_paused:
@@ -153,6 +190,8 @@ class H2Stream:
             self._done_sending()
             return size
         size = self.mux.send_response(self.sid, msg.status, headers, False)
+        if self.pending is None:
+            self.pending = deque()
         self.pending.append(body)
         self.pending_len += len(body)
         self.end_pending = True
@@ -190,7 +229,8 @@ class H2Stream:
                     conn.end_stream(sid)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
             self.closed = True
-            pending.clear()
+            if pending:
+                pending.clear()
             self.pending_len = 0
         mux._kick()
         if self.srv_paused and self.pending_len < _LOW:
@@ -228,7 +268,8 @@ class H2Stream:
         self.txn_over = True
         if not self.closed:
             self.closed = True
-            self.pending.clear()
+            if self.pending:
+                self.pending.clear()
             self.mux.reset(self.sid, ErrorCodes.INTERNAL_ERROR
                            if self.res_head_sent else ErrorCodes.REFUSED_STREAM)
         self.mux.stream_over(self)
@@ -261,6 +302,8 @@ class H2ClientMux:
             self.h2 = LeanH2Server(self, params.local(True), params.max_frame_size,
                                    params.header_table_size)
         self.streams: dict[int, H2Stream] = {}
+        #: server-timeout handles of ended streams, for the next streams (see drop)
+        self.free_timers: list[Any] = []
         self.transport: Any = None
         self.corked = 0
         self.flush_scheduled = False
@@ -332,7 +375,9 @@ class H2ClientMux:
             if txn is not None and not txn.finished:
                 txn.client_closed()
             self.ctx.release_private(st)
+            self.drop(st)
         self.streams.clear()
+        self.free_timers.clear()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -488,6 +533,7 @@ class H2ClientMux:
             txn.term("CD" if st.res_head_sent else "CR")
             txn.client_closed()
         self.ctx.release_private(st)
+        self.drop(st)
         self._idle()
 
     # -- frames out --------------------------------------------------------------------------------
@@ -536,7 +582,24 @@ class H2ClientMux:
         if self.streams.get(st.sid) is st:
             del self.streams[st.sid]
             self.ctx.release_private(st)
+            self.drop(st)
         self._idle()
+
+    def drop(self, st: H2Stream) -> None:
+        """A stream is gone: its server-timeout handle is cancelled and kept for a later
+        stream (the wheel would otherwise hold it, and through it the stream and its
+        transaction, until the timeout), and the stream <-> transaction cycle is broken
+        (what is left of the stream goes with its last reference)."""
+        st.srv_txn = None
+        timer = st.srv_timer
+        if timer is not None:
+            st.srv_timer = None
+            timer.cancel()
+            timer.callback = _no_timer
+            free = self.free_timers
+            if len(free) < 128:
+                free.append(timer)
+        st.txn = None
 
     def _idle(self) -> None:
         if self.streams or self.closed:
