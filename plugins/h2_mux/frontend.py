@@ -377,6 +377,8 @@ class H2ClientMux:
             self.ctx.release_private(st)
             self.drop(st)
         self.streams.clear()
+        for timer in self.free_timers:
+            timer.cancel()
         self.free_timers.clear()
 
     def pause_writing(self) -> None:
@@ -481,7 +483,8 @@ class H2ClientMux:
                           size)
         self.nreq += 1
         st.txn = txn
-        limits.client_stream_opened(self, sid, ended)
+        if not ended or self.params.fe_max_total_streams:
+            limits.client_stream_opened(self, sid, ended)
         if not ended:
             if txn.req_len is None or txn.req_chunked:
                 # a body of unknown length: chunked towards an HTTP/1 server
@@ -579,11 +582,14 @@ class H2ClientMux:
         self._kick()
 
     def stream_over(self, st: H2Stream) -> None:
-        if self.streams.get(st.sid) is st:
-            del self.streams[st.sid]
-            self.ctx.release_private(st)
+        streams = self.streams
+        if streams.get(st.sid) is st:
+            del streams[st.sid]
+            if self.ctx.private:
+                self.ctx.release_private(st)
             self.drop(st)
-        self._idle()
+        if not streams:
+            self._idle()
 
     def drop(self, st: H2Stream) -> None:
         """A stream is gone: its server-timeout handle is cancelled and kept for a later
@@ -594,11 +600,14 @@ class H2ClientMux:
         timer = st.srv_timer
         if timer is not None:
             st.srv_timer = None
-            timer.cancel()
+            # (left in the wheel: the next stream moves its deadline, usually later, which
+            # costs no refiling; should it come due meanwhile it calls nothing)
             timer.callback = _no_timer
             free = self.free_timers
             if len(free) < 128:
                 free.append(timer)
+            else:
+                timer.cancel()
         st.txn = None
 
     def _idle(self) -> None:

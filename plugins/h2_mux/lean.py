@@ -161,21 +161,37 @@ def _response_field(name: str, value: str) -> tuple[bytes, int]:
 class ResponseEncoder:
     """Response heads from the message model's (name, value) str pairs, each field's
     encoding cached (as with :func:`.params.response_headers`: lower-case names, the
-    connection-specific fields dropped)."""
+    connection-specific fields dropped), and whole heads too: a server answers many
+    requests with the same head (its Date changes once a second)."""
 
-    __slots__ = ("cache", "status")
+    __slots__ = ("cache", "status", "heads")
 
     def __init__(self) -> None:
         self.cache: dict[tuple[str, str], tuple[bytes, int]] = {}
         self.status: dict[int, tuple[bytes, int]] = {}
+        #: (status, *headers) -> (block, size as logged)
+        self.heads: dict[tuple[Any, ...], tuple[bytes, int]] = {}
 
     def encode(self, status: int, headers: list[tuple[str, str]], prefix: bytes
                ) -> tuple[bytes, int]:
+        key = (status, *headers)
+        heads = self.heads
+        hit = heads.get(key)
+        if hit is None:
+            hit = self._encode(status, headers)
+            if len(heads) >= 64:
+                heads.clear()
+            heads[key] = hit
+        if prefix:
+            return prefix + hit[0], hit[1]
+        return hit
+
+    def _encode(self, status: int, headers: list[tuple[str, str]]) -> tuple[bytes, int]:
         st = self.status.get(status)
         if st is None:
             v = str(status).encode()
             st = self.status[status] = (encode_field(b":status", v), len(v) + 11)
-        parts = [prefix, st[0]]
+        parts = [st[0]]
         size = st[1]
         cache = self.cache
         for h in headers:
@@ -469,7 +485,11 @@ class LeanH2Server:
             if self.cont_sid and ftype != CONTINUATION:
                 raise self._conn_error(PROTOCOL_ERROR, "a header block was interrupted")
             if ftype == HEADERS:
-                self._headers(sid, flags, payload)
+                if flags & 0x2C == F_END_HEADERS and sid & 1:
+                    # a whole block, neither padded nor with a priority (_headers' checks)
+                    self._block(sid, flags, payload)
+                else:
+                    self._headers(sid, flags, payload)
             elif ftype == DATA:
                 if sid == 0:
                     raise self._conn_error(PROTOCOL_ERROR, "DATA on stream 0")
