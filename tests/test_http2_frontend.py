@@ -365,3 +365,29 @@ def test_glitches_cpu_gate():
     finally:
         glitches.KILL_CPU["usage"] = 0
     assert not glitches.GlitchCounter(0).exceeded()
+
+
+def test_server_timeout_on_streams_after_ended_ones():
+    """timeout server on a stream of a connection whose earlier streams ended (their timer
+    handles are reused by the later streams): the slow request gets its 504 (sH), an ended
+    stream's timeout never fires for the next one, and the connection goes on."""
+    port = free_port()
+    with OriginServer({"/slow": Response(200, b"slow\n", delay_head=4.0)}) as origin, \
+            run_hapx(_cfg(port, origin.port).replace("timeout server 5s", "timeout server 1s"),
+                     ready_ports=[port]) as px:
+        cli = RawH2(port)
+        for _ in range(3):
+            status, _h, body = cli.response(cli.request("GET", "/fine"))
+            assert (status, body) == (200, b"ok\n")
+        slow = cli.request("GET", "/slow")
+        fine = cli.request("GET", "/fine")
+        assert cli.response(fine)[:1] == (200,)
+        status, _h, _b = cli.response(slow, timeout=8)
+        assert status == 504
+        line = px.wait_output(" 504 ")
+        assert re.search(r" 504 \d+ - - sH-- .*\"GET http://h2.test/slow HTTP/2.0\"", line), line
+        # later streams are served, and wait for the server as long as they need
+        status, _h, body = cli.response(cli.request("GET", "/fine"))
+        assert (status, body) == (200, b"ok\n")
+        assert not cli.closed
+        cli.close()

@@ -146,12 +146,8 @@ class H2Stream:
             # nothing waits: a chunk the window and the frame size allow goes out at once
             # (what push() does with it, without queueing it)
             mux = self.mux
-            conn = mux.h2
-            n = len(data)
             try:
-                if n <= conn.max_outbound_frame_size and \
-                        n <= conn.local_flow_control_window(self.sid):
-                    conn.send_data(self.sid, data)
+                if mux.h2.try_send_data(self.sid, data):
                     mux._kick()
                     return
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):

@@ -46,6 +46,15 @@ class H2LibServer(h2.connection.H2Connection):
         self.send_headers(sid, block, end_stream=end_stream)
         return sum(len(n) + len(v) + 4 for n, v in block)
 
+    def try_send_data(self, sid: int, data: bytes) -> bool:
+        """``send_data`` when the windows and the frame size allow all of ``data`` in one
+        frame; False (nothing sent) when they do not."""
+        n = len(data)
+        if n > self.max_outbound_frame_size or n > self.local_flow_control_window(sid):
+            return False
+        self.send_data(sid, data)
+        return True
+
     def receive_data(self, data: bytes) -> list[Any]:  # type: ignore[override]
         events = super().receive_data(data)
         mux = self.mux

@@ -322,7 +322,15 @@ class LeanH2Server:
         prefix = b"\x20" if enc.size_update else b""
         enc.size_update = False
         block, size = self.rencoder.encode(status, headers, prefix)
-        self._send_block(sid, st, block, end_stream)
+        n = len(block)
+        if n <= self.max_outbound_frame_size and not end_stream:
+            # (_send_block's usual case)
+            out = self.out
+            out.append(_pack_head(n >> 16, n & 0xFFFF, HEADERS, F_END_HEADERS, sid))
+            out.append(block)
+            self.last_data = (0, -1)
+        else:
+            self._send_block(sid, st, block, end_stream)
         return size
 
     def _send_block(self, sid: int, st: _Stream, block: bytes, end_stream: bool) -> None:
@@ -358,6 +366,25 @@ class LeanH2Server:
         out.append(_pack_head(n >> 16, n & 0xFFFF, DATA, 0, sid))
         out.append(data)
 
+    def try_send_data(self, sid: int, data: bytes) -> bool:
+        """:meth:`send_data` when the windows and the frame size allow all of ``data``
+        in one frame; False (nothing sent) when they do not."""
+        st = self.streams.get(sid)
+        if st is None or not st.send_open:
+            raise StreamClosedError(sid)
+        n = len(data)
+        if n > st.send_win or n > self.conn_send or n > self.max_outbound_frame_size:
+            return False
+        if self.closed:
+            raise StreamClosedError(sid)
+        st.send_win -= n
+        self.conn_send -= n
+        out = self.out
+        self.last_data = (sid, len(out))
+        out.append(_pack_head(n >> 16, n & 0xFFFF, DATA, 0, sid))
+        out.append(data)
+        return True
+
     def end_stream(self, sid: int) -> None:
         st = self.streams.get(sid)
         if st is None or not st.send_open or self.closed:
@@ -371,7 +398,9 @@ class LeanH2Server:
         else:
             out.append(_pack_head(0, 0, DATA, F_END_STREAM, sid))
         self.last_data = (0, -1)
-        self._end_sending(sid, st)
+        st.send_open = False  # (_end_sending)
+        if not st.recv_open:
+            del self.streams[sid]
 
     def _end_sending(self, sid: int, st: _Stream) -> None:
         st.send_open = False
