@@ -148,7 +148,8 @@ class H2Stream:
             mux = self.mux
             try:
                 if mux.h2.try_send_data(self.sid, data):
-                    mux._kick()
+                    if not mux.corked:  # (_kick does nothing while corked)
+                        mux._kick()
                     return
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
                 self.closed = True
@@ -228,7 +229,8 @@ class H2Stream:
             if pending:
                 pending.clear()
             self.pending_len = 0
-        mux._kick()
+        if not mux.corked:  # (_kick does nothing while corked)
+            mux._kick()
         if self.srv_paused and self.pending_len < _LOW:
             self.srv_paused = False
             txn = self.txn
@@ -548,7 +550,8 @@ class H2ClientMux:
             st = self.streams.get(sid)
             if st is not None:
                 st.closed = True
-        self._kick()
+        if not self.corked:  # (_kick does nothing while corked)
+            self._kick()
         return size
 
     def send_headers(self, sid: int, block: list[tuple[bytes, bytes]], end: bool) -> None:

@@ -210,13 +210,14 @@ class _Stream:
     __slots__ = ("send_win", "recv_win", "recv_open", "send_open", "unacked", "clen",
                  "got", "extra")
 
-    def __init__(self, send_win: int, recv_win: int, recv_open: bool) -> None:
+    def __init__(self, send_win: int, recv_win: int, recv_open: bool, clen: int = -1
+                 ) -> None:
         self.send_win = send_win
         self.recv_win = recv_win
         self.recv_open = recv_open
         self.send_open = True
         self.unacked = 0
-        self.clen = -1
+        self.clen = clen
         self.got = 0
         #: window granted beyond the initial one (tune.h2.fe.rxbuf share, limits.py)
         self.extra = 0
@@ -770,8 +771,7 @@ class LeanH2Server:
         if ended and clen > 0:
             self._stream_error(sid, PROTOCOL_ERROR, False)
             return
-        st = streams[sid] = _Stream(self.send_init, self.recv_init, not ended)
-        st.clen = clen
+        streams[sid] = _Stream(self.send_init, self.recv_init, not ended, clen)
         self.mux._on_request_head(sid, method, scheme, authority, path, list(headers),
                                   has_host, size, ended)
 
