@@ -32,6 +32,7 @@ from hapx.core.loader import load_plugins  # noqa: E402
 from hapx.core.runtime.engine import Engine  # noqa: E402
 from hapx.core.runtime.http1 import frontend_factory  # noqa: E402
 from hapx.core.runtime.http_server import ServerConnection, pool_of  # noqa: E402
+from hapx.core.runtime.process import settle_heap  # noqa: E402
 from scenarios import SCENARIOS, render  # noqa: E402
 
 REQUEST = b"GET /100 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
@@ -102,6 +103,7 @@ async def run(args: argparse.Namespace) -> None:
     # first request of a connection: "safe" reuse needs a private connection, give it
     # one by hand then keep it going
     client.nreq = 1
+    settle_heap()  # as a serving process does (core/cli/runner.py)
     for _ in range(100):
         one()
     best = float("inf")

@@ -39,6 +39,7 @@ from hapx.core.loader import load_plugins  # noqa: E402
 from hapx.core.runtime.engine import Engine  # noqa: E402
 from hapx.core.runtime.http1 import frontend_factory  # noqa: E402
 from hapx.core.runtime.http_server import ServerConnection, pool_of  # noqa: E402
+from hapx.core.runtime.process import settle_heap  # noqa: E402
 from scenarios import SCENARIOS, render  # noqa: E402
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -129,6 +130,7 @@ async def run(args: argparse.Namespace) -> None:
             raise RuntimeError(f"{ends} responses for {args.batch} requests: {out[:300]!r}")
 
     batches = max(1, args.requests // args.batch)
+    settle_heap()  # as a serving process does (core/cli/runner.py)
     for _ in range(3):
         await one_batch()
     best = float("inf")

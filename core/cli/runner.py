@@ -27,7 +27,7 @@ import anyio.abc
 from ..config.model import Config
 from ..errors import StartupRefused
 from ..runtime import handover
-from ..runtime.process import set_process
+from ..runtime.process import set_process, settle_heap
 from .check import Loaded, say
 from .options import Options
 
@@ -202,6 +202,7 @@ async def serve(loaded: Loaded, runtime: Runtime, on_ready: Callable[[], None]) 
                     failed = True
                     work.cancel_scope.cancel()
                 else:
+                    settle_heap()
                     on_ready()
                     await runtime._stop.wait()
                     plugins.hook.hapx_stopping(config=config, runtime=runtime)

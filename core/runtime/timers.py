@@ -51,7 +51,12 @@ class TimerHandle:
         self.tick = 0
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            wheel = self.wheel
+            wheel.stale += 1
+            if wheel.stale > _COMPACT_MIN and wheel.stale * 2 > wheel.filed:
+                wheel.compact()
 
     def reschedule(self, deadline_ms: float) -> None:
         """Fire at ``deadline_ms`` instead (also revives a cancelled or fired handle)."""
@@ -59,6 +64,10 @@ class TimerHandle:
         if self.cancelled or -int(-deadline_ms // TICK_MS) < self.tick:  # (_tick inlined)
             self.cancelled = False
             self.wheel._file(self)
+
+
+#: cancelled handles a wheel may hold before :meth:`TimerWheel.compact` is considered
+_COMPACT_MIN = 1024
 
 
 def _tick(deadline_ms: float) -> int:
@@ -74,6 +83,11 @@ class TimerWheel:
         self.ticks: list[int] = []
         self.armed_tick = 0
         self.armed: asyncio.TimerHandle | None = None
+        #: entries in the slots, and how many of them are cancelled handles: a cancelled
+        #: handle stays in its slot (and keeps its callback's object alive) until the slot
+        #: runs, so the slots are compacted when those pass half of the entries
+        self.filed = 0
+        self.stale = 0
 
     def schedule(self, deadline_ms: float, callback: Callable[..., Any], *args: Any
                  ) -> TimerHandle:
@@ -89,6 +103,7 @@ class TimerWheel:
             slot = self.slots[tick] = []
             heapq.heappush(self.ticks, tick)
         slot.append(handle)
+        self.filed += 1
         if self.armed is None or tick < self.armed_tick:
             self._arm(tick)
 
@@ -104,8 +119,12 @@ class TimerWheel:
         current = int(now // TICK_MS)  # slots wholly in the past
         while self.ticks and self.ticks[0] <= current:
             tick = heapq.heappop(self.ticks)
-            for handle in self.slots.pop(tick, ()):
+            slot = self.slots.pop(tick, ())
+            self.filed -= len(slot)
+            for handle in slot:
                 if handle.cancelled or handle.tick != tick:
+                    if handle.tick == tick:
+                        self.stale -= 1
                     continue  # cancelled, or filed again in an earlier slot
                 if handle.deadline > now:
                     self._file(handle)  # pushed back since it was filed
@@ -117,6 +136,24 @@ class TimerWheel:
                     self.loop.call_exception_handler({
                         "message": "timer callback failed", "exception": exc})
         # handles filed again above may have armed a later slot than the earliest one
+        if self.ticks and (self.armed is None or self.armed_tick != self.ticks[0]):
+            self._arm(self.ticks[0])
+
+    def compact(self) -> None:
+        """Drop the cancelled handles, and the entries of handles filed again in another
+        slot, from every slot (the handles themselves stay usable: ``reschedule`` files
+        a cancelled one again)."""
+        slots: dict[int, list[TimerHandle]] = {}
+        filed = 0
+        for tick, slot in self.slots.items():
+            kept = [h for h in slot if not h.cancelled and h.tick == tick]
+            if kept:
+                slots[tick] = kept
+                filed += len(kept)
+        self.slots = slots
+        self.ticks = sorted(slots)
+        self.filed = filed
+        self.stale = 0
         if self.ticks and (self.armed is None or self.armed_tick != self.ticks[0]):
             self._arm(self.ticks[0])
 
