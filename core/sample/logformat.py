@@ -214,9 +214,11 @@ class LogFormat:
 #: options that need more than "the text, or '-' when empty" (the general path)
 _SPECIAL = _QUOTE | _HEXA | _ESC | _BIN | _JSON | _CBOR | _HTTP
 _IPV4_TEXT: dict[int, str] = {}
+#: the text of an IPv4 address already seen, by its integer value (None when not seen yet)
+ipv4_known = _IPV4_TEXT.get
 
 
-def _ipv4_text(ip: Any) -> str:
+def ipv4_text(ip: Any) -> str:
     """str(ip) of an IPv4Address, remembered by its integer value."""
     key = ip._ip
     text = _IPV4_TEXT.get(key)
@@ -225,6 +227,9 @@ def _ipv4_text(ip: Any) -> str:
             _IPV4_TEXT.clear()
         text = _IPV4_TEXT[key] = str(ip)
     return text
+
+
+_ipv4_text = ipv4_text
 
 
 def _node_fn(node: LogNode) -> Render:
@@ -329,15 +334,19 @@ def _quoted(node: LogNode) -> bool:
 _ENV_NAME = re.compile(r"_(?![A-Za-z]\d+$)\w+$")
 
 
+def _env_fits(alias: LogAlias, ns: dict[str, Any]) -> bool:
+    """True when the names of the alias's inline_env may be added to ``ns``."""
+    env = alias.inline_env or {}
+    return all(_ENV_NAME.match(name) and ns.get(name, obj) is obj for name, obj in env.items())
+
+
 def _alias_value(node: LogNode, i: int, ns: dict[str, Any]) -> str:
     """The source of an alias item's value in a generated function: the alias's ``inline``
     expression when it has one whose names fit in ``ns``, else a call of its render."""
     alias = node.alias
     assert alias is not None and alias.render is not None
-    env = alias.inline_env or {}
-    if alias.inline and all(_ENV_NAME.match(name) and ns.get(name, obj) is obj
-                            for name, obj in env.items()):
-        ns.update(env)
+    if alias.inline and _env_fits(alias, ns):
+        ns.update(alias.inline_env or {})
         return f"({alias.inline})"
     ns[f"_a{i}"] = alias.render
     return f"_a{i}(strm, _o{i})"
@@ -353,7 +362,7 @@ def _generate(nodes: list[LogNode]) -> Render:
     returning a plain string), and the line is one f-string of literals and values."""
     ns: dict[str, Any] = {
         "_T_STR": T.STR, "_T_IPV4": T.IPV4, "_T_SINT": T.SINT, "_IPv4Address": IPv4Address,
-        "_ipv4_text": _ipv4_text, "_ipv4_known": _IPV4_TEXT.get, "_format_sample": format_sample,
+        "_ipv4_text": _ipv4_text, "_ipv4_known": ipv4_known, "_format_sample": format_sample,
         "_format_rendered": format_rendered,
     }
     body: list[str] = []
@@ -378,7 +387,15 @@ def _generate(nodes: list[LogNode]) -> Render:
         ns[f"_o{i}"], ns[f"_t{i}"] = opts, tc
         if n.expr is not None and _plain(n):
             ns[f"_e{i}"], ns[f"_m{i}"] = n.expr.eval, _missing(opts)
-            body += [
+            pad = "    "
+            if n.alias is not None and n.alias.inline and _env_fits(n.alias, ns):
+                # an alias standing for a fetch (%ci) whose inline expression gives the
+                # text in the common case, None otherwise (then the expression runs)
+                ns.update(n.alias.inline_env or {})
+                body += [f"    {v} = ({n.alias.inline})",
+                         f"    if {v} is None:"]
+                pad = "        "
+            lines = [
                 f"    s = _e{i}(strm)",
                 "    if s is None:",
                 f"        {v} = _m{i}",
@@ -393,6 +410,7 @@ def _generate(nodes: list[LogNode]) -> Render:
                 "        else:",
                 f"            {v} = _format_sample(s, _o{i}, _t{i})",
             ]
+            body += [pad + line[4:] for line in lines]
         elif n.expr is None and _plain(n):
             ns[f"_m{i}"] = _missing(opts)
             body += [

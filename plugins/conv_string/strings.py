@@ -26,6 +26,22 @@ def _str_fn(fn: Callable[[str], str]) -> Callable[..., Sample]:
     return process
 
 
+def _case_fn(fn: Callable[[str], str], ascii_fn: Callable[[str], str]) -> Callable[..., Sample]:
+    """lower/upper: ``ascii_fn`` (str.lower, str.upper) gives the same text as ``fn`` on
+    an ASCII string, without a table lookup per character; a string sample it leaves
+    unchanged is returned as it is (samples are never changed once built)."""
+    def process(args: list[Any], smp: Sample, strm: Any) -> Sample:
+        v = smp.value
+        if v.__class__ is str and v.isascii():
+            out = ascii_fn(v)
+            if smp.type is _STR and out == v:
+                return smp
+            return Sample(_STR, out, smp.flags)
+        return Sample(_STR, fn(text(v)), smp.flags)
+
+    return process
+
+
 def _length(args: list[Any], smp: Sample, strm: Any) -> Sample:
     return Sample(_SINT, len(smp.value), smp.flags)
 
@@ -159,9 +175,9 @@ def _secure_memcmp(args: list[Any], smp: Sample, strm: Any) -> Sample | None:
 def records() -> list[Converter]:
     chars = (Arg("chars"),)
     return [
-        Converter("lower", process=_str_fn(t.lower), in_type=_STR, out_type=_STR,
+        Converter("lower", process=_case_fn(t.lower, str.lower), in_type=_STR, out_type=_STR,
                   doc="lower\n\nConverts the ASCII letters of the string to lower case."),
-        Converter("upper", process=_str_fn(t.upper), in_type=_STR, out_type=_STR,
+        Converter("upper", process=_case_fn(t.upper, str.upper), in_type=_STR, out_type=_STR,
                   doc="upper\n\nConverts the ASCII letters of the string to upper case."),
         Converter("length", process=_length, in_type=_STR, out_type=_SINT,
                   doc="length\n\nThe length of the string, in bytes."),

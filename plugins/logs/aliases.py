@@ -30,9 +30,11 @@ from __future__ import annotations
 import re
 import socket
 import time as _time
+from ipaddress import IPv4Address
 from typing import Any
 
 from hapx.core.records import LogAlias, Use
+from hapx.core.sample.logformat import ipv4_known, ipv4_text
 from hapx.core.runtime.process import PROCESS
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -160,6 +162,9 @@ def _request_line(strm: Any, _o: Any = None) -> str:
     if r is None or not r.method:
         return "<BADREQ>"
     line = f"{r.method} {r.uri} HTTP/{r.version}"
+    # printable ASCII (what the regex tests, in two C calls) without '"' or '#'
+    if line.isascii() and line.isprintable() and '"' not in line and "#" not in line:
+        return line
     if _URL_ENCODED.search(line) is None:
         return line
     return line.translate(_URL_ENCODE)
@@ -366,6 +371,13 @@ _INLINE: dict[str, tuple[str, dict[str, Any]]] = {
     "hsl": ("_captures(strm.captures_res, True)", {"_captures": _captures}),
     "r": ("_request_line(strm)", {"_request_line": _request_line}),
 }
+# aliases standing for a fetch: the text printed in the common case, None to run the fetch
+_INLINE["ci"] = ("(_ipv4_known(_x._ip) or _ipv4_text(_x) "
+                 "if (_x := strm.sess.src).__class__ is _IPv4Address else None)",
+                 {"_ipv4_known": ipv4_known, "_ipv4_text": ipv4_text,
+                  "_IPv4Address": IPv4Address})
+_INLINE["cp"] = ("(str(_x) if strm.sess.src is not None and (_x := strm.sess.src_port)"
+                 ".__class__ is int else None)", {})
 for _name in ("TR", "Tw", "Tc", "Tr", "Ta", "Tt", "Th", "Ti", "Tq", "Td", "Tu"):
     _INLINE[_name] = (f"(str(_v) if (_v := strm.timers.get({_name!r})) is not None "
                       f"else _timer_text(strm, {_name!r}))", {"_timer_text": _timer_text})
