@@ -34,8 +34,8 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from hapx.core.records import LogAlias, Use
-from hapx.core.sample.logformat import ipv4_known, ipv4_text
 from hapx.core.runtime.process import PROCESS
+from hapx.core.sample.logformat import ipv4_known, ipv4_text
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HOSTNAME = socket.gethostname()
