@@ -86,7 +86,22 @@ def _local_ms(ts: float) -> str:
     hit = _DATES.get(_LOCAL)
     if hit is None or hit[0] != sec:
         hit = _DATES[_LOCAL] = (sec, _date_text(sec, False, False))
+    _LOCAL_LAST[0], _LOCAL_LAST[1] = hit
     return hit[1] + _MILLIS[int(ts * 1000) % 1000]
+
+
+#: [second, its local text] of the last _local_ms() call: the generated log line reads it
+#: in line and calls _local_ms() only when the second changed
+_LOCAL_LAST: list[Any] = [None, ""]
+
+
+def _local_ms_inline(date: str) -> str:
+    """The inline expression of _local_ms(``date``)."""
+    return (f"(_lsec[1] + _MILLIS[int(_ts * 1000) % 1000] if (_ts := {date}) // 1 == _lsec[0]"
+            " else _local_ms(_ts))")
+
+
+_LOCAL_ENV = {"_local_ms": _local_ms, "_lsec": _LOCAL_LAST, "_MILLIS": _MILLIS}
 
 
 _LOCAL = (False, False)
@@ -357,8 +372,8 @@ _INLINE: dict[str, tuple[str, dict[str, Any]]] = {
            "if (_n := getattr(strm.frontend, 'name', None)) is not None else None)", {}),
     "b": ("getattr(strm.backend or strm.frontend, 'name', None)", {}),
     "s": ("(getattr(strm.server, 'name', None) or '<NOSRV>')", {}),
-    "t": ("_local_ms(strm.sess.accept_date)", {"_local_ms": _local_ms}),
-    "tr": (f"_local_ms({_REQUEST_DATE})", {"_local_ms": _local_ms}),
+    "t": (_local_ms_inline("strm.sess.accept_date"), _LOCAL_ENV),
+    "tr": (_local_ms_inline(_REQUEST_DATE), _LOCAL_ENV),
     "ST": ("str(strm.status)", {}),
     "CC": (_COOKIE.format(0), {}),
     "CS": (_COOKIE.format(1), {}),

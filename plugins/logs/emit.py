@@ -171,11 +171,41 @@ class ProxyLog:
                                | None]] = [
             (lg, lg.target, lg.sender, {} if lg.target.format in _SECOND_FORMATS else None)
             for lg in self.loggers]
+        #: the usual case, a single logger without sampling whose header holds no
+        #: sub-second time: (its level, minlevel, maxlen, sender), else None
+        self._one: tuple[int, int, int, Sender] | None = None
+        #: that logger's last header: (second, pid, level, encoded header)
+        self._head: tuple[int, int, int, bytes] = (-1, -1, -1, b"")
+        if len(self._plan) == 1:
+            lg, t, sender, heads = self._plan[0]
+            if heads is not None and lg.sampler is None and not sender.takes_events:
+                self._one = (t.level, t.minlevel, t.maxlen, sender)
 
     def send(self, level: int, message: bytes, *, sd: str = "",
              now: float | None = None) -> int:
         """Send ``message`` at ``level`` to every logger that takes it; returns how many
         did."""
+        one = self._one
+        if one is not None:
+            # what the loop below does for its single logger, in fewer steps
+            tlevel, minlevel, maxlen, sender = one
+            if level > tlevel:
+                return 0
+            if now is None:
+                now = time.time()
+            lvl = level if level > minlevel else minlevel
+            sec, pid, head = int(now), PROCESS.pid, self._head
+            if head[0] != sec or head[2] != lvl or head[1] != pid:
+                t = self._plan[0][1]
+                text = build_header(t.format, t.facility, lvl, now=now, tag=self.tag,
+                                    pid=str(pid), host=self.host, sd=sd)
+                head = self._head = (sec, pid, lvl, text.encode("latin-1", "replace"))
+            head_b = head[3]
+            if message and message[-1] not in (10, 0) and len(head_b) + len(message) < maxlen:
+                sender.send(b"".join((head_b, message, b"\n")))  # the usual line: one copy
+            else:
+                sender.send(frame_bytes(head_b, message, maxlen))
+            return 1
         if now is None:
             now = time.time()
         pid = PROCESS.pid  # HAProxy's process: the same in every worker
