@@ -25,12 +25,15 @@ _CONDS_DOC = """  Conditions (all must hold for the variable to be set):
     ifgt / iflt              the variable's integer is greater / less than the sample's"""
 
 
+_ANY = SmpType.ANY
+
+
 def _var(args: list[Any], strm: Any) -> Sample | None:
     ref, default = args
     smp = None
     if strm is not None or ref.scope == "proc":
-        smp = ref.get(strm)
-    if smp is None or smp.type == SmpType.ANY:
+        smp = ref._store(strm).get(ref.name)  # ref.get(strm), without its frame
+    if smp is None or smp.type is _ANY:
         return None if default is None else Sample(SmpType.STR, default)
     # samples are never changed once built: a stored one without flags is returned as it is
     return Sample(smp.type, smp.value) if smp.flags else smp
