@@ -290,13 +290,17 @@ class LogAlias(Record):
     ``inline`` (optional, with ``render``): a Python expression over ``strm`` whose value
     is what ``render(strm, options)`` returns, which the log-format compiler may write into
     the generated function of a format in place of the call; the other names it uses are
-    given by ``inline_env`` (names starting with ``_``)."""
+    given by ``inline_env`` (names starting with ``_``).  ``inline_text``: that expression
+    always gives a non-empty str without NUL (a number's text), printed without checking.
+    With ``fetch``, ``inline`` may give the text printed in the common case, or None to
+    evaluate the fetch."""
 
     fetch: str | None = None
     render: Callable[..., Any] | None = None
     uses: Use = Use.TXN_END
     inline: str | None = None
     inline_env: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    inline_text: bool = False
     kind: str = field(default="log-format alias", init=False, repr=False, compare=False)
 
 

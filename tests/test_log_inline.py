@@ -1,6 +1,7 @@
-"""The log-format aliases' ``inline`` expressions print what their render functions print:
-a format holding every alias (plain and ``+Q``) rendered through the generated function
-with the inline expressions and with calls of the renders, on varied streams."""
+"""The log-format aliases' ``inline`` expressions print what their render functions print
+(and, for the aliases of a fetch such as %ci, what the fetch prints): a format holding
+every alias (plain and ``+Q``) rendered through the generated function with the inline
+expressions and with calls of the renders, on varied streams."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def _compile(tmp_path: Path, plugins: object, inline: bool,
             ns[f"_a{i}"] = node.alias.render  # type: ignore[attr-defined]
             return f"_a{i}(strm, _o{i})"
         monkeypatch.setattr(logformat, "_alias_value", call_only)
+        # and the aliases standing for a fetch (%ci, %cp) evaluate it
+        monkeypatch.setattr(logformat, "_env_fits", lambda alias, ns: False)
     monkeypatch.setattr(logformat, "_CODE", {})
     cfg = tmp_path / f"inline-{inline}.cfg"
     cfg.write_text(CONFIG.format(fmt=_format()))
@@ -57,7 +60,9 @@ def _compile(tmp_path: Path, plugins: object, inline: bool,
 
 def _stream(config: object, rnd: random.Random) -> Stream:
     fe, be = config.frontend("fe"), config.backend("be")  # type: ignore[attr-defined]
-    sess = Session(src=ip_address("127.0.0.1"), src_port=40000,
+    src = rnd.choice([ip_address("127.0.0.1"), ip_address("10.1.2.3"), ip_address("::1"),
+                      None])
+    sess = Session(src=src, src_port=rnd.choice([40000, 1]) if src is not None else None,
                    dst=ip_address("127.0.0.1"), dst_port=18080, frontend=fe)
     uri = rnd.choice(["/100", "/a b", "/\x00", "/#x", "/q?x=1"])
     req = HttpMessage(method="GET", uri=uri, version="1.1",

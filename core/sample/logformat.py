@@ -340,6 +340,14 @@ def _env_fits(alias: LogAlias, ns: dict[str, Any]) -> bool:
     return all(_ENV_NAME.match(name) and ns.get(name, obj) is obj for name, obj in env.items())
 
 
+def _is_text(node: LogNode, value: str) -> bool:
+    """True when ``value`` (what :func:`_alias_value` wrote) is the alias's inline expression
+    and that expression always gives a non-empty str without NUL."""
+    alias = node.alias
+    return (alias is not None and alias.inline_text and bool(alias.inline)
+            and value == f"({alias.inline})")
+
+
 def _alias_value(node: LogNode, i: int, ns: dict[str, Any]) -> str:
     """The source of an alias item's value in a generated function: the alias's ``inline``
     expression when it has one whose names fit in ``ns``, else a call of its render."""
@@ -413,20 +421,26 @@ def _generate(nodes: list[LogNode]) -> Render:
             body += [pad + line[4:] for line in lines]
         elif n.expr is None and _plain(n):
             ns[f"_m{i}"] = _missing(opts)
-            body += [
-                f"    {v} = {_alias_value(n, i, ns)}",
-                f'    if {v}.__class__ is not str or not {v} or "\\x00" in {v}:',
-                f"        {v} = _m{i} if {v} is None else _format_rendered({v}, _o{i}, _t{i})",
-            ]
+            value = _alias_value(n, i, ns)
+            body.append(f"    {v} = {value}")
+            if not _is_text(n, value):
+                body += [
+                    f'    if {v}.__class__ is not str or not {v} or "\\x00" in {v}:',
+                    f"        {v} = _m{i} if {v} is None else _format_rendered({v}, _o{i}, _t{i})",
+                ]
         elif n.expr is None and _quoted(n):
             # %{+Q}r: a string without NUL is printed between double quotes
-            body += [
-                f"    {v} = {_alias_value(n, i, ns)}",
-                f'    if {v}.__class__ is str and "\\x00" not in {v}:',
-                f"        {v} = '\"' + {v} + '\"'",
-                "    else:",
-                f"        {v} = _format_rendered({v}, _o{i}, _t{i})",
-            ]
+            value = _alias_value(n, i, ns)
+            if _is_text(n, value):
+                body.append(f"    {v} = '\"' + {value} + '\"'")
+            else:
+                body += [
+                    f"    {v} = {value}",
+                    f'    if {v}.__class__ is str and "\\x00" not in {v}:',
+                    f"        {v} = '\"' + {v} + '\"'",
+                    "    else:",
+                    f"        {v} = _format_rendered({v}, _o{i}, _t{i})",
+                ]
         else:
             ns[f"_f{i}"] = _node_fn(n)
             body.append(f"    {v} = _f{i}(strm)")

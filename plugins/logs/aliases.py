@@ -410,12 +410,17 @@ for _name, _counter in (("B", "bytes_out"), ("U", "bytes_in"), ("ac", "act_conn"
                       f"else {_COUNT_DEFAULT.get(_counter, repr('0'))})", {"_live": _live})
 
 
+#: aliases whose inline expression always gives a number's text (never empty, no NUL)
+_INLINE_TEXT = frozenset({"TR", "Tw", "Tc", "Tr", "Ta", "Tt", "Th", "Ti", "Tq", "Td", "Tu",
+                          "B", "U", "ac", "fc", "bc", "sc", "sq", "bq", "lc", "ST", "rc"})
+
+
 def aliases() -> list[LogAlias]:
     out = []
     for name, (fetch, render, uses, what) in _ALIASES.items():
         equiv = f"  Same as %[{fetch}]." if fetch else ""
         inline, env = _INLINE.get(name, (None, None))
         out.append(LogAlias(name, fetch=fetch, render=render, uses=uses, inline=inline,
-                            inline_env=env,
+                            inline_env=env, inline_text=name in _INLINE_TEXT,
                             doc=f"%{name}\n\nLog-format alias: {what}.{equiv}"))
     return out
