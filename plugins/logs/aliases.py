@@ -396,11 +396,14 @@ _INLINE["cp"] = ("(str(_x) if strm.sess.src is not None and (_x := strm.sess.src
 for _name in ("TR", "Tw", "Tc", "Tr", "Ta", "Tt", "Th", "Ti", "Tq", "Td", "Tu"):
     _INLINE[_name] = (f"(str(_v) if (_v := strm.timers.get({_name!r})) is not None "
                       f"else _timer_text(strm, {_name!r}))", {"_timer_text": _timer_text})
+#: _live(<proxy>, 'cur_conn') written out
+_LIVE = ("str(0 if (_o := {}) is None or (_st := (_o.ext.get('state') if hasattr(_o, 'ext') "
+         "else None)) is None else getattr(_st, 'cur_conn', 0))")
 #: what _count() gives for a counter the stream does not hold
 _COUNT_DEFAULT = {
     "act_conn": "str(strm.proc.act_conn if strm.proc is not None else 0)",
-    "fe_conn": "str(_live(strm.frontend, 'cur_conn'))",
-    "be_conn": "str(_live(strm.backend, 'cur_conn'))",
+    "fe_conn": _LIVE.format("strm.frontend"),
+    "be_conn": _LIVE.format("strm.backend"),
     "srv_conn": "str(getattr(getattr(strm.server, 'live', None), 'cur_conn', 0))",
 }
 for _name, _counter in (("B", "bytes_out"), ("U", "bytes_in"), ("ac", "act_conn"),
