@@ -306,14 +306,12 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
     line only matches lines its checks accept, with the same groups."""
     nl = raw.find(b"\n")
     m = None
-    # (a slice compare, a count from the start: no argument parsing as with endswith or
-    # count(x, start); every LF but the first line's and the last one ends a field)
-    if nl > 0 and raw[nl - 1] == 13 and raw[-4:] == b"\r\n\r\n":
+    if nl > 0 and raw[nl - 1] == 13 and raw.endswith(b"\r\n\r\n"):
         text = raw.decode("latin-1")
         m = _REQ_FAST.match(text)
         if m is not None:
             headers = _FIELD.findall(text, nl)
-            if len(headers) != raw.count(b"\n") - 2:
+            if len(headers) != raw.count(b"\n", nl + 1) - 1:
                 m = None
     if m is not None:
         method, uri, minor = m.groups()
@@ -438,14 +436,12 @@ def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) ->
     head; any other by :func:`_response_start`, which gives the same for it."""
     nl = raw.find(b"\n")
     m = None
-    # (a slice compare, a count from the start: no argument parsing as with endswith or
-    # count(x, start); every LF but the first line's and the last one ends a field)
-    if nl > 0 and raw[nl - 1] == 13 and raw[-4:] == b"\r\n\r\n":
+    if nl > 0 and raw[nl - 1] == 13 and raw.endswith(b"\r\n\r\n"):
         text = raw.decode("latin-1")
         m = _STATUS_FAST.match(text)
         if m is not None:
             headers = _FIELD.findall(text, nl)
-            if len(headers) != raw.count(b"\n") - 2:
+            if len(headers) != raw.count(b"\n", nl + 1) - 1:
                 m = None
     if m is not None:
         minor, bstatus, reason = m.groups()

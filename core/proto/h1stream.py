@@ -113,11 +113,7 @@ class H1Stream:
             if not buf:
                 self.buf = b""
                 return b""
-        end = buf.find(b"\n\r\n")
-        if end < 0 or b"\n\n" in buf:
-            end = head_end(buf)
-        else:
-            end += 3  # (head_end when there is no bare-LF empty line)
+        end = head_end(buf)
         limit = self.limits.head_max
         if end < 0:
             self.buf = buf
