@@ -30,9 +30,16 @@ LINES = [
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", b"Keep-Alive: timeout=5",
 ]
 REQ_FIRST = [b"GET / HTTP/1.1", b"GET /a?b HTTP/1.0", b"POST  /x  HTTP/1.1",
-             b"GET http://h:80/p HTTP/1.1", b"GET /", b"G\rET / HTTP/1.1"]
+             b"GET http://h:80/p HTTP/1.1", b"GET /", b"G\rET / HTTP/1.1",
+             b"GET\t/\tHTTP/1.1", b"GET /a#b HTTP/1.1", b"GET /a{b} HTTP/1.1",
+             b"G(T / HTTP/1.1", b"GET / HTTP/1.2", b"GET / HTTP/2.0", b"GET / http/1.1",
+             b"GET / HTTP/1.1 ", b"GET / HTTP/1.10", b"GET /\xe9 HTTP/1.1",
+             b"CONNECT h:443 HTTP/1.1", b"GET / FOO/1.1", b"OPTIONS * HTTP/1.0"]
 RES_FIRST = [b"HTTP/1.1 200 OK", b"HTTP/1.0 204 No Content", b"HTTP/1.1 304",
-             b"HTTP/1.1 101 Switching", b"HTTP/1.1 200 O\rK"]
+             b"HTTP/1.1 101 Switching", b"HTTP/1.1 200 O\rK", b"HTTP/1.1 200 ",
+             b"HTTP/1.1\t200\t\tOK \t", b"HTTP/1.1 200OK", b"HTTP/1.1 20 OK",
+             b"HTTP/1.2 200 OK", b"HTTP/2.0 200 OK", b"http/1.1 200 OK", b"HTTP/1.1 2000",
+             b"HTTP/1.1 200 caf\xe9 \x01", b"ICY 200 OK", b"HTTP/1.0 100 Continue"]
 
 
 def _outcome(parse: object, raw: bytes, relaxed: bool) -> object:
@@ -67,6 +74,8 @@ def test_fast_path_gives_what_the_line_parse_gives(monkeypatch: pytest.MonkeyPat
     fast = {(raw, relaxed): _outcome(parse, raw, relaxed)
             for raw in heads for relaxed in (False, True)}
     monkeypatch.setattr(h1head, "_FIELD", _NEVER)
+    monkeypatch.setattr(h1head, "_REQ_FAST", _NEVER)
+    monkeypatch.setattr(h1head, "_STATUS_FAST", _NEVER)
     slow = {(raw, relaxed): _outcome(parse, raw, relaxed)
             for raw in heads for relaxed in (False, True)}
     assert fast == slow

@@ -49,6 +49,15 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQ_LINE = re.compile(rb"([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+([^ \t]+))?")
 _STATUS_LINE = re.compile(rb"([^ \t]+)[ \t]+([0-9]{3})(?:[ \t]+(.*))?", re.S)
 _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
+#: the common request line on the decoded head (from its start to its CRLF): a token
+#: method, a target of the characters of _URI_STRICT, HTTP/1.0 or HTTP/1.1 (the minor
+#: digit is the group)
+_REQ_FAST = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]+([!$-;=?-\[\]_a-z~]+)[ \t]+HTTP/1\.([01])\r\n")
+#: the common status line on the decoded head (from its start to its CRLF): HTTP/1.0 or
+#: HTTP/1.1 (the minor digit), a status, a reason without CR or LF (what _STATUS_LINE
+#: reads on it)
+_STATUS_FAST = re.compile(r"HTTP/1\.([01])[ \t]+([0-9]{3})(?:[ \t]+([^\r\n]*))?\r\n")
 _VERSION_RELAXED = re.compile(rb"[A-Za-z]+/([0-9]+)\.([0-9]+)")
 #: a request target with only the characters HAProxy 3.2 accepts by default
 _URI_STRICT = re.compile(rb"[!$-;=?-\[\]_a-z~]+")
@@ -258,9 +267,10 @@ def _strip_default_port(scheme: str, authority: str) -> str:
     return authority
 
 
-def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
-    """Parse a complete request head (``raw`` ends with its empty line; leading empty
-    lines already skipped).  Raises H1Error (400, or 422) like HAProxy."""
+def _request_start(raw: bytes, relaxed: bool
+                   ) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """(method, target, version, header fields) of any request head, with every check of
+    the start line and of the header lines (the general path of :func:`parse_request`)."""
     first, headers, rest = _split(raw, 400)
     m = _REQ_LINE.fullmatch(first) if first is not None else None
     if m is None:
@@ -282,13 +292,37 @@ def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> 
             raise H1Error(400, "invalid HTTP version")
     if headers is None:
         headers = _fields(rest, relaxed, 400)
+    return bmethod.decode("latin-1"), buri.decode("latin-1"), version, headers
+
+
+def parse_request(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
+    """Parse a complete request head (``raw`` ends with its empty line; leading empty
+    lines already skipped).  Raises H1Error (400, or 422) like HAProxy.
+
+    The common head (CRLF line ends, a request line of a token method, a target of the
+    characters accepted by default and HTTP/1.0 or HTTP/1.1, header lines ``_FIELD``
+    reads) is read by two regular expressions on the decoded head; any other by
+    :func:`_request_start`, which gives the same for a common head: the fast request
+    line only matches lines its checks accept, with the same groups."""
+    nl = raw.find(b"\n")
+    m = None
+    if nl > 0 and raw[nl - 1] == 13 and raw.endswith(b"\r\n\r\n"):
+        text = raw.decode("latin-1")
+        m = _REQ_FAST.match(text)
+        if m is not None:
+            headers = _FIELD.findall(text, nl)
+            if len(headers) != raw.count(b"\n", nl + 1) - 1:
+                m = None
+    if m is not None:
+        method, uri, minor = m.groups()
+        version = "1.1" if minor == "1" else "1.0"
+    else:
+        method, uri, version, headers = _request_start(raw, relaxed)
     if len(headers) > max_headers:
         raise H1Error(400, "too many headers")
-    method = bmethod.decode("latin-1")
-    uri = buri.decode("latin-1")
-    head = Head(version, headers, method=method, uri=uri, size=len(raw))
     cl, te, hosts, tokens, other = _scan(headers)
-    head.tokens = tokens
+    head = Head(version, headers, method, uri, 0, "", None, False, False, False, len(raw),
+                tokens)
     if te:
         codings = _codings(te)
         if "" in codings or codings.count("chunked") != 1:
@@ -376,8 +410,11 @@ def _one_host(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
-    """Parse a complete response head; raises H1Error(502) like HAProxy."""
+def _response_start(raw: bytes, relaxed: bool
+                    ) -> tuple[str, bytes, str, list[tuple[str, str]]]:
+    """(version, status digits, reason, header fields) of any response head, with every
+    check of the status line and of the header lines (the general path of
+    :func:`parse_response`)."""
     first, headers, rest = _split(raw, 502)
     m = _STATUS_LINE.fullmatch(first) if first is not None else None
     if m is None:
@@ -388,11 +425,36 @@ def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) ->
         raise H1Error(502, "invalid HTTP version")
     if headers is None:
         headers = _fields(rest, relaxed, 502)
+    return version, bstatus, (breason or b"").decode("latin-1"), headers
+
+
+def parse_response(raw: bytes, relaxed: bool = False, max_headers: int = 101) -> Head:
+    """Parse a complete response head; raises H1Error(502) like HAProxy.
+
+    The common head (CRLF line ends, ``HTTP/1.0`` or ``HTTP/1.1``, a status, a reason,
+    header lines ``_FIELD`` reads) is read by two regular expressions on the decoded
+    head; any other by :func:`_response_start`, which gives the same for it."""
+    nl = raw.find(b"\n")
+    m = None
+    if nl > 0 and raw[nl - 1] == 13 and raw.endswith(b"\r\n\r\n"):
+        text = raw.decode("latin-1")
+        m = _STATUS_FAST.match(text)
+        if m is not None:
+            headers = _FIELD.findall(text, nl)
+            if len(headers) != raw.count(b"\n", nl + 1) - 1:
+                m = None
+    if m is not None:
+        minor, bstatus, reason = m.groups()
+        version = "1.1" if minor == "1" else "1.0"
+        if reason is None:
+            reason = ""
+    else:
+        version, bstatus, reason, headers = _response_start(raw, relaxed)
     if len(headers) > max_headers:
         raise H1Error(502, "too many headers")
     status = int(bstatus)
-    head = Head(version, headers, status=status,
-                reason=(breason or b"").decode("latin-1"), size=len(raw))
+    head = Head(version, headers, "", "", status, reason, None, False, False, False,
+                len(raw), set())
     if status < 200 or status == 204:
         # no body: the framing headers are removed when parsing (3.2)
         head.headers = _drop(headers, ("content-length", "transfer-encoding"))

@@ -107,13 +107,12 @@ class H1Stream:
     # -- heads ----------------------------------------------------------------------------
     def _head(self, data: bytes) -> bytes:
         buf = self.buf + data if self.buf else data
-        if not self.head.size:
+        if not self.head.size and (buf[0] == 13 or buf[0] == 10):
             # empty lines before a message are skipped (HAProxy does so)
-            stripped = buf.lstrip(b"\r\n")
-            if not stripped:
+            buf = buf.lstrip(b"\r\n")
+            if not buf:
                 self.buf = b""
                 return b""
-            buf = stripped
         end = head_end(buf)
         limit = self.limits.head_max
         if end < 0:
@@ -122,17 +121,66 @@ class H1Stream:
             if len(buf) > limit:
                 self._too_big(buf)
             return b""
-        raw, rest = buf[:end], buf[end:]
+        if end == len(buf):
+            raw, rest = buf, b""
+        else:
+            raw, rest = buf[:end], buf[end:]
         self.buf = b""
         self.head.size = 0
         if end > limit:
             self._too_big(raw)
         if self.response:
             head = parse_response(raw, self.relaxed, self.limits.max_headers)
-        else:
-            head = parse_request(raw, self.relaxed, self.limits.max_headers)
+            self.current = head
+            status = head.status
+            length = head.length
+            if not length or head.chunked or status < 200 or status == 204 or \
+                    status == 304 or self.method == "HEAD":
+                return self._begin(head, rest)
+            # a final response with a body of ``length`` bytes: what _begin, then feed
+            # in the _LENGTH state, then _complete do for it, inline
+            cb = self.cb
+            cb.on_headers(status, head.reason, head.version, head.headers)
+            if self.state == _DONE:
+                return b""  # the callback ended the connection
+            self.state = _LENGTH
+            n = len(rest)
+            if n < length:
+                self.left = length - n
+                if n:
+                    cb.on_body(rest)
+                return b""
+            self.left = 0
+            if n == length:
+                cb.on_body(rest)
+                rest = b""
+            else:
+                cb.on_body(rest[:length])
+                rest = rest[length:]
+            self.state = _HEAD
+            cb.on_message_complete()
+            return rest if self.state != _DONE else b""
+        head = parse_request(raw, self.relaxed, self.limits.max_headers)
         self.current = head
-        return self._begin(head, rest)
+        if head.chunked:
+            return self._begin(head, rest)
+        # a request without a chunked body (what _begin does for it, inline)
+        cb = self.cb
+        cb.on_headers(head.method, head.uri, head.version, head.headers)
+        if self.state == _DONE:
+            return b""  # the callback ended the connection
+        length = head.length
+        if length:
+            self.state = _LENGTH
+            self.left = length
+            return rest
+        # the message ended (_complete)
+        cb.on_message_complete()
+        if head.upgrade:
+            self.state = _DONE
+            cb.on_upgrade(rest)
+            return b""
+        return rest if self.state != _DONE else b""
 
     def _too_big(self, buf: bytes) -> None:
         if self.response:

@@ -22,15 +22,18 @@ def _proxy_state(px: Any) -> ProxyState:
 
 
 def assign_backend(strm: Any, backend: Any) -> None:
-    held = strm.ext.get(_KEY)
+    ext = strm.ext
+    held = ext.get(_KEY)
     if held is None:
-        held = strm.ext[_KEY] = {}
-    elif held.get("backend") is backend:
-        return
-    elif held.get("backend") is not None:
-        _proxy_state(held["backend"]).served -= 1
-    held["backend"] = backend
-    st = _proxy_state(backend)
+        ext[_KEY] = {"backend": backend}
+    else:
+        old = held.get("backend")
+        if old is backend:
+            return
+        if old is not None:
+            _proxy_state(old).served -= 1
+        held["backend"] = backend
+    st = backend.ext.get("state") or _proxy_state(backend)
     st.served += 1
     st.total += 1
     if st.served > st.max_served:

@@ -235,9 +235,10 @@ class ClientConnection(asyncio.Protocol):
         self.head_bytes = 0
         self.nreq += 1
         self.parsing = self.last = txn
-        self.txns.append(txn)
-        if len(self.txns) == 1:
-            self.cancel_timer()
+        txns = self.txns
+        txns.append(txn)
+        if len(txns) == 1:
+            self.timer_cb = None  # (cancel_timer)
             txn.start()
         else:
             self.pause_reading("pipeline")

@@ -153,7 +153,8 @@ class ServerConnection(asyncio.Protocol):
             req = txn.req
             H1_TRACE.trace(USER, "tx_headers", "sending request headers", h1_head_detail(
                 "B", f"{req.method} {req.uri} HTTP/{req.version}", req.headers), self._lock())
-        self.write(head)
+        if not self.closed:
+            self.transport.write(head)  # (self.write)
         return len(head)
 
     def _lock(self) -> dict[str, Any]:
@@ -241,6 +242,15 @@ class ServerPool:
 
     def take(self, private_to: Any = None, shared: bool = True,
              target: Any = None) -> ServerConnection | None:
+        idle = self.idle
+        if idle and shared:
+            conn = idle[-1]
+            if not conn.closed and conn.private_to is None and conn.target == target and \
+                    not conn.multiplexed:
+                # the common case: the last idle connection is shared and fits (what the
+                # loop below finds first)
+                del idle[-1]
+                return conn
         for i in range(len(self.idle) - 1, -1, -1):
             conn = self.idle[i]
             if conn.closed:

@@ -48,6 +48,8 @@ _ABORT, _DENY, _ERROR = ActResult.ABORT, ActResult.DENY, ActResult.ERROR
 _PASS = frozenset({_CONT, _STOP, _YIELD})
 _monotonic = time.monotonic
 _time = time.time
+#: the streams alive (live.add and live.discard work on it)
+_STREAMS = live.STREAMS
 
 
 class BackendInfo:
@@ -256,7 +258,7 @@ class Transaction:
                             "Tw": -1, "Tc": -1, "Tr": -1, "Ta": -1, "Tt": -1, "Td": -1},
                            {"bytes_in": head_bytes, "bytes_out": 0}, "--", {}, ctx.proc,
                            None, 0, False, None, first)
-        live.add(self)
+        _STREAMS[id(self)] = self  # (live.add)
         self.req_chunked, self.req_len, tokens, self.req_upgrade = head_info(headers)
         #: a request without a body is complete with its head
         self.req_done = not self.req_chunked and not self.req_len
@@ -408,11 +410,14 @@ class Transaction:
             self.local_error(status, term, close=True)
             return
         strm.timers["TR"] = int((_monotonic() - self.t_req) * 1000)
-        if self.ctx.rules_content:
+        ctx = self.ctx
+        if ctx.rules_content:
             # each request goes through the tcp-request content rules first, as in HAProxy
-            self._phase(self.ctx.rules_content, self._frontend_http_rules)
+            self._phase(ctx.rules_content, self._frontend_http_rules)
+        elif ctx.rules_req:
+            self._phase(ctx.rules_req, self._after_frontend_rules)
         else:
-            self._frontend_http_rules()
+            self._after_frontend_rules()
 
     def _frontend_http_rules(self) -> None:
         rules = self.ctx.rules_req
@@ -431,12 +436,20 @@ class Transaction:
             self.local_error(503, "SC")
             return
         self.backend = strm.backend = backend
-        self.binfo = info = ctx.backend_info(backend)
+        info = ctx.backends.get(id(backend))
+        if info is None or info.backend is not backend:
+            info = ctx.backend_info(backend)
+        self.binfo = info
         assign_backend(strm, backend)
         if info.rules_content:
             self._phase(info.rules_content, self._backend_http_rules)
+        elif info.rules_req:
+            self._phase(info.rules_req, self._after_backend_rules)
+        elif info.filters or info.fwd is not None or info.lb_body is not None:
+            self._after_backend_rules()
         else:
-            self._backend_http_rules()
+            # nothing to do before the server choice (what _after_backend_rules does then)
+            self._choose_and_connect()
 
     def _backend_http_rules(self) -> None:
         info = self.binfo
@@ -627,7 +640,8 @@ class Transaction:
             conn = None
         if conn is None and mode != "never":
             shared = mode in ("aggressive", "always") or not strm.first_req
-            conn = pool_of(srv).take(shared=shared, target=target)
+            pool = getattr(srv, "_hapx_pool", None) or pool_of(srv)
+            conn = pool.take(None, shared, target)
         if conn is not None:
             strm.timers["Tc"] = 0
             self.attach(conn, reused=True)
@@ -842,13 +856,16 @@ class Transaction:
 
     def attach(self, conn: ServerConnection, reused: bool) -> None:
         self.sconn = conn
-        tevents.new_server_conn(self.strm)
+        strm = self.strm
+        # the stream uses another server connection: its log starts afresh
+        # (tevents.new_server_conn, inline)
+        strm.bc_evts = strm.bmux_evts = 0
         conn.owner = self
         conn.uses += 1
-        sc = self.strm.srv_conn = ServerConn(None, 0, None, 0, reused, 0, conn.http_major)
-        sc.dst_port = conn.peer_port
         transport = getattr(conn, "transport", None)
-        sc.ssl = transport.get_extra_info("ssl_object") if transport is not None else None
+        strm.srv_conn = ServerConn(
+            None, 0, None, conn.peer_port, reused, 0, conn.http_major,
+            transport.get_extra_info("ssl_object") if transport is not None else None)
         self.t_sent = _monotonic()
         info = self.binfo
         # the request headers are those parsed when nothing could change them
@@ -880,7 +897,10 @@ class Transaction:
                 tail = chain.request_end(self.strm)
                 if tail:
                     conn.send_data(self, tail)
-            conn.send_end(self)
+            if self.req_chunked or type(conn) is not ServerConnection:
+                # (an HTTP/1 server connection sends nothing at the end of a request
+                # that is not chunked)
+                conn.send_end(self)
         self.arm_server_timer()
 
     def _request_head(self, upgrade: bool) -> bytes:

@@ -333,34 +333,30 @@ def leave(strm: Any, held: dict[str, Any]) -> Any:
 
 # -- choosing --------------------------------------------------------------------------------------
 
-def _choose(bq: BackendQueue, strm: Any) -> tuple[Any, bool]:
-    """(server, direct): a use-server rule's server (direct) or the balancer's pick."""
-    switch = bq.backend.settings.get("server_switching")
-    if switch is not None:
-        srv = switch(strm)
-        # a use-server rule holds unless the server is down (its weight does not matter)
-        if srv is not None and getattr(srv, "up", True):
-            return srv, True
-    return (bq.picker or bq.load()).pick(strm), False
-
-
 def acquire(backend: Any, strm: Any, lb_only: bool = False) -> Any:
     """A server with a slot taken for ``strm``, or a :class:`Pending` to await.  With
     ``lb_only`` use-server rules are skipped (a redispatch)."""
     bq = backend.ext.get(QUEUE_KEY) or backend_queue(backend)
     picker = bq.picker or bq.load()
+    direct = False
     if lb_only:
-        srv, direct = picker.pick(strm), False
+        srv = picker.pick(strm)
         held = strm.ext.get(HELD)
         if held:
             held.pop("direct", None)
     else:
-        srv, direct = _choose(bq, strm)
-        if direct:
+        # (_choose, inline)
+        switch = backend.settings.get("server_switching")
+        srv = switch(strm) if switch is not None else None
+        # a use-server rule holds unless the server is down (its weight does not matter)
+        if srv is not None and getattr(srv, "up", True):
+            direct = True
             held = strm.ext.get(HELD)
             if held is None:
                 held = strm.ext[HELD] = {}
             held["direct"] = True
+        else:
+            srv = picker.pick(strm)
     if srv is None:
         # the picker found no server with a free slot: all full, or none usable
         if bq.can_wait():
@@ -369,7 +365,17 @@ def acquire(backend: Any, strm: Any, lb_only: bool = False) -> Any:
     live = srv.live if getattr(srv, "live", None) is not None else _live(srv)
     ss = live.slots or slots_of(srv, backend)
     if not ss.maxconn or (not live.queued and live.served < ss.dynamic()):
-        take_slot(strm, srv)
+        held = strm.ext.get(HELD)
+        if held is not None and held.get("server") is None:
+            # (take_slot for a stream holding no server yet, inline)
+            held["server"] = srv
+            live.served += 1
+            live.total += 1
+            if live.served > live.max_served:
+                live.max_served = live.served
+            strm.server = srv
+        else:
+            take_slot(strm, srv)
         return srv
     if not direct and not bq.hash_based:
         # as HAProxy's non-hash algorithms: a full server is skipped

@@ -20,20 +20,22 @@ class _Group:
         self.score: dict[int, int] = {id(s): 0 for s in servers}
 
     def pick(self) -> Any:
+        """The next usable server (None when none is usable: the scores stay)."""
         best = None
-        best_score = 0
-        total = 0
+        best_score = best_key = total = 0
+        scores = self.score
         for srv in self.servers:
             if not srv.usable:
                 continue
             weight = srv.uweight
             total += weight
-            score = self.score[id(srv)] + weight
-            self.score[id(srv)] = score
+            key = id(srv)
+            score = scores[key] + weight
+            scores[key] = score
             if best is None or score > best_score:
-                best, best_score = srv, score
+                best, best_score, best_key = srv, score, key
         if best is not None:
-            self.score[id(best)] -= total
+            scores[best_key] -= total
         return best
 
     def reset(self, srv: Any) -> None:
@@ -57,8 +59,9 @@ class RoundRobin:
 
     def pick(self, strm: Any = None) -> Any:
         """The next server, or None when no server is usable."""
-        if self.active.any_usable():
-            return self.active.pick()
+        best = self.active.pick()
+        if best is not None:
+            return best
         if self.allbackups:
             return self.backups.pick()
         for srv in self.backups.servers:
