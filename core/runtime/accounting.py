@@ -52,7 +52,9 @@ def release(strm: Any) -> None:
         return
     backend = held.get("backend")
     if backend is not None:
-        st = _proxy_state(backend)
+        st = backend.ext.get("state")  # (_proxy_state, inlined)
+        if st is None:
+            st = _proxy_state(backend)
         st.served -= 1
         strm.counters["be_conn"] = st.served
     server = leave(strm, held)

@@ -356,22 +356,36 @@ class ClientConnection(asyncio.Protocol):
         """A transaction finished its response: start the next one or wait for one."""
         if H1_TRACE.on:
             H1_TRACE.trace(USER, "tx_eoi", "H1 response fully xferred", "[F]", self._lock())
-        if self.txns and self.txns[0] is txn:
-            self.txns.popleft()
+        txns = self.txns
+        if txns and txns[0] is txn:
+            txns.popleft()
         if self.parsing is txn:
             self.parsing = None
         self.idle_since = _monotonic()
         if not keep_alive or self.stop_asked or getattr(self.ctx.proc, "stopping", False) or (
-                self.dead_parser and not (self.txns and self.txns[0].invalid)):
+                self.dead_parser and not (txns and txns[0].invalid)):
             # (a pipelined request refused by the parser still gets its error answer)
             self.close()
             return
         if self.read_paused:
             self.resume_reading("pipeline")
-        if self.txns:
-            self.txns[0].start()
+        if txns:
+            txns[0].start()
+            return
+        # self.arm(self.ctx.t_keepalive, self.keepalive_timeout), inlined
+        ctx = self.ctx
+        ms = ctx.t_keepalive
+        if not ms:
+            self.timer_cb = None
+            return
+        self.timer_cb = self.keepalive_timeout
+        wheel = ctx.wheel
+        deadline = wheel.loop.time() * 1000 + ms
+        timer = self.timer
+        if timer is None:
+            self.timer = wheel.schedule(deadline, self._timer_fired)
         else:
-            self.arm(self.ctx.t_keepalive, self.keepalive_timeout)
+            timer.reschedule(deadline)
 
     def start_tunnel(self, tunnel: Any) -> None:
         self.cancel_timer()

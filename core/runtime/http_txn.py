@@ -39,6 +39,8 @@ from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, 
 from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
 
+_STREAMS = live.STREAMS
+
 _BUFFER_LIMIT = 256 * 1024
 #: the request body a balancer waiting for it gets at most (HAProxy's buffer: tune.bufsize
 #: less tune.maxrewrite)
@@ -981,25 +983,35 @@ class Transaction:
                 return
             self.replay = None
         strm.timers["Tr"] = int((_monotonic() - self.t_sent) * 1000)
-        res = HttpMessage("", "", version, status, reason, headers)
+        # (all fields passed: the dataclass's default factories are not run)
+        res = HttpMessage("", "", version, status, reason, headers, None, False, [])
         strm.res = res
         strm.status = status
         chunked, length, tokens, lines = response_scan(headers)
-        if version == "1.0":
-            self.srv_keep = self.srv_keep and "keep-alive" in tokens
+        if self.srv_keep:
+            if version == "1.0":
+                self.srv_keep = "keep-alive" in tokens
+            else:
+                self.srv_keep = "close" not in tokens
+        no_body = (status == 204 or status == 304 or status == 101
+                   or self.req.method == "HEAD")
+        if no_body or chunked or length is not None:
+            self.res_framed = True
         else:
-            self.srv_keep = self.srv_keep and "close" not in tokens
-        no_body = (self.req.method == "HEAD" or status in (204, 304) or status == 101)
-        self.res_framed = no_body or chunked or length is not None
-        if not self.res_framed:
-            self.srv_keep = False
+            self.res_framed = self.srv_keep = False
         chain = self.chain
         if chain is not None and chain.response_headers(strm):
             # a filter changed the body's framing (compression): scan the headers again
             chunked, length, _tokens, lines = response_scan(res.headers)
-        self.res_info = (chunked, length, no_body, lines)
         # http-response rules: backend then frontend, then http-after-response
         info = self.binfo
+        if info is not None and not info.res_sets and not info.after_sets:
+            # no rule to run: _emit_response_head's common case, inlined
+            self.res_started = True
+            strm.counters["bytes_out"] += self.client.send_head(self, res, chunked, length,
+                                                                no_body, lines)
+            return
+        self.res_info = (chunked, length, no_body, lines)
         res_sets = info.res_sets if info is not None else self._response_rulesets()
         if res_sets:
             self._response_rules(None)
@@ -1196,17 +1208,33 @@ class Transaction:
             return
         if self.chain is not None:
             self._response_tail()
-        self.client.send_end(self)
-        self.cancel_timer()
+        client = self.client
+        client.send_end(self)
+        if client.srv_txn is self:  # (cancel_timer)
+            client.srv_txn = None
         conn = self.sconn
         self.sconn = None
         if conn is not None:
             conn.owner = None
             if self.srv_keep and self.req_done and not conn.closed:
-                self._release(conn)
+                info = self.binfo
+                if info is not None and info.reuse != "never" and not conn.multiplexed:
+                    # (_release's common case)
+                    pool_of(conn.server).put(conn)
+                else:
+                    self._release(conn)
             else:
                 conn.close()
-        self.complete()
+        # complete(), inlined: the transaction is not finished (checked above)
+        self.finished = True
+        if not self.keep_alive:
+            tevents.client_shut(self.strm)
+        self.finish_log()
+        if self.req_done or not self.started or self.invalid:
+            client.txn_done(self, self.keep_alive)
+        else:
+            # the request body is still coming: the response is sent, stop here
+            client.txn_done(self, False)
 
     def on_response_upgrade(self, rest: bytes) -> None:
         if self.finished or self.sconn is None or self.strm.status != 101:
@@ -1424,24 +1452,30 @@ class Transaction:
         strm = self.strm
         now = _monotonic()
         t = strm.timers
-        t["Ta"] = int((now - self.t_req) * 1000)
+        t["Ta"] = ta = int((now - self.t_req) * 1000)
         t["Tt"] = int((now - self.t_begin) * 1000)
         tr = t.get("Tr", -1)
         if tr >= 0:
             t_r, t_w, t_c = t.get("TR", 0), t.get("Tw", 0), t.get("Tc", 0)
-            known = ((t_r if t_r > 0 else 0) + (t_w if t_w > 0 else 0)
-                     + (t_c if t_c > 0 else 0) + tr)
-            td = t["Ta"] - known
+            if t_r > 0:
+                tr += t_r
+            if t_w > 0:
+                tr += t_w
+            if t_c > 0:
+                tr += t_c
+            td = ta - tr
             t["Td"] = td if td > 0 else 0
         else:
             t["Td"] = -1
         release(strm)
-        live.discard(self)
+        _STREAMS.pop(id(self), None)  # (live.discard)
         if STREAM_TRACE.on:
             STREAM_TRACE.trace(PROTO, "strm_free", "releasing stream", stream_detail(strm),
                                stream_lock(strm))
-        for fn in self.ctx.frontend.stream_end:
-            try:
-                fn(strm)
-            except Exception:  # noqa: BLE001 - a log sender must not break the data path
-                pass
+        stream_end = self.ctx.frontend.stream_end
+        if stream_end:
+            for fn in stream_end:
+                try:
+                    fn(strm)
+                except Exception:  # noqa: BLE001 - a log sender must not break the data path
+                    pass
