@@ -215,6 +215,45 @@ def head_info(headers: list[tuple[str, str]]
     return chunked, length, _NO_TOKENS if tokens is None else tokens, upgrade
 
 
+#: response_scan's memo: (name, value) -> the line to forward (str), or for the headers it
+#: reads, (kind, what it reads, the line to forward or None); cleared when it grows past
+#: _SCAN_MEMO_MAX (servers repeat most of their header lines from one response to the next)
+_SCAN_MEMO: dict[tuple[str, str], Any] = {}
+_SCAN_MEMO_MAX = 1024
+_SCAN_LENGTH, _SCAN_CONNECTION, _SCAN_TE, _SCAN_HOP = 1, 2, 3, 0
+_SCAN_NAMES = {"content-length": _SCAN_LENGTH, "connection": _SCAN_CONNECTION,
+               "transfer-encoding": _SCAN_TE, "keep-alive": _SCAN_HOP,
+               "proxy-connection": _SCAN_HOP}
+
+
+def _scan_entry(header: tuple[str, str]) -> Any:
+    """What response_scan does with one header line (memoized)."""
+    name, value = header
+    low = name.lower()
+    kind = _SCAN_NAMES.get(low)
+    entry: Any
+    if kind is None:
+        entry = f"{low}: {value}\r\n"
+    elif kind == _SCAN_LENGTH:
+        v = value.strip()
+        entry = (kind, int(v) if v.isdigit() else None, f"{low}: {value}\r\n")
+    elif kind == _SCAN_CONNECTION:
+        tokens = set()
+        for t in value.split(","):
+            t = t.strip()
+            if t:
+                tokens.add(t.lower())
+        entry = (kind, frozenset(tokens), None)
+    elif kind == _SCAN_TE:
+        entry = (kind, value.replace(" ", "").lower().endswith("chunked"), None)
+    else:
+        entry = (kind, None, None)
+    if len(_SCAN_MEMO) >= _SCAN_MEMO_MAX:
+        _SCAN_MEMO.clear()
+    _SCAN_MEMO[header] = entry
+    return entry
+
+
 def response_scan(headers: list[tuple[str, str]]
                   ) -> tuple[bool, int | None, set[str] | frozenset[str], list[str]]:
     """One pass over a response's headers: :func:`head_info`'s (chunked, content-length,
@@ -225,32 +264,55 @@ def response_scan(headers: list[tuple[str, str]]
     tokens: set[str] | None = None
     lines: list[str] = []
     add = lines.append
-    for name, value in headers:
-        low = name.lower()
-        n = len(name)
-        if n == 10:
-            if low == "connection":
-                if tokens is None:
-                    tokens = set()
-                for t in value.split(","):
-                    t = t.strip()
-                    if t:
-                        tokens.add(t.lower())
-                continue
-            if low == "keep-alive":
-                continue
-        elif n == 14:
-            if low == "content-length":
-                v = value.strip()
-                if v.isdigit():
-                    length = int(v)
-        elif n == 17:
-            if low == "transfer-encoding":
-                chunked = value.replace(" ", "").lower().endswith("chunked")
-                continue
-        elif n == 16 and low == "proxy-connection":
+    memo = _SCAN_MEMO.get
+    for header in headers:
+        try:
+            entry = memo(header)
+        except TypeError:  # a header that is not a tuple (unhashable): no memo
+            return _response_scan_plain(headers)
+        if entry is None:
+            entry = _scan_entry(header)
+        if entry.__class__ is str:
+            add(entry)
             continue
-        add(f"{low}: {value}\r\n")
+        kind = entry[0]
+        if kind == _SCAN_LENGTH:
+            if entry[1] is not None:
+                length = entry[1]
+            add(entry[2])
+        elif kind == _SCAN_CONNECTION:
+            if tokens is None:
+                tokens = set(entry[1])
+            else:
+                tokens |= entry[1]
+        elif kind == _SCAN_TE:
+            chunked = entry[1]
+    if chunked:
+        length = None
+    return chunked, length, _NO_TOKENS if tokens is None else tokens, lines
+
+
+def _response_scan_plain(headers: list[tuple[str, str]] | list[list[str]]
+                         ) -> tuple[bool, int | None, set[str] | frozenset[str], list[str]]:
+    """response_scan without its memo."""
+    chunked = False
+    length: int | None = None
+    tokens: set[str] | None = None
+    lines: list[str] = []
+    for name, value in headers:
+        entry = _scan_entry((name, value))
+        if entry.__class__ is str:
+            lines.append(entry)
+            continue
+        kind = entry[0]
+        if kind == _SCAN_LENGTH:
+            if entry[1] is not None:
+                length = entry[1]
+            lines.append(entry[2])
+        elif kind == _SCAN_CONNECTION:
+            tokens = set(entry[1]) if tokens is None else tokens | entry[1]
+        elif kind == _SCAN_TE:
+            chunked = entry[1]
     if chunked:
         length = None
     return chunked, length, _NO_TOKENS if tokens is None else tokens, lines
