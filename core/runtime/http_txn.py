@@ -1454,9 +1454,10 @@ class Transaction:
         t = strm.timers
         t["Ta"] = ta = int((now - self.t_req) * 1000)
         t["Tt"] = int((now - self.t_begin) * 1000)
-        tr = t.get("Tr", -1)
+        # (the timers dict holds every timer from __init__ on)
+        tr = t["Tr"]
         if tr >= 0:
-            t_r, t_w, t_c = t.get("TR", 0), t.get("Tw", 0), t.get("Tc", 0)
+            t_r, t_w, t_c = t["TR"], t["Tw"], t["Tc"]
             if t_r > 0:
                 tr += t_r
             if t_w > 0:
