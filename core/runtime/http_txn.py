@@ -174,7 +174,7 @@ class FrontendContext:
         return bool(getattr(self.proc, "stopping", False))
 
     def release_private(self, client: Any) -> None:
-        for conn in self.private.pop(id(client), []):
+        for conn in self.private.pop(id(client), ()):
             conn.close()
 
 
