@@ -18,6 +18,7 @@ import pytest
 from hapx.core.net import sockxfer
 from netutil import (
     HAPROXY,
+    Incomplete,
     _listen_inodes,
     _socket_inodes,
     free_ports,
@@ -98,7 +99,7 @@ class Client(threading.Thread):
         while not self.stop.is_set():
             try:
                 body = get(self.port)
-            except (OSError, AssertionError) as exc:
+            except (OSError, AssertionError, Incomplete) as exc:
                 self.failures.append(repr(exc))
                 continue
             self.answers[body] = self.answers.get(body, 0) + 1

@@ -35,6 +35,10 @@ from .timers import timers_of
 _REJECT = (ActResult.DENY, ActResult.ABORT, ActResult.ERROR)
 
 _monotonic = time.monotonic
+
+#: on a soft stop, how long a connection accepted without a request yet is given for its
+#: first request to arrive before it is closed as idle (it is served, then closed)
+_FIRST_REQUEST_GRACE_MS = 200
 #: requests refused as invalid (``debug counters``)
 _INVALID_REQUEST = debug_counter("GLT", "invalid HTTP/1 request")
 
@@ -430,8 +434,22 @@ class ClientConnection(asyncio.Protocol):
             return  # not started yet: its first response will close it
         for txn in self.txns:
             txn.keep_alive = False
-        if not self.txns and self.parsing is None and self.head_bytes == 0 and \
-                not self._request_waiting():
+        if self._idle_now():
+            if self.nreq == 0:
+                # accepted, but its first request may still be on its way (a client
+                # sends it right after connecting): look again a moment later
+                wheel = self.ctx.wheel
+                wheel.schedule(wheel.loop.time() * 1000 + _FIRST_REQUEST_GRACE_MS,
+                               self._close_if_idle)
+                return
+            self.close()
+
+    def _idle_now(self) -> bool:
+        return (not self.txns and self.parsing is None and self.head_bytes == 0
+                and not self._request_waiting())
+
+    def _close_if_idle(self) -> None:
+        if not (self.closed or self.closing) and self._idle_now():
             self.close()
 
     def _request_waiting(self) -> bool:
