@@ -220,6 +220,9 @@ def head_info(headers: list[tuple[str, str]]
 #: _SCAN_MEMO_MAX (servers repeat most of their header lines from one response to the next)
 _SCAN_MEMO: dict[tuple[str, str], Any] = {}
 _SCAN_MEMO_MAX = 1024
+#: longer values (cookies, tokens) are not remembered: they rarely repeat, and the memo's
+#: memory stays under _SCAN_MEMO_MAX short lines
+_SCAN_MEMO_VALUE_MAX = 256
 _SCAN_LENGTH, _SCAN_CONNECTION, _SCAN_TE, _SCAN_HOP = 1, 2, 3, 0
 _SCAN_NAMES = {"content-length": _SCAN_LENGTH, "connection": _SCAN_CONNECTION,
                "transfer-encoding": _SCAN_TE, "keep-alive": _SCAN_HOP,
@@ -248,9 +251,10 @@ def _scan_entry(header: tuple[str, str]) -> Any:
         entry = (kind, value.replace(" ", "").lower().endswith("chunked"), None)
     else:
         entry = (kind, None, None)
-    if len(_SCAN_MEMO) >= _SCAN_MEMO_MAX:
-        _SCAN_MEMO.clear()
-    _SCAN_MEMO[header] = entry
+    if len(value) <= _SCAN_MEMO_VALUE_MAX:
+        if len(_SCAN_MEMO) >= _SCAN_MEMO_MAX:
+            _SCAN_MEMO.clear()
+        _SCAN_MEMO[header] = entry
     return entry
 
 
