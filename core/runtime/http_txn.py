@@ -39,8 +39,6 @@ from .queue import NoSlot, Pending, acquire, conn_limit, free_slot, hash_based, 
 from .retry import DISCARD, conn_error, policy_for, resp_error
 from .waits import take_wake
 
-_STREAMS = live.STREAMS
-
 _BUFFER_LIMIT = 256 * 1024
 #: the request body a balancer waiting for it gets at most (HAProxy's buffer: tune.bufsize
 #: less tune.maxrewrite)
